@@ -1,0 +1,332 @@
+//! The generic CRUD handlers: one set serves leads, jobs, invoices and appointments.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
+use super::pagination::{ListParams, encode_cursor};
+use crate::auth::Caller;
+use crate::clock;
+use crate::error::ApiError;
+use crate::resources::{Change, FieldError, RecordView, Resource};
+use crate::store::Store;
+use crate::store::records::{self, Reach, Row};
+use crate::webhooks::events;
+
+/// The most records one batch may carry.
+pub const MAX_BATCH: usize = 500;
+
+/// `/api/v1/{resource}` path parameters.
+#[derive(Deserialize)]
+pub struct CollectionPath {
+    resource: String,
+}
+
+/// `/api/v1/{resource}/{id}` path parameters.
+#[derive(Deserialize)]
+pub struct ItemPath {
+    resource: String,
+    id: String,
+}
+
+fn resource(name: &str) -> Result<&'static Resource, ApiError> {
+    Resource::by_plural(name).ok_or(ApiError::NotFound)
+}
+
+/// A path id that is not a positive integer names no record.
+fn record_id(s: &str) -> Result<i64, ApiError> {
+    match s.parse::<i64>() {
+        Ok(id) if id > 0 && !s.starts_with('+') => Ok(id),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A page of a list.
+#[derive(Serialize)]
+struct Page<'a> {
+    data: Vec<RecordView<'a>>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/{resource}`
+pub async fn list_records(
+    caller: Caller,
+    path: web::Path<CollectionPath>,
+    req: HttpRequest,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let res = resource(&path.resource)?;
+    caller.require(res.scope_for(false))?;
+    let params = web::Query::<ListParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("(query)", e.to_string())]))?
+        .into_inner();
+    let mut query = params.into_query(res)?;
+    let limit = query.limit as usize;
+    query.limit += 1; // one more than asked tells whether another page exists
+    let reach = caller.reach();
+    let store = store.into_inner();
+    let q = query.clone();
+    let mut rows =
+        web::block(move || store.read(|c| records::list_page(c, &res.table, reach, &q))).await??;
+    let next_cursor = (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        encode_cursor(
+            rows.last().expect("non-empty page"),
+            query.updated_since.is_some(),
+        )
+    });
+    let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
+}
+
+/// `GET /api/v1/{resource}/{id}`
+pub async fn get_record(
+    caller: Caller,
+    path: web::Path<ItemPath>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let res = resource(&path.resource)?;
+    caller.require(res.scope_for(false))?;
+    let id = record_id(&path.id)?;
+    let reach = caller.reach();
+    let store = store.into_inner();
+    let row =
+        web::block(move || store.read(|c| records::find_by_id(c, &res.table, reach, id))).await??;
+    let row = row.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(res.view(&row)))
+}
+
+/// `POST /api/v1/{resource}`
+pub async fn create_record(
+    caller: Caller,
+    path: web::Path<CollectionPath>,
+    req: HttpRequest,
+    payload: web::Payload,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let res = resource(&path.resource)?;
+    caller.require(res.scope_for(true))?;
+    let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
+    let values = res
+        .validate_create(&body, "")
+        .map_err(ApiError::Validation)?;
+    let reach = caller.reach();
+    let owner = caller.token.user_id;
+    let row = store
+        .writer()
+        .write(move |tx| {
+            check_references(tx, res, reach, &values, "")?;
+            let row = records::insert(
+                tx,
+                &res.table,
+                reach.account_id,
+                owner,
+                values,
+                clock::now_ms(),
+            )?;
+            events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/api/v1/{}/{}", res.plural, row.id)))
+        .json(res.view(&row)))
+}
+
+/// `POST /api/v1/{resource}/batch`: all or nothing, in one transaction.
+pub async fn create_batch(
+    caller: Caller,
+    path: web::Path<CollectionPath>,
+    req: HttpRequest,
+    payload: web::Payload,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let res = resource(&path.resource)?;
+    caller.require(res.scope_for(true))?;
+    let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
+    let batch = parse_batch(res, &body)?;
+    let reach = caller.reach();
+    let owner = caller.token.user_id;
+    let rows = store
+        .writer()
+        .write(move |tx| {
+            let now = clock::now_ms();
+            let mut errors = Vec::new();
+            for (i, values) in batch.iter().enumerate() {
+                match check_references(tx, res, reach, values, &format!("records[{i}].")) {
+                    Ok(()) => {}
+                    Err(ApiError::Validation(mut e)) => errors.append(&mut e),
+                    Err(other) => return Err(other),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            let mut rows = Vec::with_capacity(batch.len());
+            for values in batch {
+                let row = records::insert(tx, &res.table, reach.account_id, owner, values, now)?;
+                events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
+                rows.push(row);
+            }
+            Ok::<_, ApiError>(rows)
+        })
+        .await?;
+    let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
+    Ok(HttpResponse::Created().json(json!({ "data": data })))
+}
+
+fn parse_batch(
+    res: &'static Resource,
+    body: &serde_json::Value,
+) -> Result<Vec<Vec<Value>>, ApiError> {
+    let fail = |msg: String| ApiError::Validation(vec![FieldError::new("records", msg)]);
+    let obj = body.as_object().ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new(
+            "(body)",
+            "must be an object like {\"records\": [...]}",
+        )])
+    })?;
+    if let Some(k) = obj.keys().find(|k| *k != "records") {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            k.as_str(),
+            "is not a field of a batch",
+        )]));
+    }
+    let records = obj
+        .get("records")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| fail("is required and must be an array".into()))?;
+    if records.is_empty() || records.len() > MAX_BATCH {
+        return Err(fail(format!("must hold 1 to {MAX_BATCH} records")));
+    }
+    let mut errors = Vec::new();
+    let mut out = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        match res.validate_create(r, &format!("records[{i}].")) {
+            Ok(v) => out.push(v),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// `PATCH /api/v1/{resource}/{id}`: the record must be visible before the body is looked at.
+pub async fn update_record(
+    caller: Caller,
+    path: web::Path<ItemPath>,
+    req: HttpRequest,
+    payload: web::Payload,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let res = resource(&path.resource)?;
+    caller.require(res.scope_for(true))?;
+    let id = record_id(&path.id)?;
+    let reach = caller.reach();
+    let reader = store.clone().into_inner();
+    let visible =
+        web::block(move || reader.read(|c| records::is_reachable(c, res.table.name, reach, id)))
+            .await??;
+    if !visible {
+        return Err(ApiError::NotFound);
+    }
+    let body = read_json(&req, payload, RECORD_BODY_LIMIT, true).await?;
+    let changes = res.validate_patch(&body).map_err(ApiError::Validation)?;
+    let row = store
+        .writer()
+        .write(move |tx| {
+            let current =
+                records::find_by_id(tx, &res.table, reach, id)?.ok_or(ApiError::NotFound)?;
+            let mut merged = current.values.clone();
+            for (i, v) in &changes {
+                merged[*i] = v.clone();
+            }
+            res.check_consistency(&merged, "")
+                .map_err(ApiError::Validation)?;
+            let changed: Vec<Value> = changes.iter().map(|(_, v)| v.clone()).collect();
+            let indices: Vec<usize> = changes.iter().map(|(i, _)| *i).collect();
+            check_reference_values(
+                tx,
+                res,
+                reach,
+                indices.iter().copied().zip(changed.iter()),
+                "",
+            )?;
+            let row = records::update(tx, &res.table, reach, id, changes, clock::now_ms())?
+                .ok_or(ApiError::NotFound)?;
+            events::record_changed(tx, reach.account_id, res, Change::Updated, &row)?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(res.view(&row)))
+}
+
+/// `DELETE /api/v1/{resource}/{id}`
+pub async fn delete_record(
+    caller: Caller,
+    path: web::Path<ItemPath>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    let res = resource(&path.resource)?;
+    caller.require(res.scope_for(true))?;
+    let id = record_id(&path.id)?;
+    let reach = caller.reach();
+    store
+        .writer()
+        .write(move |tx| {
+            let row: Row = records::delete(tx, &res.table, reach, id)?.ok_or(ApiError::NotFound)?;
+            events::record_changed(tx, reach.account_id, res, Change::Deleted, &row)?;
+            Ok::<_, ApiError>(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Unknown method on a known path; an unknown resource stays a 404.
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    match req.match_info().get("resource") {
+        Some(name) if Resource::by_plural(name).is_none() => Err(ApiError::NotFound),
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+fn check_references(
+    tx: &Connection,
+    res: &'static Resource,
+    reach: Reach,
+    values: &[Value],
+    at: &str,
+) -> Result<(), ApiError> {
+    check_reference_values(tx, res, reach, values.iter().enumerate(), at)
+}
+
+/// Every reference must name a record of the same account that the caller can see.
+fn check_reference_values<'v>(
+    tx: &Connection,
+    res: &'static Resource,
+    reach: Reach,
+    values: impl IntoIterator<Item = (usize, &'v Value)>,
+    at: &str,
+) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    for (field, target, id) in res.references(values) {
+        if !records::is_reachable(tx, target.table.name, reach, id)? {
+            errors.push(FieldError::new(
+                format!("{at}{field}"),
+                format!("no {} with id {id}", target.singular),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}

@@ -1,0 +1,226 @@
+//! The auth caches: token hash -> everything the guard needs about the token, its user and
+//! its account (one entry, so a warm call does no disk I/O), a bounded negative cache for
+//! unknown hashes, and the rate limiters. Invalidated explicitly on every change.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use moka::sync::Cache;
+
+use super::allow_list;
+use super::rate_limit::{Limit, RateLimiter, policy_header};
+use super::scope::ScopeSet;
+use super::token::TokenHash;
+use crate::model::{AccountId, Plan, Role, SubscriptionStatus, TokenId, UserId};
+use crate::store::tokens::AuthRow;
+use crate::store::{Store, StoreError};
+
+/// Everything known about a token at the time it was cached.
+#[derive(Debug)]
+pub struct CachedToken {
+    /// Token id.
+    pub id: TokenId,
+    /// Prefix.
+    pub prefix: String,
+    /// Name.
+    pub name: String,
+    /// The token's own scopes.
+    pub scopes: ScopeSet,
+    /// Token allow-list.
+    pub allow_ips: Vec<IpNet>,
+    /// Effective limits (the token's or the defaults).
+    pub limits: Arc<[Limit]>,
+    /// `RateLimit-Policy` for those limits, computed once.
+    pub policy_header: String,
+    /// Whether the limits are the server defaults.
+    pub default_limits: bool,
+    /// Expiry (ms).
+    pub expires_at: Option<i64>,
+    /// Revocation (ms).
+    pub revoked_at: Option<i64>,
+    /// End of a rotation's grace (ms).
+    pub grace_until: Option<i64>,
+    /// User.
+    pub user_id: UserId,
+    /// User email.
+    pub user_email: String,
+    /// User role.
+    pub role: Role,
+    /// User permissions.
+    pub permissions: ScopeSet,
+    /// User disabled.
+    pub user_disabled: bool,
+    /// Account.
+    pub account_id: AccountId,
+    /// Account name.
+    pub account_name: String,
+    /// Plan.
+    pub plan: Plan,
+    /// Subscription status.
+    pub status: SubscriptionStatus,
+    /// Account allow-list.
+    pub account_allow_ips: Vec<IpNet>,
+}
+
+impl CachedToken {
+    fn from_row(row: AuthRow, defaults: &Arc<[Limit]>) -> Result<CachedToken, StoreError> {
+        let corrupt = |e: String| StoreError::Corrupt(e);
+        let (limits, default_limits) = match &row.limits {
+            Some(l) => (Limit::parse_list(l).map_err(corrupt)?.into(), false),
+            None => (defaults.clone(), true),
+        };
+        Ok(CachedToken {
+            id: row.token_id,
+            prefix: row.prefix,
+            name: row.name,
+            scopes: ScopeSet::from_bits(row.scopes),
+            allow_ips: allow_list::parse_list(&row.allow_ips).map_err(corrupt)?,
+            policy_header: policy_header(&limits),
+            limits,
+            default_limits,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            grace_until: row.grace_until,
+            user_id: row.user_id,
+            user_email: row.user_email,
+            role: row.role,
+            permissions: ScopeSet::from_bits(row.permissions),
+            user_disabled: row.user_disabled,
+            account_id: row.account_id,
+            account_name: row.account_name,
+            plan: row.plan,
+            status: row.status,
+            account_allow_ips: allow_list::parse_list(&row.account_allow_ips).map_err(corrupt)?,
+        })
+    }
+
+    /// The scopes the token may use now: its own, narrowed by its user's permissions.
+    pub fn effective_scopes(&self) -> ScopeSet {
+        self.scopes.intersect(self.permissions)
+    }
+}
+
+/// Settings of the auth path.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// Limits for tokens without their own.
+    pub default_limits: Vec<Limit>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Callers never rate limited.
+    pub rate_limit_exempt: Vec<IpNet>,
+    /// Failed authentications allowed per client address.
+    pub failed_auth_limit: Limit,
+}
+
+/// Shared auth state: caches, limiters, settings.
+pub struct AuthState {
+    pub(super) store: Store,
+    tokens: Cache<TokenHash, Arc<CachedToken>>,
+    unknown: Cache<TokenHash, ()>,
+    pub(super) limiter: RateLimiter<TokenId>,
+    pub(super) failed: RateLimiter<IpAddr>,
+    pub(super) failed_limits: Arc<[Limit]>,
+    default_limits: Arc<[Limit]>,
+    pub(super) settings: AuthSettings,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Tokens remembered at most; each entry is well under 1 KiB.
+const TOKEN_CACHE_CAPACITY: u64 = 50_000;
+/// Unknown hashes remembered at most, so a flood of made-up tokens stays cheap and bounded.
+const NEGATIVE_CACHE_CAPACITY: u64 = 100_000;
+/// Client addresses tracked by the failed-auth limiter at most.
+const FAILED_AUTH_CAPACITY: u64 = 100_000;
+
+impl AuthState {
+    /// Builds the caches over `store`.
+    pub fn new(store: Store, settings: AuthSettings) -> AuthState {
+        let failed_limits: Arc<[Limit]> = vec![settings.failed_auth_limit].into();
+        let failed_idle = Duration::from_secs(settings.failed_auth_limit.window_s);
+        AuthState {
+            store,
+            tokens: Cache::builder()
+                .max_capacity(TOKEN_CACHE_CAPACITY)
+                // A safety net only: every change invalidates explicitly.
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+            unknown: Cache::builder()
+                .max_capacity(NEGATIVE_CACHE_CAPACITY)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
+            limiter: RateLimiter::new(TOKEN_CACHE_CAPACITY, Duration::from_secs(3_600)),
+            failed: RateLimiter::new(FAILED_AUTH_CAPACITY, failed_idle),
+            failed_limits,
+            default_limits: settings.default_limits.clone().into(),
+            settings,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The cached entry for a hash, if warm. `Some(None)`: known not to exist.
+    pub(super) fn cached(&self, hash: &TokenHash) -> Option<Option<Arc<CachedToken>>> {
+        if let Some(t) = self.tokens.get(hash) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Some(t));
+        }
+        if self.unknown.contains_key(hash) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(None);
+        }
+        None
+    }
+
+    /// One indexed lookup on a miss (blocking: call from a blocking thread); fills the caches.
+    pub(super) fn load(&self, hash: &TokenHash) -> Result<Option<Arc<CachedToken>>, StoreError> {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let row = self
+            .store
+            .read(|c| crate::store::tokens::find_auth_by_hash(c, hash))?;
+        match row {
+            Some(row) => {
+                let entry = Arc::new(CachedToken::from_row(row, &self.default_limits)?);
+                self.tokens.insert(*hash, entry.clone());
+                Ok(Some(entry))
+            }
+            None => {
+                self.unknown.insert(*hash, ());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Drops every cached token (after any change to tokens, users or accounts).
+    pub fn invalidate_all(&self) {
+        self.tokens.invalidate_all();
+        self.unknown.invalidate_all();
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// Cache hits and misses so far, for metrics.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Peeks at a token's rate-limit windows without charging.
+    pub fn rate_state(&self, token: &CachedToken) -> super::rate_limit::Verdict {
+        self.limiter.peek(&token.id, &token.limits)
+    }
+
+    /// Forgets a token's rate-limit state.
+    pub fn forget_rate_state(&self, id: TokenId) {
+        self.limiter.forget(&id);
+    }
+}

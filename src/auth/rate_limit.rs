@@ -1,0 +1,357 @@
+//! Rate limits: several windows per key at once, each a GCRA (generic cell rate algorithm).
+//! A call passes only when every window has room, and is charged to all of them or to none,
+//! so a refusal in one window never uses up another. State lives in a bounded moka cache.
+
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+
+/// The windows a limit may use.
+const WINDOWS: [(&str, u64); 4] = [("1s", 1), ("10s", 10), ("1m", 60), ("1h", 3_600)];
+
+/// One limit: `quota` calls per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Calls allowed per window.
+    pub quota: u32,
+    /// The window's name: `1s`, `10s`, `1m` or `1h`.
+    pub window: &'static str,
+    /// The window in seconds.
+    pub window_s: u64,
+}
+
+impl Limit {
+    /// Parses `20/1s`.
+    pub fn parse(s: &str) -> Result<Limit, String> {
+        let bad = || format!("`{s}` is not a limit like 20/1s (windows: 1s, 10s, 1m, 1h)");
+        let (n, w) = s.trim().split_once('/').ok_or_else(bad)?;
+        let quota: u32 = n.parse().map_err(|_| bad())?;
+        let &(window, window_s) = WINDOWS
+            .iter()
+            .find(|(name, _)| *name == w)
+            .ok_or_else(bad)?;
+        if quota == 0 || quota > 1_000_000 {
+            return Err(format!("`{s}`: the quota must be between 1 and 1000000"));
+        }
+        Ok(Limit {
+            quota,
+            window,
+            window_s,
+        })
+    }
+
+    /// Parses a list of limits; at most one per window.
+    pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Vec<Limit>, String> {
+        let mut out: Vec<Limit> = Vec::new();
+        for s in items {
+            let l = Limit::parse(s.as_ref())?;
+            if out.iter().any(|o| o.window == l.window) {
+                return Err(format!("two limits for the {} window", l.window));
+            }
+            out.push(l);
+        }
+        out.sort_by_key(|l| l.window_s);
+        Ok(out)
+    }
+
+    fn interval_ns(&self) -> u64 {
+        self.window_s * 1_000_000_000 / u64::from(self.quota)
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.quota, self.window)
+    }
+}
+
+/// The product's default limits: `20/1s`, `200/10s`, `1000/1m`.
+pub fn default_limits() -> Vec<Limit> {
+    Limit::parse_list(&["20/1s", "200/10s", "1000/1m"]).expect("valid defaults")
+}
+
+/// The IETF `RateLimit-Policy` value for a set of limits.
+pub fn policy_header(limits: &[Limit]) -> String {
+    limits
+        .iter()
+        .map(|l| format!("\"{}\";q={};w={}", l.window, l.quota, l.window_s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The state of one window after a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowState {
+    /// The limit.
+    pub limit: Limit,
+    /// Calls left right now.
+    pub remaining: u64,
+    /// Seconds until the window is whole again.
+    pub reset_s: u64,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// Whether the call may go ahead (and was charged).
+    pub allowed: bool,
+    /// When refused: whole seconds until a retry can pass (never less than the real wait).
+    pub retry_after_s: u64,
+    /// Every window, after the check.
+    pub windows: Vec<WindowState>,
+}
+
+impl Verdict {
+    /// The window with the smallest remaining share, for the `RateLimit` field.
+    pub fn tightest(&self) -> Option<&WindowState> {
+        self.windows.iter().min_by(|a, b| {
+            // Compare remaining/quota without floating point.
+            (a.remaining * u64::from(b.limit.quota)).cmp(&(b.remaining * u64::from(a.limit.quota)))
+        })
+    }
+
+    /// The IETF `RateLimit` value.
+    pub fn header(&self) -> Option<String> {
+        self.tightest()
+            .map(|w| format!("\"{}\";r={};t={}", w.limit.window, w.remaining, w.reset_s))
+    }
+}
+
+struct Buckets {
+    limits: Arc<[Limit]>,
+    /// Theoretical arrival time per window, in ns since the limiter's epoch.
+    tat: Vec<u64>,
+}
+
+/// Multi-window GCRA limiter keyed by `K` (a token id, a client address).
+pub struct RateLimiter<K: Hash + Eq + Send + Sync + 'static> {
+    buckets: Cache<K, Arc<Mutex<Buckets>>>,
+    epoch: Instant,
+}
+
+impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
+    /// A limiter remembering at most `capacity` keys; idle keys are dropped after `idle`
+    /// (by then their windows are whole again anyway).
+    pub fn new(capacity: u64, idle: Duration) -> Self {
+        RateLimiter {
+            buckets: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(idle)
+                .build(),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn entry(&self, key: &K, limits: &Arc<[Limit]>) -> Arc<Mutex<Buckets>> {
+        self.buckets.get_with(key.clone(), || {
+            Arc::new(Mutex::new(Buckets {
+                limits: limits.clone(),
+                tat: vec![0; limits.len()],
+            }))
+        })
+    }
+
+    /// Checks one call against every window and charges it only if all have room.
+    pub fn check(&self, key: &K, limits: &Arc<[Limit]>) -> Verdict {
+        self.check_at(key, limits, self.now_ns(), true)
+    }
+
+    /// The windows' state without charging a call.
+    pub fn peek(&self, key: &K, limits: &Arc<[Limit]>) -> Verdict {
+        self.check_at(key, limits, self.now_ns(), false)
+    }
+
+    fn check_at(&self, key: &K, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verdict {
+        let entry = self.entry(key, limits);
+        let mut b = entry.lock().unwrap_or_else(|p| p.into_inner());
+        if *b.limits != **limits {
+            // The token's limits changed: start its windows afresh.
+            *b = Buckets {
+                limits: limits.clone(),
+                tat: vec![0; limits.len()],
+            };
+        }
+        let mut allowed = true;
+        let mut wait_ns = 0u64;
+        let mut next = Vec::with_capacity(limits.len());
+        for (l, &tat) in limits.iter().zip(&b.tat) {
+            let window_ns = l.window_s * 1_000_000_000;
+            let new_tat = tat.max(now) + l.interval_ns();
+            if new_tat - now > window_ns {
+                allowed = false;
+                wait_ns = wait_ns.max(new_tat - now - window_ns);
+            }
+            next.push(new_tat);
+        }
+        let charged = allowed && charge;
+        if charged {
+            b.tat.copy_from_slice(&next);
+        }
+        let windows = limits
+            .iter()
+            .zip(&b.tat)
+            .map(|(l, &tat)| {
+                let window_ns = l.window_s * 1_000_000_000;
+                let used = tat.saturating_sub(now);
+                let remaining = window_ns.saturating_sub(used) / l.interval_ns();
+                WindowState {
+                    limit: *l,
+                    remaining: remaining.min(u64::from(l.quota)),
+                    reset_s: used.div_ceil(1_000_000_000),
+                }
+            })
+            .collect();
+        Verdict {
+            allowed,
+            retry_after_s: if allowed {
+                0
+            } else {
+                wait_ns.div_ceil(1_000_000_000).max(1)
+            },
+            windows,
+        }
+    }
+
+    /// Forgets a key (its limits start whole).
+    pub fn forget(&self, key: &K) {
+        self.buckets.invalidate(key);
+    }
+
+    /// Keys currently tracked (approximate), for metrics.
+    pub fn len(&self) -> u64 {
+        self.buckets.entry_count()
+    }
+
+    /// True when no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn limiter() -> RateLimiter<u32> {
+        RateLimiter::new(100, Duration::from_secs(3_600))
+    }
+
+    fn limits(spec: &[&str]) -> Arc<[Limit]> {
+        Limit::parse_list(spec).unwrap().into()
+    }
+
+    #[test]
+    fn limits_parse_and_print_in_the_contract_syntax() {
+        assert_eq!(Limit::parse("5/1s").unwrap().to_string(), "5/1s");
+        for bad in ["5", "0/1s", "5/2s", "x/1s", "5/1d"] {
+            assert!(Limit::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Limit::parse_list(&["5/1s", "6/1s"]).is_err());
+        assert_eq!(
+            policy_header(&default_limits()),
+            r#""1s";q=20;w=1, "10s";q=200;w=10, "1m";q=1000;w=60"#
+        );
+    }
+
+    #[test]
+    fn a_full_burst_passes_and_the_next_call_waits() {
+        let l = limiter();
+        let lim = limits(&["5/1s"]);
+        let t0 = 10 * SEC;
+        for i in 0..5 {
+            assert!(l.check_at(&1, &lim, t0, true).allowed, "call {i}");
+        }
+        let v = l.check_at(&1, &lim, t0, true);
+        assert!(!v.allowed);
+        assert_eq!(v.retry_after_s, 1);
+        assert!(
+            l.check_at(&1, &lim, t0 + SEC / 5, true).allowed,
+            "one interval later"
+        );
+    }
+
+    #[test]
+    fn the_window_edge_does_not_allow_a_double_burst() {
+        // A fixed window would allow 10 calls around the edge; GCRA allows a burst, then the rate.
+        let l = limiter();
+        let lim = limits(&["10/10s"]);
+        let t0 = 100 * SEC;
+        let first: usize = (0..10)
+            .filter(|_| l.check_at(&7, &lim, t0 + 9 * SEC, true).allowed)
+            .count();
+        let edge: usize = (0..10)
+            .filter(|_| l.check_at(&7, &lim, t0 + 10 * SEC + 1, true).allowed)
+            .count();
+        assert_eq!(first, 10);
+        assert_eq!(edge, 1, "only what one second refilled");
+    }
+
+    #[test]
+    fn a_refusal_in_one_window_charges_no_other_window() {
+        let l = limiter();
+        let lim = limits(&["2/1s", "100/1m"]);
+        let t0 = SEC;
+        for _ in 0..50 {
+            l.check_at(&3, &lim, t0, true);
+        }
+        let v = l.check_at(&3, &lim, t0, false);
+        let minute = v.windows.iter().find(|w| w.limit.window == "1m").unwrap();
+        assert_eq!(
+            minute.remaining, 98,
+            "only the two allowed calls were charged"
+        );
+    }
+
+    #[test]
+    fn steady_traffic_at_the_quota_is_never_refused() {
+        let l = limiter();
+        let lim = limits(&["20/1s", "200/10s"]);
+        for i in 0..1_000u64 {
+            assert!(
+                l.check_at(&9, &lim, SEC + i * SEC / 20, true).allowed,
+                "call {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_model_matches_a_reference_sliding_count_bound() {
+        // Reference: in any span of one window, GCRA admits at most quota + span/interval calls.
+        let l = limiter();
+        let lim = limits(&["10/1s"]);
+        let mut admitted = Vec::new();
+        let mut t = SEC;
+        for i in 0..5_000u64 {
+            t += (i * 7_919) % 40_000_000; // irregular arrivals, 0-40 ms apart
+            if l.check_at(&11, &lim, t, true).allowed {
+                admitted.push(t);
+            }
+        }
+        for (i, &start) in admitted.iter().enumerate() {
+            let in_window = admitted[i..]
+                .iter()
+                .take_while(|&&x| x < start + SEC)
+                .count();
+            assert!(in_window <= 20, "{in_window} calls within one second");
+        }
+        let total_span = (t - SEC) as f64 / SEC as f64;
+        assert!((admitted.len() as f64) <= 10.0 * total_span + 10.0);
+    }
+
+    #[test]
+    fn the_tightest_window_is_reported() {
+        let l = limiter();
+        let lim = limits(&["20/1s", "200/10s", "1000/1m"]);
+        let v = l.check_at(&5, &lim, SEC, true);
+        assert_eq!(v.header().unwrap(), "\"1s\";r=19;t=1");
+    }
+}

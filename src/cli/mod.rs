@@ -1,0 +1,374 @@
+//! The command line: clap derive. Every global and `serve` flag has a `SWITCHBOARD_*`
+//! environment variable; the values are merged with the config file in `config`.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use commands::run;
+
+/// Switchboard: a self-hosted developer API for a small business's leads, jobs, invoices and
+/// appointments, protected by scoped API tokens.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Global settings.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The SQLite database file (created on first use) [default: ./switchboard.db]
+    #[arg(long, global = true, env = "SWITCHBOARD_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// A TOML file with the same settings as the flags (flags > env > file > defaults)
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log line format on stderr [default: pretty]
+    #[arg(long, global = true, env = "SWITCHBOARD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates first; SIGTERM/SIGINT stop it gracefully)
+    Serve(ServeArgs),
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage accounts (businesses)
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Manage webhook endpoints and deliveries
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
+    /// Offline, touching no database: is this a well-formed token? (exit 0 / 1)
+    CheckToken {
+        /// The token to check
+        token: String,
+    },
+}
+
+/// `serve` flags.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "SWITCHBOARD_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Peers whose X-Forwarded-For is believed (repeatable; CIDR or address)
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TRUSTED_PROXY",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub trusted_proxy: Option<Vec<String>>,
+    /// Callers from here are never rate limited (repeatable)
+    #[arg(
+        long,
+        env = "SWITCHBOARD_RATE_LIMIT_EXEMPT",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    pub rate_limit_exempt: Option<Vec<String>>,
+    /// Default per-token limits, replacing 20/1s, 200/10s, 1000/1m (repeatable)
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DEFAULT_LIMIT",
+        value_delimiter = ',',
+        value_name = "N/WINDOW"
+    )]
+    pub default_limit: Option<Vec<String>>,
+    /// Failed authentications allowed per client address before 429 [default: 20/1m]
+    #[arg(long, env = "SWITCHBOARD_FAILED_AUTH_LIMIT", value_name = "N/WINDOW")]
+    pub failed_auth_limit: Option<String>,
+    /// HTTP worker threads [default: number of cores]
+    #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// `account` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Create an account
+    Create {
+        /// Unique name
+        name: String,
+        /// Plan
+        #[arg(long, default_value = "pro", value_parser = ["free", "starter", "pro"])]
+        plan: String,
+        /// Subscription status
+        #[arg(long, default_value = "active", value_parser = ["trialing", "active", "past_due", "canceled"])]
+        status: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's plan, status, allow-list or inactivity policy
+    Update {
+        /// Account name
+        name: String,
+        /// New plan
+        #[arg(long, value_parser = ["free", "starter", "pro"])]
+        plan: Option<String>,
+        /// New status
+        #[arg(long, value_parser = ["trialing", "active", "past_due", "canceled"])]
+        status: Option<String>,
+        /// Account-wide allow-list, replacing the current one (repeatable)
+        #[arg(long, value_name = "CIDR")]
+        allow_ip: Vec<String>,
+        /// Remove the account-wide allow-list
+        #[arg(long, conflicts_with = "allow_ip")]
+        clear_allow_ip: bool,
+        /// Revoke tokens unused this long (e.g. 90d); `off` turns it off
+        #[arg(long, value_name = "DURATION")]
+        revoke_unused_after: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user
+    Add {
+        /// Email (unique)
+        #[arg(long)]
+        email: String,
+        /// Display name
+        #[arg(long)]
+        name: Option<String>,
+        /// Role
+        #[arg(long, default_value = "agent", value_parser = ["agent", "admin"])]
+        role: String,
+        /// Account name
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// Read a password from standard input (for the admin page)
+        #[arg(long)]
+        password_stdin: bool,
+        /// Permissions (repeatable) [default: all eight]
+        #[arg(long = "permission", value_name = "SCOPE")]
+        permissions: Vec<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a user's role, permissions, password or status
+    Update {
+        /// The user's email
+        email: String,
+        /// New role
+        #[arg(long, value_parser = ["agent", "admin"])]
+        role: Option<String>,
+        /// Permissions, replacing the whole set (repeatable)
+        #[arg(long = "permission", value_name = "SCOPE")]
+        permissions: Vec<String>,
+        /// Disable the user (their tokens stop working)
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable the user again
+        #[arg(long)]
+        enable: bool,
+        /// Read a new password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users
+    List {
+        /// Only this account's users
+        #[arg(long)]
+        account: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token; the plaintext is printed this once
+    Create {
+        /// The owner's email
+        #[arg(long)]
+        user: String,
+        /// A name for people
+        #[arg(long)]
+        name: String,
+        /// Scopes (repeatable, at least one)
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// Expire after this long (e.g. 90d)
+        #[arg(long, value_name = "DURATION", conflicts_with = "expires_at")]
+        expires_in: Option<String>,
+        /// Expire at this RFC 3339 time
+        #[arg(long, value_name = "RFC3339")]
+        expires_at: Option<String>,
+        /// Only accept calls from here (repeatable)
+        #[arg(long, value_name = "CIDR")]
+        allow_ip: Vec<String>,
+        /// Own rate limits instead of the defaults (repeatable, e.g. 5/1s)
+        #[arg(long = "limit", value_name = "N/WINDOW")]
+        limits: Vec<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never their secrets)
+    List {
+        /// Only this account's tokens
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this user's tokens
+        #[arg(long)]
+        user: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one token
+    Show {
+        /// Numeric id or prefix
+        id_or_prefix: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a token's name, expiry, allow-list or limits
+    Update {
+        /// Numeric id or prefix
+        id_or_prefix: String,
+        /// New name
+        #[arg(long)]
+        name: Option<String>,
+        /// Expire after this long from now
+        #[arg(long, value_name = "DURATION", conflicts_with_all = ["expires_at", "no_expiry"])]
+        expires_in: Option<String>,
+        /// Expire at this RFC 3339 time
+        #[arg(long, value_name = "RFC3339", conflicts_with = "no_expiry")]
+        expires_at: Option<String>,
+        /// Never expire
+        #[arg(long)]
+        no_expiry: bool,
+        /// Allow-list, replacing the current one (repeatable)
+        #[arg(long, value_name = "CIDR")]
+        allow_ip: Vec<String>,
+        /// Remove the allow-list
+        #[arg(long, conflicts_with = "allow_ip")]
+        clear_allow_ip: bool,
+        /// Limits, replacing the current ones (repeatable)
+        #[arg(long = "limit", value_name = "N/WINDOW")]
+        limits: Vec<String>,
+        /// Go back to the server's default limits
+        #[arg(long, conflicts_with = "limits")]
+        default_limits: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once (or all of a user's or an account's with --all)
+    Revoke {
+        /// Numeric id or prefix
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id_or_prefix: Option<String>,
+        /// Revoke every live token of --user or --account
+        #[arg(long)]
+        all: bool,
+        /// With --all: this user's tokens
+        #[arg(long, requires = "all", conflicts_with = "account")]
+        user: Option<String>,
+        /// With --all: this account's tokens
+        #[arg(long, requires = "all")]
+        account: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a token with a new one; the old one works for --grace more
+    Rotate {
+        /// Numeric id or prefix
+        id_or_prefix: String,
+        /// How long the old token keeps working (default: it dies at once)
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `webhook` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Add an endpoint; its signing secret is printed this once
+    Add {
+        /// Where to send deliveries
+        #[arg(long)]
+        url: String,
+        /// Event types (repeatable; `*` for all)
+        #[arg(long = "event", value_name = "TYPE", required = true)]
+        events: Vec<String>,
+        /// Account name
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// What it is for
+        #[arg(long)]
+        description: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List endpoints
+    List {
+        /// Only this account's endpoints
+        #[arg(long)]
+        account: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint and its deliveries
+    Remove {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,116 @@
+//! Wall-clock time as the product stores and shows it: integer milliseconds since the
+//! Unix epoch in the database, RFC 3339 UTC with millisecond precision on the outside.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, macros::format_description};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Formats milliseconds since the epoch as RFC 3339 UTC, e.g. `2026-11-28T05:50:04.123Z`.
+pub fn format_ms(ms: Millis) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
+/// Parses an RFC 3339 instant (any offset) into milliseconds since the epoch.
+/// Years outside 0000..=9999 are refused, as RFC 3339 does.
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Parses a calendar date `YYYY-MM-DD`, returning it normalised.
+pub fn parse_date(s: &str) -> Option<String> {
+    let fmt = format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(s, &fmt).ok()?;
+    d.format(&fmt).ok()
+}
+
+/// Parses a duration such as `30s`, `15m`, `24h` or `90d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let unit_at = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(unit_at);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3_600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (secs > 0 && secs <= 100 * 365 * 86_400).then(|| Duration::from_secs(secs))
+}
+
+/// Formats a duration the way `parse_duration` reads it, in its largest exact unit.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_through_rfc3339() {
+        let ms = 1_764_309_004_123;
+        assert_eq!(parse_rfc3339(&format_ms(ms)), Some(ms));
+        assert_eq!(
+            parse_rfc3339("2026-01-01T01:00:00+01:00"),
+            parse_rfc3339("2026-01-01T00:00:00Z")
+        );
+        assert_eq!(parse_rfc3339("2026-01-01"), None);
+    }
+
+    #[test]
+    fn durations_parse_in_every_unit_and_refuse_the_rest() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(
+            parse_duration("90d"),
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        for bad in [
+            "",
+            "d",
+            "10",
+            "10w",
+            "-5s",
+            "0s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(90 * 86_400)), "90d");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn dates_must_be_real_calendar_days() {
+        assert_eq!(parse_date("2026-02-28").as_deref(), Some("2026-02-28"));
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("26-2-3"), None);
+    }
+}

@@ -1,0 +1,150 @@
+//! Settings: defaults < TOML file < environment < flags. Clap merges flags and environment;
+//! this module lays them over the file and the defaults, and validates the result.
+
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::auth::allow_list;
+use crate::auth::rate_limit::{Limit, default_limits};
+use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+
+/// The optional TOML file: the same settings as the flags, in snake case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    db: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    listen: Option<String>,
+    trusted_proxy: Option<Vec<String>>,
+    rate_limit_exempt: Option<Vec<String>>,
+    default_limit: Option<Vec<String>>,
+    failed_auth_limit: Option<String>,
+    workers: Option<usize>,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Database file.
+    pub db: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Listen address (`host:port`; port 0 picks a free one).
+    pub listen: String,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxy: Vec<IpNet>,
+    /// Callers never rate limited.
+    pub rate_limit_exempt: Vec<IpNet>,
+    /// Limits for tokens without their own.
+    pub default_limit: Vec<Limit>,
+    /// Failed authentications allowed per address.
+    pub failed_auth_limit: Limit,
+    /// HTTP workers.
+    pub workers: usize,
+}
+
+impl Settings {
+    /// Defaults for everything, with the database at `db`: what tests start from.
+    pub fn for_db(db: &Path) -> Settings {
+        Settings {
+            db: db.to_owned(),
+            log_format: LogFormat::Pretty,
+            listen: "127.0.0.1:8080".into(),
+            trusted_proxy: Vec::new(),
+            rate_limit_exempt: Vec::new(),
+            default_limit: default_limits(),
+            failed_auth_limit: Limit::parse("20/1m").expect("valid"),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+
+    /// Resolves the settings from flags/environment (`global`, `serve`) and the config file.
+    pub fn resolve(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Settings, String> {
+        let file = match &global.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("config file {}: {}", path.display(), e.message()))?
+            }
+            None => FileConfig::default(),
+        };
+        let empty = ServeArgs::default();
+        let serve = serve.unwrap_or(&empty);
+        let mut s = Settings::for_db(Path::new("./switchboard.db"));
+        if let Some(db) = global.db.clone().or(file.db) {
+            s.db = db;
+        }
+        s.log_format = global
+            .log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Pretty);
+        if let Some(l) = serve.listen.clone().or(file.listen) {
+            s.listen = l;
+        }
+        if let Some(list) = serve.trusted_proxy.clone().or(file.trusted_proxy) {
+            s.trusted_proxy =
+                allow_list::parse_list(&list).map_err(|e| format!("trusted_proxy: {e}"))?;
+        }
+        if let Some(list) = serve.rate_limit_exempt.clone().or(file.rate_limit_exempt) {
+            s.rate_limit_exempt =
+                allow_list::parse_list(&list).map_err(|e| format!("rate_limit_exempt: {e}"))?;
+        }
+        if let Some(list) = serve.default_limit.clone().or(file.default_limit) {
+            s.default_limit =
+                Limit::parse_list(&list).map_err(|e| format!("default_limit: {e}"))?;
+            if s.default_limit.is_empty() {
+                return Err("default_limit: give at least one limit".into());
+            }
+        }
+        if let Some(l) = serve.failed_auth_limit.clone().or(file.failed_auth_limit) {
+            s.failed_auth_limit =
+                Limit::parse(&l).map_err(|e| format!("failed_auth_limit: {e}"))?;
+        }
+        if let Some(w) = serve.workers.or(file.workers) {
+            if !(1..=256).contains(&w) {
+                return Err("workers: must be from 1 to 256".into());
+            }
+            s.workers = w;
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused_by_name() {
+        let err =
+            toml::from_str::<FileConfig>("listen = \"0.0.0.0:80\"\nlisten_port = 5").unwrap_err();
+        assert!(err.message().contains("listen_port"), "{}", err.message());
+    }
+
+    #[test]
+    fn file_values_apply_under_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "db = \"/from/file.db\"\nlisten = \"0.0.0.0:9000\"\ntrusted_proxy = [\"10.0.0.0/8\"]",
+        )
+        .unwrap();
+        let global = GlobalArgs {
+            db: None,
+            config: Some(path),
+            log_format: None,
+        };
+        let serve = ServeArgs {
+            listen: Some("127.0.0.1:7000".into()),
+            ..ServeArgs::default()
+        };
+        let s = Settings::resolve(&global, Some(&serve)).unwrap();
+        assert_eq!(s.db, PathBuf::from("/from/file.db"));
+        assert_eq!(s.listen, "127.0.0.1:7000", "the flag wins over the file");
+        assert_eq!(s.trusted_proxy[0].to_string(), "10.0.0.0/8");
+    }
+}

@@ -1,0 +1,3 @@
+//! Operations: health and readiness (metrics and backup join them).
+
+pub mod health;

@@ -1,0 +1,158 @@
+//! The four resources, each described once: fields, rules, statuses, scopes and events.
+//! One generic validator and serializer serve them all. No I/O here.
+
+mod catalog;
+mod validate;
+
+use std::sync::LazyLock;
+
+use rusqlite::types::Value;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+pub use catalog::{APPOINTMENTS, INVOICES, JOBS, LEADS, RESOURCES};
+pub use validate::FieldError;
+
+use crate::auth::scope::Scope;
+use crate::clock;
+use crate::store::records::{Row, Table};
+
+/// What a field holds, and so how it is validated, stored and shown.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    /// Free text up to `max` characters.
+    Text {
+        /// Maximum length in characters.
+        max: usize,
+    },
+    /// An email address.
+    Email,
+    /// A phone number: digits and the usual punctuation.
+    Phone,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// A whole number in a range.
+    Integer {
+        /// Smallest allowed.
+        min: i64,
+        /// Largest allowed.
+        max: i64,
+    },
+    /// A calendar date `YYYY-MM-DD`.
+    Date,
+    /// An RFC 3339 instant, stored as milliseconds and shown in UTC.
+    Instant,
+    /// An ISO 4217 currency code such as `EUR`.
+    Currency,
+    /// The id of a record of another resource in the same account, visible to the caller.
+    Reference(&'static Resource),
+}
+
+/// One client-settable field.
+#[derive(Debug)]
+pub struct Field {
+    /// Name in JSON and column name.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FieldKind,
+    /// Must be present (and not null) on create.
+    pub required: bool,
+    /// Value used on create when the field is absent.
+    pub default: Option<&'static str>,
+}
+
+/// A resource: `leads`, `jobs`, `invoices` or `appointments`.
+#[derive(Debug)]
+pub struct Resource {
+    /// Plural, as in the path (`leads`).
+    pub plural: &'static str,
+    /// Singular, as in event names (`lead`).
+    pub singular: &'static str,
+    /// Client-settable fields, in column order.
+    pub fields: &'static [Field],
+    /// Scope for GET.
+    pub read_scope: &'static str,
+    /// Scope for POST, PATCH, DELETE.
+    pub write_scope: &'static str,
+    /// The store's description of its table.
+    pub table: LazyLock<Table>,
+}
+
+/// The three things that happen to a record, each an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// POST.
+    Created,
+    /// PATCH.
+    Updated,
+    /// DELETE.
+    Deleted,
+}
+
+impl Resource {
+    /// Looks a resource up by its path segment.
+    pub fn by_plural(plural: &str) -> Option<&'static Resource> {
+        RESOURCES.iter().copied().find(|r| r.plural == plural)
+    }
+
+    /// The scope a method needs.
+    pub fn scope_for(&self, write: bool) -> Scope {
+        let name = if write {
+            self.write_scope
+        } else {
+            self.read_scope
+        };
+        Scope::parse(name).expect("catalog scopes are valid")
+    }
+
+    /// The event type for a change, e.g. `lead.created`.
+    pub fn event_type(&self, change: Change) -> String {
+        let verb = match change {
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Deleted => "deleted",
+        };
+        format!("{}.{verb}", self.singular)
+    }
+
+    /// Index of the `status` field.
+    pub fn status_field(&self) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.name == "status")
+    }
+
+    /// A serializable view of a stored row, in the public field order.
+    pub fn view<'a>(&'static self, row: &'a Row) -> RecordView<'a> {
+        RecordView {
+            resource: self,
+            row,
+        }
+    }
+}
+
+/// A record as clients see it: `id`, `owner_id`, the fields, `created_at`, `updated_at`.
+pub struct RecordView<'a> {
+    resource: &'static Resource,
+    row: &'a Row,
+}
+
+impl Serialize for RecordView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.resource.fields.len() + 4))?;
+        map.serialize_entry("id", &self.row.id)?;
+        map.serialize_entry("owner_id", &self.row.owner_id)?;
+        for (field, value) in self.resource.fields.iter().zip(&self.row.values) {
+            match (field.kind, value) {
+                (_, Value::Null) => map.serialize_entry(field.name, &())?,
+                (FieldKind::Instant, Value::Integer(ms)) => {
+                    map.serialize_entry(field.name, &clock::format_ms(*ms))?
+                }
+                (_, Value::Integer(n)) => map.serialize_entry(field.name, n)?,
+                (_, Value::Text(t)) => map.serialize_entry(field.name, t)?,
+                (_, Value::Real(f)) => map.serialize_entry(field.name, f)?,
+                (_, Value::Blob(_)) => map.serialize_entry(field.name, &())?,
+            }
+        }
+        map.serialize_entry("created_at", &clock::format_ms(self.row.created_at))?;
+        map.serialize_entry("updated_at", &clock::format_ms(self.row.updated_at))?;
+        map.end()
+    }
+}

@@ -1,0 +1,189 @@
+//! `Application::build`: open the store, migrate, start background workers, bind. The one
+//! place where things are wired together.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+
+use crate::auth::{AuthSettings, AuthState};
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::store::{Store, StoreError, generation};
+use crate::{api, ops};
+
+/// How often the server looks for changes made by other processes (the CLI).
+const GENERATION_POLL: Duration = Duration::from_millis(200);
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    store: Store,
+    background: Background,
+}
+
+/// Named background threads with a shared stop flag, joined at shutdown.
+struct Background {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    fn spawn(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stop = self.stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || f(stop))?;
+        self.threads.push(handle);
+        Ok(())
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database {path}: {source}")]
+    Store {
+        /// The file.
+        path: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    /// Opens and migrates the database, starts the background work and binds the listener.
+    /// Must be called inside an actix system.
+    pub fn build(settings: Settings) -> Result<Application, StartError> {
+        let store = Store::open(&settings.db, settings.workers as u32 + 2).map_err(|source| {
+            StartError::Store {
+                path: settings.db.display().to_string(),
+                source,
+            }
+        })?;
+        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let auth = web::Data::new(AuthState::new(
+            store.clone(),
+            AuthSettings {
+                default_limits: settings.default_limit.clone(),
+                trusted_proxies: settings.trusted_proxy.clone(),
+                rate_limit_exempt: settings.rate_limit_exempt.clone(),
+                failed_auth_limit: settings.failed_auth_limit,
+            },
+        ));
+        let mut background = Background {
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+        };
+        let poll_store = store.clone();
+        let poll_auth = auth.clone();
+        background
+            .spawn("change-poller", move |stop| {
+                poll_generation(&poll_store, &poll_auth, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+
+        let store_data = web::Data::new(store.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(store_data.clone())
+                .app_data(auth.clone())
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+                )
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::Validation(vec![crate::resources::FieldError::new(
+                        "(query)",
+                        e.to_string(),
+                    )])
+                    .into()
+                }))
+                .configure(ops::health::configure)
+                .configure(api::configure)
+                .default_service(web::to(api::not_found))
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?
+        .run();
+        tracing::info!(addr = %settings.listen, port, db = %settings.db.display(), "switchboard listening");
+        Ok(Application {
+            server,
+            port,
+            store,
+            background,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM, SIGINT or a handle), then drains in-flight requests,
+    /// stops the background threads and the writer.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.background.stop();
+        self.store.shutdown();
+        tracing::info!("switchboard stopped");
+        result
+    }
+}
+
+/// Drops cached auth state whenever another process bumps the change generation.
+fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
+    let mut seen = store.read(generation::current).ok();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(GENERATION_POLL);
+        match store.read(generation::current) {
+            Ok(now) if Some(now) != seen => {
+                auth.invalidate_all();
+                seen = Some(now);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the change generation"),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Embedded migrations, applied on a dedicated connection before anything else opens the file.
+
+use rusqlite::Connection;
+
+use super::{StoreError, StoreResult};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// The highest schema version this binary embeds.
+pub static SCHEMA_VERSION: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+});
+
+/// Brings the schema up to date. A file written by a newer binary is refused untouched.
+pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let applied: Option<i64> = conn
+        .query_row(
+            "SELECT MAX(version) FROM refinery_schema_history",
+            [],
+            |r| r.get(0),
+        )
+        .or_else(|e| match e {
+            // A fresh file has no history table yet.
+            rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
+                Ok(None)
+            }
+            e => Err(e),
+        })?;
+    if let Some(found) = applied
+        && found > *SCHEMA_VERSION
+    {
+        return Err(StoreError::TooNew {
+            found,
+            known: *SCHEMA_VERSION,
+        });
+    }
+    embedded::migrations::runner()
+        .set_grouped(true)
+        .run(conn)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Everything that speaks SQL. Repository functions are synchronous and take `&Connection`,
+//! so several compose inside one transaction; nothing here knows about HTTP.
+
+pub mod accounts;
+pub mod generation;
+mod migrate;
+pub mod records;
+pub mod tokens;
+pub mod users;
+pub mod webhooks;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use migrate::{SCHEMA_VERSION, migrate};
+pub use writer::Writer;
+
+use crate::model::{AccountId, EndpointId, TokenId, UserId};
+
+/// What can go wrong below the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// No pooled reader connection could be had.
+    #[error("database pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// Applying the embedded migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The database was written by a newer Switchboard.
+    #[error(
+        "the database is at schema version {found}, newer than this binary knows ({known}); \
+         run the newer switchboard or restore a backup"
+    )]
+    TooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Highest version this binary embeds.
+        known: i64,
+    },
+    /// The writer queue is full: the server is overloaded.
+    #[error("the write queue is full")]
+    Busy,
+    /// The writer thread is gone (shutdown or a bug).
+    #[error("the database writer has stopped")]
+    WriterGone,
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the disk or database is full: answered 503, not 500.
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
+/// Result alias for the store layer.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database: a pool of readers and one writer thread.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    writer: Writer,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+    ))
+}
+
+/// Opens a single connection with the house pragmas, creating the file if needed.
+/// `synchronous=FULL`: whoever writes through it (the CLI, the writer) gets durable commits.
+pub fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    apply_pragmas(&conn, "FULL")?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens the database: migrates on a dedicated connection first, then builds the
+    /// reader pool and starts the writer thread.
+    pub fn open(path: &Path, readers: u32) -> StoreResult<Store> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        drop(conn);
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| apply_pragmas(c, "NORMAL"));
+        let pool = r2d2::Pool::builder()
+            .max_size(readers.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        let writer = Writer::start(open_connection(path)?)?;
+        Ok(Store {
+            pool,
+            writer,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Runs a read on a pooled connection, on the calling thread (blocking).
+    pub fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+        let conn = self.pool.get()?;
+        f(&conn)
+    }
+
+    /// The writer thread: every write of the server goes through it.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Stops the writer after the writes already queued, and waits for it.
+    pub fn shutdown(&self) {
+        self.writer.shutdown();
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction on a connection of its own (the CLI's way
+/// to write), and bumps the change generation so a running server drops its caches.
+pub fn with_management_tx<R, E>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Connection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<StoreError>,
+{
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(StoreError::from)?;
+    let out = f(&tx)?;
+    generation::bump(&tx)?;
+    tx.commit().map_err(StoreError::from)?;
+    Ok(out)
+}
+
+macro_rules! sql_id {
+    ($($t:ty),+) => {$(
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.0))
+            }
+        }
+        impl FromSql for $t {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                i64::column_result(v).map(Self)
+            }
+        }
+    )+};
+}
+sql_id!(AccountId, UserId, TokenId, EndpointId);
+
+/// Decodes a stored string enum, naming the bad value.
+pub(crate) fn parse_stored<T: std::str::FromStr>(s: &str) -> StoreResult<T> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unexpected stored value `{s}`")))
+}
+
+/// Decodes a stored JSON array of strings.
+pub(crate) fn parse_string_list(s: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad stored list: {e}")))
+}
+
+/// Encodes a list of strings for storage.
+pub(crate) fn string_list<T: std::fmt::Display>(items: &[T]) -> String {
+    let v: Vec<String> = items.iter().map(ToString::to_string).collect();
+    serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+}

@@ -1,0 +1,247 @@
+//! One generic module for the four resource tables. Callers describe a table by its name and
+//! its field columns; every table also has `id`, `account_id`, `owner_id`, `created_at` and
+//! `updated_at`. Table and column names come from static descriptions, never from input.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+
+use super::StoreResult;
+use crate::model::{AccountId, UserId};
+
+/// A resource table: its name and its field columns, in order.
+#[derive(Debug)]
+pub struct Table {
+    /// Table name.
+    pub name: &'static str,
+    /// Field columns (beyond the common ones), in order.
+    pub columns: Vec<&'static str>,
+}
+
+/// Which rows a caller may reach: the account's, and an agent only their own.
+#[derive(Debug, Clone, Copy)]
+pub struct Reach {
+    /// The caller's account.
+    pub account_id: AccountId,
+    /// `Some(user)` for an agent: only rows that user owns.
+    pub owner: Option<UserId>,
+}
+
+/// A stored row: the common columns and the field values in column order.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Id.
+    pub id: i64,
+    /// Owning user.
+    pub owner_id: UserId,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Updated (ms).
+    pub updated_at: i64,
+    /// Field values, in the table's column order.
+    pub values: Vec<Value>,
+}
+
+/// Where a page starts and what it filters on.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    /// Only rows with this status.
+    pub status: Option<String>,
+    /// Only rows updated at or after this instant; the page is then in `updated_at` order.
+    pub updated_since: Option<i64>,
+    /// Continue after this position: `(updated_at, id)` in updated order, `(_, id)` otherwise.
+    pub after: Option<(i64, i64)>,
+    /// Page size.
+    pub limit: u32,
+}
+
+impl Table {
+    fn returning(&self) -> String {
+        let mut s = String::from("id, owner_id, created_at, updated_at");
+        for c in &self.columns {
+            s.push_str(", ");
+            s.push_str(c);
+        }
+        s
+    }
+
+    fn decode(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let mut values = Vec::with_capacity(self.columns.len());
+        for i in 0..self.columns.len() {
+            values.push(r.get::<_, Value>(4 + i)?);
+        }
+        Ok(Row {
+            id: r.get(0)?,
+            owner_id: r.get(1)?,
+            created_at: r.get(2)?,
+            updated_at: r.get(3)?,
+            values,
+        })
+    }
+}
+
+fn reach_clause(reach: Reach, params: &mut Vec<Value>) -> String {
+    params.push(Value::Integer(reach.account_id.0));
+    let mut s = format!("account_id = ?{}", params.len());
+    if let Some(owner) = reach.owner {
+        params.push(Value::Integer(owner.0));
+        s.push_str(&format!(" AND owner_id = ?{}", params.len()));
+    }
+    s
+}
+
+/// Inserts a row owned by `owner`; `values` follow the table's column order.
+pub fn insert(
+    conn: &Connection,
+    table: &Table,
+    account: AccountId,
+    owner: UserId,
+    values: Vec<Value>,
+    now: i64,
+) -> StoreResult<Row> {
+    let placeholders: String = (5..5 + values.len()).map(|i| format!(", ?{i}")).collect();
+    let sql = format!(
+        "INSERT INTO {} (account_id, owner_id, created_at, updated_at, {}) VALUES (?1, ?2, ?3, ?4{placeholders}) \
+         RETURNING {}",
+        table.name,
+        table.columns.join(", "),
+        table.returning()
+    );
+    let mut params = vec![
+        Value::Integer(account.0),
+        Value::Integer(owner.0),
+        Value::Integer(now),
+        Value::Integer(now),
+    ];
+    params.extend(values);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt.query_row(params_from_iter(params), |r| table.decode(r))?)
+}
+
+/// The row with `id`, if the caller can reach it.
+pub fn find_by_id(
+    conn: &Connection,
+    table: &Table,
+    reach: Reach,
+    id: i64,
+) -> StoreResult<Option<Row>> {
+    let mut params = vec![Value::Integer(id)];
+    let sql = format!(
+        "SELECT {} FROM {} WHERE id = ?1 AND {}",
+        table.returning(),
+        table.name,
+        reach_clause(reach, &mut params)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row(params_from_iter(params), |r| table.decode(r))
+        .optional()?)
+}
+
+/// True when the caller can reach the row `id` of `table`.
+pub fn is_reachable(conn: &Connection, table: &str, reach: Reach, id: i64) -> StoreResult<bool> {
+    let mut params = vec![Value::Integer(id)];
+    let sql = format!(
+        "SELECT 1 FROM {table} WHERE id = ?1 AND {}",
+        reach_clause(reach, &mut params)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row(params_from_iter(params), |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Sets the given columns (by index) of a reachable row; `None` when it is not reachable.
+pub fn update(
+    conn: &Connection,
+    table: &Table,
+    reach: Reach,
+    id: i64,
+    changes: Vec<(usize, Value)>,
+    now: i64,
+) -> StoreResult<Option<Row>> {
+    let mut params = vec![Value::Integer(now), Value::Integer(id)];
+    let mut sets = String::from("updated_at = ?1");
+    for (col, value) in changes {
+        params.push(value);
+        sets.push_str(&format!(", {} = ?{}", table.columns[col], params.len()));
+    }
+    let sql = format!(
+        "UPDATE {} SET {sets} WHERE id = ?2 AND {} RETURNING {}",
+        table.name,
+        reach_clause(reach, &mut params),
+        table.returning()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row(params_from_iter(params), |r| table.decode(r))
+        .optional()?)
+}
+
+/// Deletes a reachable row, returning its last state.
+pub fn delete(conn: &Connection, table: &Table, reach: Reach, id: i64) -> StoreResult<Option<Row>> {
+    let mut params = vec![Value::Integer(id)];
+    let sql = format!(
+        "DELETE FROM {} WHERE id = ?1 AND {} RETURNING {}",
+        table.name,
+        reach_clause(reach, &mut params),
+        table.returning()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row(params_from_iter(params), |r| table.decode(r))
+        .optional()?)
+}
+
+/// One page of reachable rows: by id, or by `(updated_at, id)` when `updated_since` is set.
+pub fn list_page(
+    conn: &Connection,
+    table: &Table,
+    reach: Reach,
+    q: &PageQuery,
+) -> StoreResult<Vec<Row>> {
+    let mut params = Vec::new();
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE {}",
+        table.returning(),
+        table.name,
+        reach_clause(reach, &mut params)
+    );
+    if let Some(status) = &q.status {
+        params.push(Value::Text(status.clone()));
+        sql.push_str(&format!(" AND status = ?{}", params.len()));
+    }
+    let by_update = q.updated_since.is_some();
+    if let Some(since) = q.updated_since {
+        params.push(Value::Integer(since));
+        sql.push_str(&format!(" AND updated_at >= ?{}", params.len()));
+    }
+    match (q.after, by_update) {
+        (Some((at, id)), true) => {
+            params.push(Value::Integer(at));
+            params.push(Value::Integer(id));
+            sql.push_str(&format!(
+                " AND (updated_at, id) > (?{}, ?{})",
+                params.len() - 1,
+                params.len()
+            ));
+        }
+        (Some((_, id)), false) => {
+            params.push(Value::Integer(id));
+            sql.push_str(&format!(" AND id > ?{}", params.len()));
+        }
+        (None, _) => {}
+    }
+    sql.push_str(if by_update {
+        " ORDER BY updated_at, id"
+    } else {
+        " ORDER BY id"
+    });
+    params.push(Value::Integer(i64::from(q.limit)));
+    sql.push_str(&format!(" LIMIT ?{}", params.len()));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| table.decode(r))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

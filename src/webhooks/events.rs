@@ -1,0 +1,72 @@
+//! Turning a change into an outbox event, inside the change's own transaction.
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::auth::random;
+use crate::clock;
+use crate::model::AccountId;
+use crate::resources::{Change, Resource};
+use crate::store::records::Row;
+use crate::store::{StoreResult, webhooks};
+
+/// The body every delivery carries, per Standard Webhooks.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    timestamp: String,
+    data: T,
+}
+
+/// A new message id, `msg_` + 27 base62 characters: the `webhook-id`, stable across retries.
+pub fn new_message_id() -> String {
+    format!("msg_{}", random::base62(27))
+}
+
+/// Queues `type` with `data` for every endpoint of the account subscribed to it.
+pub fn enqueue<T: Serialize>(
+    conn: &Connection,
+    account: AccountId,
+    kind: &str,
+    data: T,
+) -> StoreResult<usize> {
+    let endpoints = webhooks::subscribed_endpoints(conn, account, kind)?;
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let now = clock::now_ms();
+    let payload = serde_json::to_string(&Envelope {
+        kind,
+        timestamp: clock::format_ms(now),
+        data,
+    })
+    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    webhooks::insert_event(
+        conn,
+        account,
+        &new_message_id(),
+        kind,
+        &payload,
+        &endpoints,
+        now,
+    )?;
+    Ok(endpoints.len())
+}
+
+/// Queues the event of a record change (`lead.created`, `job.deleted`, ...).
+pub fn record_changed(
+    conn: &Connection,
+    account: AccountId,
+    resource: &'static Resource,
+    change: Change,
+    row: &Row,
+) -> StoreResult<()> {
+    enqueue(
+        conn,
+        account,
+        &resource.event_type(change),
+        resource.view(row),
+    )
+    .map(|_| ())
+}
