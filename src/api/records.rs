@@ -1,10 +1,13 @@
 //! The generic CRUD handlers: one set serves leads, jobs, invoices and appointments.
 
+use actix_web::FromRequest;
+use actix_web::dev::Payload;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::future::{Ready, ready};
 use rusqlite::Connection;
 use rusqlite::types::Value;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
@@ -20,21 +23,36 @@ use crate::webhooks::events;
 /// The most records one batch may carry.
 pub const MAX_BATCH: usize = 500;
 
-/// `/api/v1/{resource}` path parameters.
-#[derive(Deserialize)]
-pub struct CollectionPath {
-    resource: String,
+/// The resource named by the path, checked before any credential: an unknown resource
+/// or a path id that is not a positive integer is a 404.
+pub struct Target {
+    resource: &'static Resource,
+    id: Option<i64>,
 }
 
-/// `/api/v1/{resource}/{id}` path parameters.
-#[derive(Deserialize)]
-pub struct ItemPath {
-    resource: String,
-    id: String,
+impl Target {
+    fn id(&self) -> i64 {
+        self.id.expect("item routes have an id")
+    }
 }
 
-fn resource(name: &str) -> Result<&'static Resource, ApiError> {
-    Resource::by_plural(name).ok_or(ApiError::NotFound)
+impl FromRequest for Target {
+    type Error = ApiError;
+    type Future = Ready<Result<Target, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let info = req.match_info();
+        let resource = info.get("resource").and_then(Resource::by_plural);
+        let id = info.get("id").map(record_id);
+        ready(match (resource, id) {
+            (Some(resource), None) => Ok(Target { resource, id: None }),
+            (Some(resource), Some(Ok(id))) => Ok(Target {
+                resource,
+                id: Some(id),
+            }),
+            _ => Err(ApiError::NotFound),
+        })
+    }
 }
 
 /// A path id that is not a positive integer names no record.
@@ -54,12 +72,12 @@ struct Page<'a> {
 
 /// `GET /api/v1/{resource}`
 pub async fn list_records(
+    target: Target,
     caller: Caller,
-    path: web::Path<CollectionPath>,
     req: HttpRequest,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = resource(&path.resource)?;
+    let res = target.resource;
     caller.require(res.scope_for(false))?;
     let params = web::Query::<ListParams>::from_query(req.query_string())
         .map_err(|e| ApiError::Validation(vec![FieldError::new("(query)", e.to_string())]))?
@@ -85,13 +103,13 @@ pub async fn list_records(
 
 /// `GET /api/v1/{resource}/{id}`
 pub async fn get_record(
+    target: Target,
     caller: Caller,
-    path: web::Path<ItemPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = resource(&path.resource)?;
+    let res = target.resource;
     caller.require(res.scope_for(false))?;
-    let id = record_id(&path.id)?;
+    let id = target.id();
     let reach = caller.reach();
     let store = store.into_inner();
     let row =
@@ -102,13 +120,13 @@ pub async fn get_record(
 
 /// `POST /api/v1/{resource}`
 pub async fn create_record(
+    target: Target,
     caller: Caller,
-    path: web::Path<CollectionPath>,
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = resource(&path.resource)?;
+    let res = target.resource;
     caller.require(res.scope_for(true))?;
     let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
     let values = res
@@ -139,13 +157,13 @@ pub async fn create_record(
 
 /// `POST /api/v1/{resource}/batch`: all or nothing, in one transaction.
 pub async fn create_batch(
+    target: Target,
     caller: Caller,
-    path: web::Path<CollectionPath>,
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = resource(&path.resource)?;
+    let res = target.resource;
     caller.require(res.scope_for(true))?;
     let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
     let batch = parse_batch(res, &body)?;
@@ -220,15 +238,15 @@ fn parse_batch(
 
 /// `PATCH /api/v1/{resource}/{id}`: the record must be visible before the body is looked at.
 pub async fn update_record(
+    target: Target,
     caller: Caller,
-    path: web::Path<ItemPath>,
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = resource(&path.resource)?;
+    let res = target.resource;
     caller.require(res.scope_for(true))?;
-    let id = record_id(&path.id)?;
+    let id = target.id();
     let reach = caller.reach();
     let reader = store.clone().into_inner();
     let visible =
@@ -270,13 +288,13 @@ pub async fn update_record(
 
 /// `DELETE /api/v1/{resource}/{id}`
 pub async fn delete_record(
+    target: Target,
     caller: Caller,
-    path: web::Path<ItemPath>,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = resource(&path.resource)?;
+    let res = target.resource;
     caller.require(res.scope_for(true))?;
-    let id = record_id(&path.id)?;
+    let id = target.id();
     let reach = caller.reach();
     store
         .writer()

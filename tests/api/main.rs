@@ -1,0 +1,6 @@
+//! One integration-test binary: the real server on a random port, spoken to over HTTP.
+
+mod helpers;
+
+mod auth;
+mod records;

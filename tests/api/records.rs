@@ -1,0 +1,409 @@
+//! The four resources through the one generic CRUD path.
+
+use serde_json::{Value, json};
+use switchboard::model::Role;
+
+use crate::helpers::{ALL_SCOPES, TestApp, spawn_app};
+
+fn minimal(resource: &str) -> Value {
+    match resource {
+        "leads" => json!({"name": "Ada Lovelace"}),
+        "jobs" => json!({"title": "Fix the boiler"}),
+        "invoices" => json!({"total_cents": 12_500}),
+        "appointments" => json!({"starts_at": "2026-12-01T09:00:00Z"}),
+        _ => unreachable!(),
+    }
+}
+
+const RESOURCES: [(&str, &str); 4] = [
+    ("leads", "new"),
+    ("jobs", "scheduled"),
+    ("invoices", "draft"),
+    ("appointments", "booked"),
+];
+
+#[test]
+fn every_resource_goes_through_create_read_update_list_delete() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    for (resource, default_status) in RESOURCES {
+        let created = app.post(&format!("/api/v1/{resource}"), &t, &minimal(resource));
+        assert_eq!(created.status, 201, "{resource}: {}", created.text);
+        let rec = created.json();
+        let id = rec["id"].as_i64().unwrap();
+        assert_eq!(
+            created.header("location"),
+            Some(&*format!("/api/v1/{resource}/{id}"))
+        );
+        assert_eq!(rec["status"], default_status);
+        assert!(rec["owner_id"].as_i64().unwrap() > 0);
+        assert!(rec["created_at"].as_str().unwrap().ends_with('Z'));
+
+        let path = format!("/api/v1/{resource}/{id}");
+        assert_eq!(app.get(&path, &t).json(), rec);
+
+        let patched = app.patch(&path, &t, &json!({"status": default_status}));
+        assert_eq!(patched.status, 200, "{resource}: {}", patched.text);
+
+        let list = app.get(&format!("/api/v1/{resource}"), &t).json();
+        assert_eq!(list["data"].as_array().unwrap().len(), 1);
+        assert!(list["next_cursor"].is_null());
+
+        assert_eq!(app.delete(&path, &t).status, 204);
+        assert_eq!(app.get(&path, &t).code(), "not_found");
+        assert_eq!(app.delete(&path, &t).code(), "not_found");
+    }
+}
+
+#[test]
+fn patch_null_clears_an_optional_field_and_refuses_a_required_one() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let id = app
+        .post(
+            "/api/v1/leads",
+            &t,
+            &json!({"name": "A", "email": "a@example.com"}),
+        )
+        .json()["id"]
+        .clone();
+    let path = format!("/api/v1/leads/{id}");
+    let r = app.patch(&path, &t, &json!({"email": null}));
+    assert_eq!(r.json()["email"], Value::Null);
+    let r = app.patch(&path, &t, &json!({"name": null}));
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["errors"][0]["field"], "name");
+    let merge = app.send(
+        "PATCH",
+        &path,
+        &[
+            ("authorization", &format!("Bearer {t}")),
+            ("content-type", "application/merge-patch+json"),
+        ],
+        Some(br#"{"notes":"called back"}"#),
+    );
+    assert_eq!(merge.json()["notes"], "called back");
+}
+
+#[test]
+fn bad_bodies_get_the_contract_errors_and_change_nothing() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let auth = format!("Bearer {t}");
+    let json_ct = ("content-type", "application/json");
+    let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(70_000));
+    // (extra headers, body, status, code, why)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![],
+            br#"{"name":"a"}"#.to_vec(),
+            415,
+            "unsupported_media_type",
+            "no content type",
+        ),
+        (
+            vec![("content-type", "text/plain")],
+            br#"{"name":"a"}"#.to_vec(),
+            415,
+            "unsupported_media_type",
+            "text",
+        ),
+        (
+            vec![json_ct],
+            big.into_bytes(),
+            413,
+            "payload_too_large",
+            "over 64 KiB",
+        ),
+        (
+            vec![json_ct],
+            b"{not json".to_vec(),
+            400,
+            "invalid_json",
+            "syntax",
+        ),
+        (vec![json_ct], b"".to_vec(), 400, "invalid_json", "empty"),
+        (
+            vec![("content-type", "application/json; charset=utf-8")],
+            br#"{"nme":"a"}"#.to_vec(),
+            422,
+            "validation_failed",
+            "unknown field",
+        ),
+        (
+            vec![json_ct],
+            br#"{"name":"a","id":9}"#.to_vec(),
+            422,
+            "validation_failed",
+            "server-owned id",
+        ),
+        (
+            vec![json_ct],
+            br#"{"name":"a","owner_id":9}"#.to_vec(),
+            422,
+            "validation_failed",
+            "owner_id",
+        ),
+        (
+            vec![json_ct],
+            br#"{"name":"a","created_at":"2020-01-01T00:00:00Z"}"#.to_vec(),
+            422,
+            "validation_failed",
+            "timestamp",
+        ),
+        (
+            vec![json_ct],
+            br#"{"name":"a","status":"maybe"}"#.to_vec(),
+            422,
+            "validation_failed",
+            "bad enum",
+        ),
+        (
+            vec![json_ct],
+            b"[]".to_vec(),
+            422,
+            "validation_failed",
+            "not an object",
+        ),
+    ];
+    for (extra, body, status, code, why) in cases {
+        let mut headers = vec![("authorization", auth.as_str())];
+        headers.extend(extra);
+        let r = app.send("POST", "/api/v1/leads", &headers, Some(&body));
+        assert_eq!(
+            (r.status, r.code()),
+            (status, code.to_owned()),
+            "{why}: {}",
+            r.text
+        );
+        if status == 422 {
+            assert!(!r.json()["errors"].as_array().unwrap().is_empty(), "{why}");
+        }
+    }
+    let count =
+        app.query(|c| c.query_row("SELECT COUNT(*) FROM leads", [], |r| r.get::<_, i64>(0)));
+    assert_eq!(count, 0);
+}
+
+#[test]
+fn path_ids_that_are_not_positive_integers_are_not_found() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    for id in ["0", "-1", "abc", "1.5", "99999999999999999999", "%20"] {
+        assert_eq!(
+            app.get(&format!("/api/v1/leads/{id}"), &t).code(),
+            "not_found",
+            "{id}"
+        );
+    }
+}
+
+fn count_pages(app: &TestApp, token: &str, first: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut path = first.to_owned();
+    loop {
+        let page = app.get(&path, token).json();
+        ids.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("{first}&cursor={c}"),
+            None => return ids,
+        }
+    }
+}
+
+#[test]
+fn pagination_visits_every_record_once() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let records: Vec<Value> = (0..25)
+        .map(|i| json!({"name": format!("lead {i}")}))
+        .collect();
+    assert_eq!(
+        app.post("/api/v1/leads/batch", &t, &json!({"records": records}))
+            .status,
+        201
+    );
+    let ids = count_pages(&app, &t, "/api/v1/leads?limit=7");
+    assert_eq!(ids.len(), 25);
+    let mut sorted = ids.clone();
+    sorted.dedup();
+    assert_eq!(sorted, ids, "no record twice, in id order");
+    let by_update = count_pages(
+        &app,
+        &t,
+        "/api/v1/leads?limit=4&updated_since=2000-01-01T00:00:00Z",
+    );
+    assert_eq!(by_update.len(), 25);
+}
+
+#[test]
+fn list_parameters_are_validated() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let cases = [
+        ("limit=0", 422, "validation_failed"),
+        ("limit=201", 422, "validation_failed"),
+        ("limit=ten", 422, "validation_failed"),
+        ("status=maybe", 422, "validation_failed"),
+        ("updated_since=yesterday", 422, "validation_failed"),
+        ("cursor=garbage", 400, "invalid_cursor"),
+        ("limit=200", 200, ""),
+        ("status=won", 200, ""),
+    ];
+    for (q, status, code) in cases {
+        let r = app.get(&format!("/api/v1/leads?{q}"), &t);
+        assert_eq!(r.status, status, "{q}: {}", r.text);
+        if !code.is_empty() {
+            assert_eq!(r.code(), code, "{q}");
+        }
+    }
+}
+
+#[test]
+fn filters_select_by_status_and_update_time() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    for status in ["new", "won", "won"] {
+        app.post("/api/v1/leads", &t, &json!({"name": "x", "status": status}));
+    }
+    let won = app.get("/api/v1/leads?status=won", &t).json();
+    assert_eq!(won["data"].as_array().unwrap().len(), 2);
+    let later = app
+        .get("/api/v1/leads?updated_since=2999-01-01T00:00:00Z", &t)
+        .json();
+    assert!(later["data"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn agents_see_only_their_own_records_and_admins_see_the_account() {
+    let app = spawn_app();
+    let admin = app.admin_token();
+    app.add_user("agent1@example.com", Role::Agent);
+    app.add_user("agent2@example.com", Role::Agent);
+    let a1 = app.token_for("agent1@example.com", &ALL_SCOPES);
+    let a2 = app.token_for("agent2@example.com", &ALL_SCOPES);
+    let id = app
+        .post("/api/v1/leads", &a1, &json!({"name": "mine"}))
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/leads/{id}");
+    assert_eq!(app.get(&path, &a1).status, 200);
+    assert_eq!(app.get(&path, &a2).code(), "not_found");
+    assert_eq!(
+        app.patch(&path, &a2, &json!({"name": "theirs"})).code(),
+        "not_found"
+    );
+    assert_eq!(app.delete(&path, &a2).code(), "not_found");
+    assert!(
+        app.get("/api/v1/leads", &a2).json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(app.get(&path, &admin).status, 200);
+    // An agent cannot point at a record it cannot see.
+    let r = app.post("/api/v1/jobs", &a2, &json!({"title": "t", "lead_id": id}));
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["errors"][0]["field"], "lead_id");
+}
+
+#[test]
+fn no_token_reaches_another_accounts_records() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    app.manage(|c| {
+        switchboard::manage::accounts::create(
+            c,
+            "other",
+            switchboard::model::Plan::Pro,
+            switchboard::model::SubscriptionStatus::Active,
+        )
+    });
+    app.add_user_in("boss@other.example", Role::Admin, "other");
+    let other = app.token_for("boss@other.example", &ALL_SCOPES);
+    let id = app
+        .post("/api/v1/invoices", &t, &json!({"total_cents": 100}))
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/invoices/{id}"), &other).code(),
+        "not_found"
+    );
+    assert!(
+        app.get("/api/v1/invoices", &other).json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let job = app.post(
+        "/api/v1/invoices",
+        &other,
+        &json!({"total_cents": 1, "job_id": 1}),
+    );
+    assert_eq!(job.status, 422, "references stay inside the account");
+}
+
+#[test]
+fn a_batch_is_all_or_nothing_and_names_bad_records_by_index() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let r = app.post(
+        "/api/v1/leads/batch",
+        &t,
+        &json!({"records": [{"name": "ok"}, {"name": "ok"}, {"name": "ok"}, {"email": "x@example.com"}]}),
+    );
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["errors"][0]["field"], "records[3].name");
+    let none = app.get("/api/v1/leads", &t).json();
+    assert!(none["data"].as_array().unwrap().is_empty());
+    let ok = app.post(
+        "/api/v1/leads/batch",
+        &t,
+        &json!({"records": [{"name": "a"}, {"name": "b"}]}),
+    );
+    assert_eq!(ok.status, 201);
+    let names: Vec<_> = ok.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("a"), json!("b")]);
+    let too_many: Vec<Value> = (0..501).map(|_| json!({"name": "x"})).collect();
+    assert_eq!(
+        app.post("/api/v1/leads/batch", &t, &json!({"records": too_many}))
+            .status,
+        422
+    );
+}
+
+#[test]
+fn fifty_concurrent_writes_are_all_answered_201() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (app, t) = (&app, &t);
+                s.spawn(move || {
+                    app.post("/api/v1/leads", t, &json!({"name": format!("lead {i}")}))
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let count =
+        app.query(|c| c.query_row("SELECT COUNT(*) FROM leads", [], |r| r.get::<_, i64>(0)));
+    assert_eq!(count, 50);
+}
