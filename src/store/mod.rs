@@ -2,6 +2,7 @@
 //! so several compose inside one transaction; nothing here knows about HTTP.
 
 pub mod accounts;
+pub mod audit;
 pub mod generation;
 mod migrate;
 pub mod records;

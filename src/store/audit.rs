@@ -1,0 +1,172 @@
+//! The audit log and per-token daily usage counters. Written in batches by the telemetry
+//! flusher, read by the admin page and the CLI.
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::StoreResult;
+use crate::model::{AccountId, TokenId, UserId};
+
+/// One `/api/v1` call.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// Row id (0 before insertion).
+    pub id: i64,
+    /// When (ms).
+    pub at: i64,
+    /// The token's account, when a token was identified.
+    pub account_id: Option<AccountId>,
+    /// The token, when identified.
+    pub token_id: Option<TokenId>,
+    /// Its prefix.
+    pub token_prefix: Option<String>,
+    /// Its user.
+    pub user_id: Option<UserId>,
+    /// HTTP method.
+    pub method: String,
+    /// Path (no query string: it could carry anything).
+    pub path: String,
+    /// Answer status.
+    pub status: u16,
+    /// The problem code of a refused call.
+    pub code: Option<String>,
+    /// Caller address.
+    pub ip: String,
+    /// Time to answer (µs).
+    pub latency_us: i64,
+}
+
+/// Appends entries.
+pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO audit_log (at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, \
+         latency_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for e in entries {
+        stmt.execute(params![
+            e.at,
+            e.account_id,
+            e.token_id,
+            e.token_prefix,
+            e.user_id,
+            e.method,
+            e.path,
+            e.status,
+            e.code,
+            e.ip,
+            e.latency_us
+        ])?;
+    }
+    Ok(())
+}
+
+/// Filters for reading the log; newest first, `before` continues a page.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    /// Only this account's calls.
+    pub account: Option<AccountId>,
+    /// Only this token's calls.
+    pub token: Option<TokenId>,
+    /// Only calls of these tokens' user.
+    pub user: Option<UserId>,
+    /// Only this status.
+    pub status: Option<u16>,
+    /// At or after (ms).
+    pub since: Option<i64>,
+    /// Before (ms).
+    pub until: Option<i64>,
+    /// Rows with a smaller id than this (paging).
+    pub before_id: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// One page of the log, newest first.
+pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, latency_us \
+         FROM audit_log WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR token_id = ?2) \
+         AND (?3 IS NULL OR user_id = ?3) AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR at >= ?5) \
+         AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![f.account, f.token, f.user, f.status, f.since, f.until, f.before_id, f.limit],
+            |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    account_id: r.get(2)?,
+                    token_id: r.get(3)?,
+                    token_prefix: r.get(4)?,
+                    user_id: r.get(5)?,
+                    method: r.get(6)?,
+                    path: r.get(7)?,
+                    status: r.get(8)?,
+                    code: r.get(9)?,
+                    ip: r.get(10)?,
+                    latency_us: r.get(11)?,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Deletes entries older than `cutoff` (ms); returns how many.
+pub fn prune(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
+    Ok(conn.execute("DELETE FROM audit_log WHERE at < ?1", [cutoff])?)
+}
+
+/// A day's counters for one token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DailyUsage {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Calls answered 2xx/3xx.
+    pub ok: i64,
+    /// Calls answered 4xx/5xx other than 429.
+    pub errors: i64,
+    /// Calls answered 429.
+    pub rate_limited: i64,
+}
+
+/// Adds to a token's counters for a day.
+pub fn add_usage(conn: &Connection, token: TokenId, day: &str, requests: i64, errors: i64, limited: i64) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO token_usage_daily (token_id, day, requests, errors, rate_limited) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (token_id, day) DO UPDATE SET requests = requests + ?3, errors = errors + ?4, \
+         rate_limited = rate_limited + ?5",
+    )?
+    .execute(params![token, day, requests, errors, limited])?;
+    Ok(())
+}
+
+/// A token's counters from `since_day` on, oldest first.
+pub fn usage(conn: &Connection, token: TokenId, since_day: &str) -> StoreResult<Vec<DailyUsage>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, requests - errors - rate_limited, errors, rate_limited FROM token_usage_daily \
+         WHERE token_id = ?1 AND day >= ?2 ORDER BY day",
+    )?;
+    let rows = stmt
+        .query_map(params![token, since_day], |r| {
+            Ok(DailyUsage { day: r.get(0)?, ok: r.get(1)?, errors: r.get(2)?, rate_limited: r.get(3)? })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Records that a token was seen from `ip` at `at`; true when the address was not seen in
+/// the `window_ms` before (a new address).
+pub fn note_ip(conn: &Connection, token: TokenId, ip: &str, at: i64, window_ms: i64) -> StoreResult<bool> {
+    let previous: Option<i64> = conn
+        .prepare_cached("SELECT last_seen FROM token_seen_ips WHERE token_id = ?1 AND ip = ?2")?
+        .query_row(params![token, ip], |r| r.get(0))
+        .ok();
+    conn.prepare_cached(
+        "INSERT INTO token_seen_ips (token_id, ip, last_seen) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (token_id, ip) DO UPDATE SET last_seen = max(last_seen, ?3)",
+    )?
+    .execute(params![token, ip, at])?;
+    Ok(previous.is_none_or(|p| at - p > window_ms))
+}
