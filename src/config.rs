@@ -22,6 +22,7 @@ struct FileConfig {
     default_limit: Option<Vec<String>>,
     failed_auth_limit: Option<String>,
     workers: Option<usize>,
+    audit_retention: Option<String>,
 }
 
 /// The effective configuration.
@@ -43,6 +44,11 @@ pub struct Settings {
     pub failed_auth_limit: Limit,
     /// HTTP workers.
     pub workers: usize,
+    /// How long audit rows are kept.
+    pub audit_retention: std::time::Duration,
+    /// How often the upkeep (pruning, inactivity, expiry warnings) runs. Not a flag: tests
+    /// shorten it.
+    pub maintenance_every: std::time::Duration,
 }
 
 impl Settings {
@@ -57,6 +63,8 @@ impl Settings {
             default_limit: default_limits(),
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            audit_retention: std::time::Duration::from_secs(90 * 86_400),
+            maintenance_every: crate::activity::maintenance::EVERY,
         }
     }
 
@@ -108,6 +116,10 @@ impl Settings {
                 return Err("workers: must be from 1 to 256".into());
             }
             s.workers = w;
+        }
+        if let Some(r) = serve.audit_retention.clone().or(file.audit_retention) {
+            s.audit_retention = crate::clock::parse_duration(&r)
+                .ok_or_else(|| format!("audit_retention: `{r}` is not a duration like 90d"))?;
         }
         Ok(s)
     }

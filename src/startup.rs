@@ -10,6 +10,8 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
+use crate::activity::recorder::run_flusher;
+use crate::activity::{Recorder, RecorderStats, maintenance};
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -25,6 +27,7 @@ pub struct Application {
     port: u16,
     store: Store,
     background: Background,
+    recorder_stats: Arc<RecorderStats>,
 }
 
 /// Named background threads with a shared stop flag, joined at shutdown.
@@ -115,11 +118,35 @@ impl Application {
                 source,
             })?;
 
+        let (recorder, records) = Recorder::new();
+        let recorder_stats = recorder.stats();
+        let (flush_store, flush_stats) = (store.clone(), recorder.stats());
+        background
+            .spawn("call-recorder", move |stop| {
+                run_flusher(&flush_store, &records, &flush_stats, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let (upkeep_store, upkeep_auth) = (store.clone(), auth.clone());
+        let (retention, every) = (settings.audit_retention, settings.maintenance_every);
+        background
+            .spawn("maintenance", move |stop| {
+                maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+
         let store_data = web::Data::new(store.clone());
+        let recorder = web::Data::new(recorder);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(recorder.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
@@ -148,12 +175,18 @@ impl Application {
             port,
             store,
             background,
+            recorder_stats,
         })
     }
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Counters of the call recorder (audit, usage, last-used batching).
+    pub fn recorder_stats(&self) -> Arc<RecorderStats> {
+        self.recorder_stats.clone()
     }
 
     /// A handle that stops the server gracefully.

@@ -2,5 +2,8 @@
 
 mod helpers;
 
+mod allow_lists;
 mod auth;
+mod lifecycle;
+mod limits;
 mod records;
