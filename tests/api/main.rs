@@ -4,6 +4,7 @@ mod helpers;
 
 mod allow_lists;
 mod auth;
+mod cli;
 mod lifecycle;
 mod limits;
 mod records;
