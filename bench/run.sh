@@ -134,25 +134,22 @@ json_str() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1";
 metric() { printf '{"kind":"metric","name":"%s","value":%s}\n' "$1" "$2" >>"$RESULTS"; }
 metric_str() { metric "$1" "$(json_str "$2")"; }
 
-# run_wrk SERVER CASE ROUND URL SCRIPT SECONDS: one wrk run from the load core.
+# run_wrk SERVER CASE ROUND URL SCRIPT SECONDS [EXPECTED]: one wrk run from the load core.
+# EXPECTED: the statuses a flood expects (e.g. 401), tallied by its script; any other status,
+# or any non-2xx answer in a normal case, is flagged on the console and counted in the table.
 run_wrk() {
-  local server=$1 case=$2 round=$3 url=$4 script=$5 secs=$6 out line
+  local server=$1 case=$2 round=$3 url=$4 script=$5 secs=$6 expected=${7:-} out line statuses
   out="$WORK/logs/wrk-$server-$case-$round.txt"
   BENCH_WORK="$WORK" LUA_PATH="$LUA_DIR/?.lua;;" \
     taskset -c "$LOAD_CORE" wrk -t "$WRK_THREADS" -c "$CONNS" -d "${secs}s" --timeout 10s \
     --latency -s "$LUA_DIR/$script" "$url" >"$out" 2>&1 || die "wrk failed: see $out"
   line=$(sed -n 's/^BENCH_RESULT //p' "$out")
   [[ -n $line ]] || die "no result from wrk: see $out"
-  printf '{"kind":"wrk","server":"%s","case":"%s","round":"%s","result":%s}\n' \
-    "$server" "$case" "$round" "$line" >>"$RESULTS"
-  python3 - "$server" "$case" "$round" "$line" <<'EOF' >&2
-import json, sys
-s, c, r, line = sys.argv[1:]
-x = json.loads(line)
-bad = x["non2xx"] + x["connect_errors"] + x["read_errors"] + x["write_errors"] + x["timeouts"]
-print(f"    {s:<11} {c:<10} run {r:<6} {x['rps']:>10,.0f} req/s  p50 {x['p50_us']/1000:7.2f} ms"
-      f"  p99 {x['p99_us']/1000:8.2f} ms" + (f"  WARNING: {bad} non-2xx/errors" if bad else ""))
-EOF
+  statuses=$(sed -n 's/^BENCH_STATUS //p' "$out")
+  printf '{"kind":"wrk","server":"%s","case":"%s","round":"%s","result":%s,"statuses":%s}\n' \
+    "$server" "$case" "$round" "$line" "${statuses:-null}" >>"$RESULTS"
+  python3 "$TOOLS/wrk_line.py" "$server" "$case" "$round" "$line" "${statuses:-null}" \
+    "$expected" >&2
   LAST_REQUESTS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$line")
 }
 
@@ -364,7 +361,8 @@ flood() {
   sleep 2
   metric "flood_${kind}_before_kb" "$(status_kb "$pid" VmRSS)"
   for n in 1 2; do
-    run_wrk switchboard "flood_$kind" "$n" "http://127.0.0.1:$FLOOD_PORT" "$script" "$FLOOD_SECS"
+    run_wrk switchboard "flood_$kind" "$n" "http://127.0.0.1:$FLOOD_PORT" "$script" \
+      "$FLOOD_SECS" 401
     total=$((total + LAST_REQUESTS))
     wait_settled "$pid" >/dev/null
     metric "flood_${kind}_after${n}_kb" "$(status_kb "$pid" VmRSS)"

@@ -4,10 +4,19 @@
 local M = {}
 
 local next_id = 1
+local threads = {}
 -- Runs in the main Lua state once per wrk thread: gives each thread its own number.
 function M.setup(thread)
   thread:set("thread_no", next_id)
   next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+-- Status tally, for the floods only (a response() hook makes wrk parse every answer):
+-- counts[status] in each thread, summed by done().
+counts = {}
+function M.count_status(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
 end
 
 -- Loads a data file written by run.sh (a Lua chunk returning a table).
@@ -43,6 +52,18 @@ function M.done(summary, latency, requests)
     latency:percentile(50), latency:percentile(75), latency:percentile(90),
     latency:percentile(99), latency:percentile(99.9), latency.max,
     e.status, e.connect, e.read, e.write, e.timeout))
+  local total, any = {}, false
+  for _, t in ipairs(threads) do
+    for status, n in pairs(t:get("counts") or {}) do
+      total[status] = (total[status] or 0) + n
+      any = true
+    end
+  end
+  if any then
+    local parts = {}
+    for status, n in pairs(total) do table.insert(parts, string.format('"%d":%d', status, n)) end
+    io.write("BENCH_STATUS {" .. table.concat(parts, ",") .. "}\n")
+  end
 end
 
 return M

@@ -4,6 +4,7 @@ local common = require("common")
 local bit = require("bit")
 setup = common.setup
 done = common.done
+response = common.count_status
 
 local ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 local crc_table = {}

@@ -5,6 +5,7 @@
 local common = require("common")
 setup = common.setup
 done = common.done
+response = common.count_status
 
 local counter = 0
 function request()

@@ -56,6 +56,8 @@ def verdict(value, target, higher_is_better=True):
         return "meets"
     if higher_is_better:
         return f"misses by {(1 - value / target) * 100:.0f}%"
+    if value < 2 * target:
+        return f"misses: {(value / target - 1) * 100:.0f}% over"
     return f"misses: {value / target:.1f}x the target"
 
 
@@ -134,20 +136,27 @@ def build(runs, m):
         w(f"| server busy after each create run (webhook backlog) | "
           f"{' / '.join(f'{s:.1f} s' for s in settle)} | | | |")
     if "sink_received" in m:
+        hint = " (no delivery worker answered?)" if m["sink_received"] == 0 else ""
         w(f"| webhook deliveries received by the sink (whole run) | {m['sink_received']:,} "
-          f"of {m.get('sb_creates_total', 0):,} creates | | | |")
+          f"of {m.get('sb_creates_total', 0):,} creates{hint} | | | |")
     w("")
 
     floods = [("tokens", "distinct invalid tokens (valid checksum, unknown)"),
               ("xff", "distinct X-Forwarded-For addresses (--trusted-proxy 127.0.0.1)")]
     if any(f"flood_{f}_before_kb" in m for f, _ in floods):
-        w("| flood (Switchboard) | requests sent, all distinct | RSS before | after flood 1 "
-          "| after flood 2 | peak (VmHWM) |")
-        w("|---|---|---|---|---|---|")
+        w("| flood (Switchboard) | requests sent, all distinct | answers | RSS before "
+          "| after flood 1 | after flood 2 | peak (VmHWM) |")
+        w("|---|---|---|---|---|---|---|")
         for f, label in floods:
             if f"flood_{f}_before_kb" not in m:
                 continue
-            w(f"| {label} | {m.get(f'flood_{f}_requests', 0):,} | {mb(m[f'flood_{f}_before_kb'])} "
+            tally = {}
+            for r in runs.get(("switchboard", f"flood_{f}"), []):
+                for st, n in (r.get("statuses") or {}).items():
+                    tally[st] = tally.get(st, 0) + n
+            answers = ", ".join(f"{n:,} x {st}" for st, n in sorted(tally.items())) or "?"
+            w(f"| {label} | {m.get(f'flood_{f}_requests', 0):,} | {answers} "
+              f"| {mb(m[f'flood_{f}_before_kb'])} "
               f"| {mb(m.get(f'flood_{f}_after1_kb'))} | {mb(m.get(f'flood_{f}_after2_kb'))} "
               f"| {mb(m.get(f'flood_{f}_hwm_kb'))} |")
         w("")

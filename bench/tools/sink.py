@@ -38,6 +38,7 @@ class Sink(BaseHTTPRequestHandler):
 
 def main():
     port = int(sys.argv[1])
+    ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer(("127.0.0.1", port), Sink)
     server.daemon_threads = True
     server.serve_forever()
