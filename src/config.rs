@@ -22,6 +22,7 @@ struct FileConfig {
     default_limit: Option<Vec<String>>,
     failed_auth_limit: Option<String>,
     workers: Option<usize>,
+    secure_cookies: Option<bool>,
 }
 
 /// The effective configuration.
@@ -43,6 +44,8 @@ pub struct Settings {
     pub failed_auth_limit: Limit,
     /// HTTP workers.
     pub workers: usize,
+    /// Always mark the admin session cookie `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl Settings {
@@ -57,6 +60,7 @@ impl Settings {
             default_limit: default_limits(),
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            secure_cookies: false,
         }
     }
 
@@ -108,6 +112,9 @@ impl Settings {
                 return Err("workers: must be from 1 to 256".into());
             }
             s.workers = w;
+        }
+        if let Some(secure) = serve.secure_cookies.or(file.secure_cookies) {
+            s.secure_cookies = secure;
         }
         Ok(s)
     }

@@ -14,7 +14,7 @@ use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, generation};
-use crate::{api, ops};
+use crate::{admin, api, ops};
 
 /// How often the server looks for changes made by other processes (the CLI).
 const GENERATION_POLL: Duration = Duration::from_millis(200);
@@ -25,6 +25,7 @@ pub struct Application {
     port: u16,
     store: Store,
     background: Background,
+    setup_url: Option<String>,
 }
 
 /// Named background threads with a shared stop flag, joined at shutdown.
@@ -115,11 +116,23 @@ impl Application {
                 source,
             })?;
 
+        let admin_state = web::Data::new(admin::AdminState::new(admin::AdminSettings {
+            secure_cookies: settings.secure_cookies,
+        }));
+        let setup_url =
+            admin::setup::announce(&store, &settings.listen, port).map_err(|source| {
+                StartError::Store {
+                    path: settings.db.display().to_string(),
+                    source,
+                }
+            })?;
+
         let store_data = web::Data::new(store.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(admin_state.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
@@ -132,6 +145,7 @@ impl Application {
                 }))
                 .configure(ops::health::configure)
                 .configure(api::configure)
+                .configure(admin::configure)
                 .default_service(web::to(api::not_found))
         })
         .workers(settings.workers)
@@ -148,12 +162,18 @@ impl Application {
             port,
             store,
             background,
+            setup_url,
         })
     }
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The first-run setup address, when the database had no admin at start.
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
     }
 
     /// A handle that stops the server gracefully.

@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of cores]
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+    /// Mark the admin session cookie Secure even when the request does not look like HTTPS
+    /// (behind a TLS proxy that sends no X-Forwarded-Proto)
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: Option<bool>,
 }
 
 /// `account` subcommands.

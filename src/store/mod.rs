@@ -6,6 +6,7 @@ pub mod audit;
 pub mod generation;
 mod migrate;
 pub mod records;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
