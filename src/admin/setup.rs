@@ -51,8 +51,17 @@ pub fn announce(store: &Store, listen: &str, port: u16) -> StoreResult<Option<St
     let code = random::base62(32);
     let hash = digest(&code);
     let now = clock::now_ms();
-    store.writer().write_blocking(move |c| {
-        sessions::insert_setup_code(c, &hash, now, now + CODE_LIFETIME_MS)
+    // `build` runs inside the async runtime, where a blocking wait on the writer is not
+    // allowed: wait on a thread of our own instead.
+    let writer = store.writer().clone();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            writer.write_blocking(move |c| {
+                sessions::insert_setup_code(c, &hash, now, now + CODE_LIFETIME_MS)
+            })
+        })
+        .join()
+        .unwrap_or(Err(crate::store::StoreError::WriterGone))
     })?;
     let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
     let url = setup_url(host, port, &code);

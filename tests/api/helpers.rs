@@ -36,6 +36,8 @@ pub struct TestApp {
     pub address: String,
     /// The database file.
     pub db_path: PathBuf,
+    /// The first-run setup address the server printed, if the database had no admin.
+    pub setup_url: Option<String>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     agent: ureq::Agent,
@@ -93,11 +95,13 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings).expect("application builds");
-            tx.send((app.port(), app.handle())).expect("test alive");
+            let setup_url = app.setup_url().map(str::to_owned);
+            tx.send((app.port(), app.handle(), setup_url))
+                .expect("test alive");
             app.run_until_stopped().await.expect("server runs");
         });
     });
-    let (port, handle) = rx
+    let (port, handle, setup_url) = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server started");
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -109,6 +113,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db_path,
+        setup_url,
         handle,
         thread: Some(thread),
         agent,

@@ -2,5 +2,7 @@
 
 mod helpers;
 
+mod admin;
+mod admin_manage;
 mod auth;
 mod records;
