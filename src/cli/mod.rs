@@ -3,6 +3,7 @@
 
 mod commands;
 mod output;
+mod webhook_cmds;
 
 use std::path::PathBuf;
 
@@ -369,6 +370,64 @@ pub enum WebhookCmd {
     },
     /// Remove an endpoint and its deliveries
     Remove {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List deliveries, newest first, with their last attempt
+    Deliveries {
+        /// Only this endpoint's deliveries
+        #[arg(long, value_name = "ID")]
+        endpoint: Option<i64>,
+        /// Only deliveries in this state
+        #[arg(long, value_parser = ["pending", "delivered", "failed", "dead", "paused"])]
+        status: Option<String>,
+        /// Only this account's deliveries
+        #[arg(long)]
+        account: Option<String>,
+        /// How many to show
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again (dead ones too) with the same webhook-id
+    Replay {
+        /// Delivery id
+        delivery_id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable an endpoint; its paused deliveries go out
+    Enable {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an endpoint; its new deliveries wait, paused
+    Disable {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an endpoint a new signing secret (printed once); the old one signs too for 24 h
+    RotateSecret {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a `webhook.test` delivery to one endpoint
+    Test {
         /// Endpoint id
         id: i64,
         /// Print JSON

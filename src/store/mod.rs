@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod deliveries;
 pub mod generation;
+pub mod idempotency;
 mod migrate;
 pub mod records;
 pub mod sessions;
