@@ -77,5 +77,15 @@ fn api(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(webhooks::create)),
         )
         .service(resource("/webhooks/events").route(web::get().to(webhooks::event_types)))
-        .service(resource("/webhooks/{id}").route(web::delete().to(webhooks::remove)));
+        .service(
+            resource("/webhooks/{id}")
+                .route(web::patch().to(webhooks::update))
+                .route(web::delete().to(webhooks::remove)),
+        )
+        .service(
+            resource("/webhooks/{id}/rotate-secret").route(web::post().to(webhooks::rotate_secret)),
+        )
+        .service(resource("/webhooks/{id}/test").route(web::post().to(webhooks::send_test)))
+        .service(resource("/deliveries").route(web::get().to(webhooks::deliveries)))
+        .service(resource("/deliveries/{id}/replay").route(web::post().to(webhooks::replay)));
 }

@@ -95,3 +95,117 @@ pub async fn remove(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointPatch {
+    enabled: bool,
+}
+
+/// `PATCH /admin/api/webhooks/{id}`: pause (new deliveries wait) or resume (they go out).
+pub async fn update(
+    req: HttpRequest,
+    payload: web::Payload,
+    who: AdminSession,
+    id: web::Path<String>,
+    store: web::Data<Store>,
+    auth: web::Data<AuthState>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    let e = load(&store, &who, &id).await?;
+    let b: EndpointPatch = body::parse(&req, payload).await?;
+    let e = change(&store, &auth, "enabled", move |c| {
+        manage_webhooks::set_enabled(c, e.id, b.enabled)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(EndpointView::from(&e)))
+}
+
+/// `POST /admin/api/webhooks/{id}/rotate-secret`: answers the new secret, this once.
+pub async fn rotate_secret(
+    who: AdminSession,
+    id: web::Path<String>,
+    store: web::Data<Store>,
+    auth: web::Data<AuthState>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    let e = load(&store, &who, &id).await?;
+    let e = change(&store, &auth, "id", move |c| {
+        manage_webhooks::rotate_secret(c, e.id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(with_secret(&e)))
+}
+
+/// `POST /admin/api/webhooks/{id}/test`: queues a `webhook.test` delivery to this endpoint.
+pub async fn send_test(
+    who: AdminSession,
+    id: web::Path<String>,
+    store: web::Data<Store>,
+    auth: web::Data<AuthState>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    let e = load(&store, &who, &id).await?;
+    let d = change(&store, &auth, "id", move |c| {
+        manage_webhooks::send_test(c, e.id)
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(d))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    endpoint_id: Option<i64>,
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /admin/api/deliveries`: newest first, by endpoint and status.
+pub async fn deliveries(
+    who: AdminSession,
+    q: web::Query<DeliveryQuery>,
+    store: web::Data<Store>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    let endpoint = match q.endpoint_id {
+        Some(id) => Some(load(&store, &who, &id.to_string()).await?.id),
+        None => None,
+    };
+    let account = who.account_id();
+    let q = q.into_inner();
+    let list = read(&store, move |c| {
+        manage_webhooks::list_deliveries(
+            c,
+            Some(account),
+            endpoint,
+            q.status.as_deref().filter(|s| !s.is_empty()),
+            q.limit.unwrap_or(100),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// `POST /admin/api/deliveries/{id}/replay`: sends it again with the same `webhook-id`.
+pub async fn replay(
+    who: AdminSession,
+    id: web::Path<String>,
+    store: web::Data<Store>,
+    auth: web::Data<AuthState>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    let id = path_id(&id)?;
+    let account = who.account_id();
+    let d = change(&store, &auth, "id", move |c| {
+        let d = manage_webhooks::require_delivery(c, id)?;
+        if d.account_id != account {
+            return Err(crate::manage::ManageError::NotFound(format!(
+                "no webhook delivery with id {id}"
+            )));
+        }
+        manage_webhooks::replay(c, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(d))
+}

@@ -561,7 +561,7 @@ async function screenWebhooks() {
     "No webhooks yet."));
   const deliveries = h("section", { class: "card", id: "deliveries" });
   main().replaceChildren(h("h1", {}, "Webhooks"), shown, form, list, deliveries);
-  await renderDeliveries(deliveries);
+  await renderDeliveries(deliveries, endpoints);
 }
 
 async function endpointAction(button, e, what) {
@@ -583,7 +583,8 @@ async function endpointAction(button, e, what) {
   }
 }
 
-async function renderDeliveries(box) {
+async function renderDeliveries(box, endpoints) {
+  const urls = Object.fromEntries(endpoints.map((e) => [e.id, e.url]));
   const filter = h("select", { id: "d-status", "aria-label": "Show deliveries" }, ["", "pending", "delivered", "failed", "dead", "paused"].map((v) =>
     h("option", { value: v }, v ? capital(v) : "All deliveries")));
   const out = h("div");
@@ -591,8 +592,8 @@ async function renderDeliveries(box) {
     const q = filter.value ? "?status=" + filter.value : "";
     const rows = await api("GET", "/deliveries" + q);
     out.replaceChildren(table(["When", "Event", "Address", "Status", "Attempts", "Last answer", ""], rows.map((d) => h("tr", { "data-delivery": d.id },
-      cell("When", timeEl(d.created_at)), cell("Event", d.event_type || d.type || ""),
-      cell("Address", h("code", {}, d.url || d.endpoint_url || "")),
+      cell("When", timeEl(d.created_at)), cell("Event", d.event_type),
+      cell("Address", h("code", {}, urls[d.endpoint_id] || "#" + d.endpoint_id)),
       cell("Status", badge(d.status)), cell("Attempts", d.attempts),
       cell("Last answer", d.last_status ? String(d.last_status) : (d.last_error || "—")),
       cell("", h("button", { type: "button", class: "small secondary", onclick: async (ev) => {

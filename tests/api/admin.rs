@@ -199,7 +199,7 @@ fn the_cookie_is_secure_when_the_server_is_told_so() {
 }
 
 /// Every admin API route, with a body where it takes one.
-pub const ROUTES: [(&str, &str); 19] = [
+pub const ROUTES: [(&str, &str); 24] = [
     ("GET", "/admin/api/me"),
     ("POST", "/admin/api/logout"),
     ("GET", "/admin/api/tokens"),
@@ -219,6 +219,11 @@ pub const ROUTES: [(&str, &str); 19] = [
     ("POST", "/admin/api/webhooks"),
     ("GET", "/admin/api/webhooks/events"),
     ("DELETE", "/admin/api/webhooks/1"),
+    ("PATCH", "/admin/api/webhooks/1"),
+    ("POST", "/admin/api/webhooks/1/rotate-secret"),
+    ("POST", "/admin/api/webhooks/1/test"),
+    ("GET", "/admin/api/deliveries"),
+    ("POST", "/admin/api/deliveries/1/replay"),
 ];
 
 #[test]

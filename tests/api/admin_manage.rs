@@ -399,3 +399,121 @@ fn a_webhook_secret_is_shown_once() {
     );
     assert_eq!(b.get("/admin/api/webhooks").json(), json!([]));
 }
+
+#[test]
+fn webhook_endpoints_pause_rotate_test_and_replay_from_the_admin_api() {
+    let app = spawn_app();
+    let b = admin(&app);
+    let r = b.post(
+        "/admin/api/webhooks",
+        &json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]}),
+    );
+    let first_secret = r.json()["secret"].as_str().unwrap().to_owned();
+    let id = r.json()["id"].as_i64().unwrap();
+
+    let test = b.call("POST", &format!("/admin/api/webhooks/{id}/test"), None);
+    assert_eq!(test.status, 202, "{}", test.text);
+    assert_eq!(test.json()["event_type"], "webhook.test");
+    let list = b.get("/admin/api/deliveries").json();
+    let delivery = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["event_type"] == "webhook.test")
+        .expect("the test delivery is listed")
+        .clone();
+    let did = delivery["id"].as_i64().unwrap();
+    let replay = b.call("POST", &format!("/admin/api/deliveries/{did}/replay"), None);
+    assert!(matches!(replay.status, 200 | 409), "{}", replay.text);
+    if replay.status == 200 {
+        assert_eq!(
+            replay.json()["webhook_id"],
+            delivery["webhook_id"],
+            "same message id"
+        );
+    }
+    assert_eq!(b.get("/admin/api/deliveries?status=exploded").status, 422);
+    assert_eq!(
+        b.call("POST", "/admin/api/deliveries/999999/replay", None)
+            .status,
+        404
+    );
+
+    let off = b.patch(
+        &format!("/admin/api/webhooks/{id}"),
+        &json!({"enabled": false}),
+    );
+    assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(off.json()["enabled"], false);
+    let on = b.patch(
+        &format!("/admin/api/webhooks/{id}"),
+        &json!({"enabled": true}),
+    );
+    assert_eq!(on.json()["enabled"], true);
+    assert_eq!(
+        b.patch(
+            &format!("/admin/api/webhooks/{id}"),
+            &json!({"enabled": "yes"})
+        )
+        .status,
+        422
+    );
+
+    let rotated = b.call(
+        "POST",
+        &format!("/admin/api/webhooks/{id}/rotate-secret"),
+        None,
+    );
+    let second = rotated.json()["secret"].as_str().unwrap().to_owned();
+    assert!(second.starts_with("whsec_") && second != first_secret);
+    assert!(!b.get("/admin/api/webhooks").text.contains(&second));
+}
+
+#[test]
+fn another_accounts_things_do_not_exist_for_an_admin() {
+    let app = spawn_app();
+    let b = admin(&app);
+    app.manage(|c| {
+        switchboard::manage::accounts::create(
+            c,
+            "other",
+            switchboard::model::Plan::Pro,
+            switchboard::model::SubscriptionStatus::Active,
+        )
+    });
+    app.add_user_in("them@example.com", Role::Admin, "other");
+    let theirs = app.token_for("them@example.com", &["leads:read"]);
+    let endpoint = app.manage(|c| {
+        switchboard::manage::webhooks::add(c, "other", "https://x.example/h", &["*".into()], None)
+    });
+    let tid = app.query(|c| c.query_row("SELECT id FROM api_tokens", [], |r| r.get::<_, i64>(0)));
+    let uid = app.query(|c| {
+        c.query_row(
+            "SELECT id FROM users WHERE email = 'them@example.com'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+    });
+    let eid = endpoint.endpoint.id.0;
+    assert_eq!(b.get("/admin/api/tokens").json(), json!([]));
+    assert_eq!(
+        b.post(&format!("/admin/api/tokens/{tid}/revoke"), &json!({}))
+            .status,
+        404
+    );
+    assert_eq!(
+        b.patch(
+            &format!("/admin/api/users/{uid}"),
+            &json!({"disabled": true})
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        b.call("DELETE", &format!("/admin/api/webhooks/{eid}"), None)
+            .status,
+        404
+    );
+    assert_eq!(app.get("/api/v1/leads", &theirs).status, 200, "untouched");
+    assert_eq!(b.get("/admin/api/tokens/abc").status, 404);
+}
