@@ -412,7 +412,7 @@ function renderChart(box, u) {
         base -= hgt;
       }
     }
-    if (i % 7 === 0 || i === days.length - 1) {
+    if ((days.length - 1 - i) % 7 === 0) {
       svg.append(s("text", { x: pad + i * bw, y: H - 4, "font-size": 10, fill: "#5b6470" }, d.day.slice(5)));
     }
   });
@@ -442,7 +442,7 @@ function auditFilters(box, tokens) {
       h("option", { value: "" }, "Any"), ["200", "201", "204", "400", "401", "403", "404", "422", "429"].map((c) => h("option", { value: c }, c)))),
     h("div", {}, h("label", { for: "a-since" }, "Since"), h("input", { id: "a-since", name: "since", type: "datetime-local" })),
     h("div", {}, h("button", { type: "submit" }, "Show")));
-  const out = h("div");
+  const out = h("div", { class: "spaced" });
   const load = async () => {
     const q = new URLSearchParams({ limit: "100" });
     if (form.token_id.value) q.set("token_id", form.token_id.value);
