@@ -15,8 +15,11 @@ use crate::activity::{Recorder, RecorderStats, maintenance};
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, generation};
+use crate::store::{Store, StoreError, checkpoint, generation};
 use crate::{api, ops};
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// How often the server looks for changes made by other processes (the CLI).
 const GENERATION_POLL: Duration = Duration::from_millis(200);
@@ -140,6 +143,16 @@ impl Application {
                 source,
             })?;
 
+        let checkpoint_path = settings.db.clone();
+        background
+            .spawn("wal-checkpointer", move |stop| {
+                run_checkpointer(&checkpoint_path, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+
         let store_data = web::Data::new(store.clone());
         let recorder = web::Data::new(recorder);
         let server = HttpServer::new(move || {
@@ -217,6 +230,27 @@ fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the change generation"),
+        }
+    }
+}
+
+/// Copies the WAL back into the database in the background (see `store::checkpoint`).
+fn run_checkpointer(path: &std::path::Path, stop: &AtomicBool) {
+    let conn = match checkpoint::open_checkpointer(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the WAL checkpointer could not open the database");
+            return;
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        match checkpoint::checkpoint(&conn, checkpoint::TRUNCATE_ABOVE_PAGES) {
+            Ok(c) if c.truncated => {
+                tracing::info!(wal_pages = c.wal_pages, "WAL truncated after checkpoint")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }
