@@ -58,17 +58,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let writer = open_connection(&path).unwrap();
-        writer.execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x BLOB);").unwrap();
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x BLOB);")
+            .unwrap();
         for _ in 0..200 {
-            writer.execute("INSERT INTO t VALUES (zeroblob(4000))", []).unwrap();
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+                .unwrap();
         }
         let wal = dir.path().join("wal.db-wal");
-        assert!(std::fs::metadata(&wal).unwrap().len() > 500_000, "the WAL grew");
+        assert!(
+            std::fs::metadata(&wal).unwrap().len() > 500_000,
+            "the WAL grew"
+        );
         let c = checkpoint(&open_checkpointer(&path).unwrap(), 10).unwrap();
         assert!(c.wal_pages >= 200 && c.checkpointed == c.wal_pages, "{c:?}");
         assert!(c.truncated);
         assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
-        let n: i64 = writer.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = writer
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 200, "nothing lost");
     }
 }

@@ -261,6 +261,27 @@ impl TestApp {
         }
     }
 
+    /// Sends raw bytes as a request on a fresh connection (for what a client library refuses
+    /// to send); returns the status code and the whole answer as text.
+    pub fn raw(&self, request: &[u8]) -> (u16, String) {
+        use std::io::{Read, Write};
+        let addr = self.address.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).expect("write");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    }
+
     /// `GET` with a bearer token.
     pub fn get(&self, path: &str, token: &str) -> Reply {
         self.send(

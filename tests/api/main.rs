@@ -7,4 +7,6 @@ mod auth;
 mod cli;
 mod lifecycle;
 mod limits;
+mod owasp;
+mod properties;
 mod records;
