@@ -308,6 +308,9 @@ impl From<StoreError> for ApiError {
             e if e.is_full() => {
                 ApiError::Unavailable("The database is full; writes are refused.".into())
             }
+            e if e.is_busy() => ApiError::Unavailable(
+                "The database is locked by another process; retry shortly.".into(),
+            ),
             e => ApiError::Internal(e.to_string()),
         }
     }

@@ -86,11 +86,14 @@ impl Application {
     /// Opens and migrates the database, starts the background work and binds the listener.
     /// Must be called inside an actix system.
     pub fn build(settings: Settings) -> Result<Application, StartError> {
-        let store = Store::open(&settings.db, settings.workers as u32 + 2).map_err(|source| {
-            StartError::Store {
-                path: settings.db.display().to_string(),
-                source,
-            }
+        let store = Store::open(
+            &settings.db,
+            settings.workers as u32 + 2,
+            settings.max_db_pages(),
+        )
+        .map_err(|source| StartError::Store {
+            path: settings.db.display().to_string(),
+            source,
         })?;
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen.clone(),

@@ -140,6 +140,9 @@ pub struct ServeArgs {
     /// How long the audit log keeps a call [default: 90d]
     #[arg(long, env = "SWITCHBOARD_AUDIT_RETENTION", value_name = "DURATION")]
     pub audit_retention: Option<String>,
+    /// Refuse writes (503) once the database reaches this size, e.g. 2GB [default: no cap]
+    #[arg(long, env = "SWITCHBOARD_MAX_DB_SIZE", value_name = "SIZE")]
+    pub max_db_size: Option<String>,
 }
 
 /// `account` subcommands.

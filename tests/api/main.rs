@@ -5,6 +5,7 @@ mod helpers;
 mod allow_lists;
 mod auth;
 mod cli;
+mod faults;
 mod lifecycle;
 mod limits;
 mod owasp;
