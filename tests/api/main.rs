@@ -4,5 +4,12 @@ mod helpers;
 
 mod admin;
 mod admin_manage;
+mod allow_lists;
 mod auth;
+mod cli;
+mod faults;
+mod lifecycle;
+mod limits;
+mod owasp;
+mod properties;
 mod records;
