@@ -413,7 +413,9 @@ function renderChart(box, u) {
       }
     }
     if ((days.length - 1 - i) % 7 === 0) {
-      svg.append(s("text", { x: pad + i * bw, y: H - 4, "font-size": 10, fill: "#5b6470" }, d.day.slice(5)));
+      const last = i === days.length - 1;
+      svg.append(s("text", { x: last ? W : pad + (i + 0.5) * bw, y: H - 4, "font-size": 10, fill: "#5b6470",
+        "text-anchor": last ? "end" : "middle" }, d.day.slice(5)));
     }
   });
   const total = days.reduce((a, d) => [a[0] + d.ok, a[1] + d.errors, a[2] + d.rate_limited], [0, 0, 0]);
