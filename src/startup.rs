@@ -14,7 +14,9 @@ use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, generation};
-use crate::{api, ops};
+use crate::api::idempotency::InFlightKeys;
+use crate::webhooks::Notifier;
+use crate::{api, ops, webhooks};
 
 /// How often the server looks for changes made by other processes (the CLI).
 const GENERATION_POLL: Duration = Duration::from_millis(200);
@@ -115,11 +117,27 @@ impl Application {
                 source,
             })?;
 
+        let notifier = Arc::new(Notifier::default());
+        let (worker_store, worker_settings, worker_notifier) =
+            (store.clone(), settings.webhooks.clone(), notifier.clone());
+        background
+            .spawn("webhook-worker", move |stop| {
+                webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let notifier = web::Data::from(notifier);
+        let idempotency_keys = web::Data::new(InFlightKeys::default());
+
         let store_data = web::Data::new(store.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(notifier.clone())
+                .app_data(idempotency_keys.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
