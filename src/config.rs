@@ -134,7 +134,11 @@ fn resolve_webhooks(
     file: &FileConfig,
 ) -> Result<(), String> {
     w.deny_private = serve.webhook_deny_private || file.webhook_deny_private.unwrap_or(false);
-    if let Some(t) = serve.webhook_timeout.as_ref().or(file.webhook_timeout.as_ref()) {
+    if let Some(t) = serve
+        .webhook_timeout
+        .as_ref()
+        .or(file.webhook_timeout.as_ref())
+    {
         w.timeout = duration("webhook_timeout", t)?;
         if w.timeout > std::time::Duration::from_secs(300) {
             return Err("webhook_timeout: at most 5m".into());

@@ -10,11 +10,11 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
+use crate::api::idempotency::InFlightKeys;
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, generation};
-use crate::api::idempotency::InFlightKeys;
 use crate::webhooks::Notifier;
 use crate::{api, ops, webhooks};
 

@@ -10,8 +10,8 @@ use rusqlite::types::Value;
 use serde::Serialize;
 use serde_json::json;
 
-use super::idempotency::{self, Begin, InFlightKeys};
 use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
+use super::idempotency::{self, Begin, InFlightKeys};
 use super::pagination::{ListParams, encode_cursor};
 use crate::auth::Caller;
 use crate::clock;

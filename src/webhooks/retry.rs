@@ -39,7 +39,9 @@ pub fn parse_retry_after(value: &str, now_ms: i64) -> Option<Duration> {
     let fmt = format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    let at = time::PrimitiveDateTime::parse(value, &fmt).ok()?.assume_utc();
+    let at = time::PrimitiveDateTime::parse(value, &fmt)
+        .ok()?
+        .assume_utc();
     let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000).ok()?;
     Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
@@ -53,7 +55,10 @@ mod tests {
         let schedule = crate::webhooks::default_retry_schedule();
         for (i, base) in schedule.iter().enumerate() {
             let d = next_delay(&schedule, i + 1, None).unwrap();
-            assert!(d >= base.mul_f64(0.8) && d <= base.mul_f64(1.2), "{i}: {d:?}");
+            assert!(
+                d >= base.mul_f64(0.8) && d <= base.mul_f64(1.2),
+                "{i}: {d:?}"
+            );
         }
         assert_eq!(next_delay(&schedule, schedule.len() + 1, None), None);
         assert_eq!(next_delay(&schedule, 0, None), None);
@@ -71,7 +76,10 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
         let now = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now),
             Some(Duration::from_secs(60))

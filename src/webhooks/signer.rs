@@ -26,7 +26,10 @@ pub fn sign(
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// The `webhook-signature` header: one signature per secret, space-separated (during a
@@ -72,7 +75,12 @@ mod tests {
 
     #[test]
     fn a_secret_that_is_not_whsec_base64_is_refused() {
-        for bad in ["", "whsec_", "C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "whsec_%%%"] {
+        for bad in [
+            "",
+            "whsec_",
+            "C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            "whsec_%%%",
+        ] {
             assert!(sign(bad, ID, 1, BODY).is_err(), "{bad:?}");
         }
     }

@@ -63,10 +63,7 @@ struct Pool {
 
 /// Runs the worker until `stop` is set. Call on the `webhook-worker` thread.
 pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, stop: &AtomicBool) {
-    match store
-        .writer()
-        .write_blocking(|c| deliveries::release_leases(c))
-    {
+    match store.writer().write_blocking(deliveries::release_leases) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             released = n,

@@ -3,4 +3,8 @@
 mod helpers;
 
 mod auth;
+mod crash;
+mod idempotency;
+mod receiver;
 mod records;
+mod webhooks;
