@@ -28,6 +28,8 @@ struct FileConfig {
     webhook_retry_schedule: Option<Vec<String>>,
     webhook_retention: Option<String>,
     webhook_senders: Option<usize>,
+    audit_retention: Option<String>,
+    max_db_size: Option<String>,
 }
 
 /// The effective configuration.
@@ -51,6 +53,13 @@ pub struct Settings {
     pub workers: usize,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// How long audit rows are kept.
+    pub audit_retention: std::time::Duration,
+    /// The most the database may grow to (bytes); writes beyond are refused with 503.
+    pub max_db_size: Option<u64>,
+    /// How often the upkeep (pruning, inactivity, expiry warnings) runs. Not a flag: tests
+    /// shorten it.
+    pub maintenance_every: std::time::Duration,
 }
 
 impl Settings {
@@ -66,6 +75,9 @@ impl Settings {
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             webhooks: WebhookSettings::default(),
+            audit_retention: std::time::Duration::from_secs(90 * 86_400),
+            maintenance_every: crate::activity::maintenance::EVERY,
+            max_db_size: None,
         }
     }
 
@@ -119,6 +131,15 @@ impl Settings {
             }
             s.workers = w;
         }
+        if let Some(size) = serve.max_db_size.clone().or(file.max_db_size) {
+            s.max_db_size = Some(parse_size(&size).ok_or_else(|| {
+                format!("max_db_size: `{size}` is not a size like 500MB or 2GB (at least 1MB)")
+            })?);
+        }
+        if let Some(r) = serve.audit_retention.clone().or(file.audit_retention) {
+            s.audit_retention = crate::clock::parse_duration(&r)
+                .ok_or_else(|| format!("audit_retention: `{r}` is not a duration like 90d"))?;
+        }
         Ok(s)
     }
 }
@@ -167,9 +188,41 @@ fn resolve_webhooks(
     Ok(())
 }
 
+impl Settings {
+    /// The size cap in SQLite pages (4 KiB), if any.
+    pub fn max_db_pages(&self) -> Option<u64> {
+        self.max_db_size.map(|b| b / 4096)
+    }
+}
+
+/// Parses `500MB`, `2GB`, `1048576` (bytes; units are powers of 1024).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let factor = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|b| *b >= 1 << 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_refuse_tiny_caps() {
+        assert_eq!(parse_size("500MB"), Some(500 << 20));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("10KB"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
 
     #[test]
     fn unknown_keys_in_the_file_are_refused_by_name() {
