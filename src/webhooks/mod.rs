@@ -44,6 +44,8 @@ pub struct WebhookSettings {
     /// How often the worker looks for work nobody told it about (retries fall due, a CLI
     /// process queued something).
     pub scan_interval: Duration,
+    /// How often old deliveries and idempotency keys are pruned.
+    pub prune_interval: Duration,
     /// Name resolution for deliveries; `None` is the system's. Tests inject their own.
     pub resolver: Option<Arc<dyn HostResolver>>,
 }
@@ -59,6 +61,7 @@ impl std::fmt::Debug for WebhookSettings {
             .field("retention", &self.retention)
             .field("disable_after", &self.disable_after)
             .field("scan_interval", &self.scan_interval)
+            .field("prune_interval", &self.prune_interval)
             .field("custom_resolver", &self.resolver.is_some())
             .finish()
     }
@@ -83,6 +86,7 @@ impl Default for WebhookSettings {
             retention: Duration::from_secs(30 * 86_400),
             disable_after: Duration::from_secs(5 * 86_400),
             scan_interval: Duration::from_secs(1),
+            prune_interval: Duration::from_secs(600),
             resolver: None,
         }
     }

@@ -22,8 +22,6 @@ const IDLE_TICK: Duration = Duration::from_millis(200);
 /// How long shutdown waits for attempts in flight before abandoning them (their leases are
 /// released at the next start, so they are sent again then).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// How often old deliveries and idempotency keys are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How long an idempotency key's answer is kept.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 
@@ -80,7 +78,7 @@ pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, sto
         let now = Instant::now();
         if now >= next_prune {
             prune(&store, &settings);
-            next_prune = now + PRUNE_EVERY;
+            next_prune = now + settings.prune_interval;
         }
         let mut claimed_all = true;
         if now >= next_scan {

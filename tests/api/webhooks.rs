@@ -2,9 +2,6 @@
 //! independently, retries, timeouts, slow and gone endpoints, redirects, pausing, replay and
 //! the outbound address policy.
 
-use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,45 +13,47 @@ use switchboard::config::Settings;
 use switchboard::manage;
 use switchboard::manage::views::DeliveryView;
 use switchboard::model::EndpointId;
-use switchboard::webhooks::HostResolver;
 
 use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::receiver::{Answer, Received, Receiver};
 
-const WAIT: Duration = Duration::from_secs(15);
+mod address_policy;
+mod upkeep;
+
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
 /// Quick retries and timeouts, so tests wait milliseconds where production waits minutes.
-fn fast(s: &mut Settings) {
+pub(crate) fn fast(s: &mut Settings) {
     s.webhooks.retry_schedule = vec![Duration::from_millis(100); 5];
     s.webhooks.timeout = Duration::from_secs(5);
     s.webhooks.scan_interval = Duration::from_millis(100);
 }
 
-fn app() -> TestApp {
+pub(crate) fn app() -> TestApp {
     spawn_app_with(fast)
 }
 
 /// Adds an endpoint for `events`; returns its id and secret.
-fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (EndpointId, String) {
+pub(crate) fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (EndpointId, String) {
     let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
     let added = app.manage(|c| manage::webhooks::add(c, "default", url, &events, None));
     (added.endpoint.id, added.endpoint.secret)
 }
 
-fn deliveries(app: &TestApp, id: EndpointId) -> Vec<DeliveryView> {
+pub(crate) fn deliveries(app: &TestApp, id: EndpointId) -> Vec<DeliveryView> {
     app.query(|c| {
         Ok(manage::webhooks::list_deliveries(c, None, Some(id), None, 100).expect("list"))
     })
 }
 
-fn post_lead(app: &TestApp, token: &str, name: &str) -> i64 {
+pub(crate) fn post_lead(app: &TestApp, token: &str, name: &str) -> i64 {
     let r = app.post("/api/v1/leads", token, &json!({ "name": name }));
     assert_eq!(r.status, 201, "{}", r.text);
     r.json()["id"].as_i64().unwrap()
 }
 
 /// The Standard Webhooks check, written out here rather than borrowed from the server.
-fn verify(secret: &str, r: &Received) -> bool {
+pub(crate) fn verify(secret: &str, r: &Received) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -313,62 +312,4 @@ fn a_test_delivery_goes_to_that_endpoint_only() {
     assert!(eventually(WAIT, || one.count() == 1));
     assert!(verify(&secret, &one.received()[0]));
     assert_eq!(other.count(), 0);
-}
-
-/// Answers every name with fixed addresses, as a rebinding DNS server might.
-struct FixedResolver(Vec<SocketAddr>);
-
-impl HostResolver for FixedResolver {
-    fn lookup(&self, _host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        Ok(self
-            .0
-            .iter()
-            .map(|a| SocketAddr::new(a.ip(), port))
-            .collect())
-    }
-}
-
-#[test]
-fn a_name_resolving_to_a_metadata_address_is_never_contacted() {
-    let app = spawn_app_with(|s| {
-        fast(s);
-        s.webhooks.resolver = Some(Arc::new(FixedResolver(vec![
-            "169.254.169.254:80".parse().unwrap(),
-        ])));
-    });
-    let (ep, _) = endpoint(&app, "http://hooks.example.com/in", &["lead.created"]);
-    post_lead(&app, &app.admin_token(), "Sneaky");
-    assert!(eventually(WAIT, || deliveries(&app, ep)[0].attempts >= 1));
-    let d = &deliveries(&app, ep)[0];
-    let why = d.last_error.as_deref().unwrap();
-    assert!(
-        why.contains("169.254.169.254") && why.contains("outbound address policy"),
-        "{why}"
-    );
-    assert_eq!(d.last_status, None);
-}
-
-#[test]
-fn private_addresses_are_refused_at_connect_time_only_when_denied() {
-    let rx = Receiver::ok();
-    let loopback: SocketAddr = format!("127.0.0.1:{}", rx.port).parse().unwrap();
-    let url = format!("http://receiver.example.com:{}/hook", rx.port);
-    for deny in [true, false] {
-        let app = spawn_app_with(|s| {
-            fast(s);
-            s.webhooks.deny_private = deny;
-            s.webhooks.resolver = Some(Arc::new(FixedResolver(vec![loopback])));
-        });
-        let (ep, _) = endpoint(&app, &url, &["lead.created"]);
-        post_lead(&app, &app.admin_token(), "Local");
-        assert!(eventually(WAIT, || deliveries(&app, ep)[0].attempts >= 1));
-        let d = &deliveries(&app, ep)[0];
-        if deny {
-            assert!(d.last_error.as_deref().unwrap().contains("deny-private"));
-            assert_eq!(rx.count(), 0, "a denied address must not be contacted");
-        } else {
-            assert_eq!(d.status, "delivered", "{d:?}");
-            assert_eq!(rx.count(), 1);
-        }
-    }
 }
