@@ -445,6 +445,14 @@ pub enum WebhookCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Show every attempt at one delivery
+    Attempts {
+        /// Delivery id
+        delivery_id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a delivery again (dead ones too) with the same webhook-id
     Replay {
         /// Delivery id

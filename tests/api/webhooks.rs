@@ -147,7 +147,7 @@ fn a_500_is_retried_with_the_same_webhook_id_and_every_attempt_is_recorded() {
     assert_eq!(d.attempts, 3);
     assert_eq!(d.last_status, Some(204));
     let attempts =
-        app.query(|c| Ok(switchboard::store::deliveries::attempts(c, d.id).expect("attempts")));
+        app.query(|c| Ok(manage::webhooks::delivery_attempts(c, d.id).expect("attempts")));
     let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(500), Some(204)]);
 }
@@ -172,7 +172,7 @@ fn a_timed_out_attempt_is_retried_with_the_same_webhook_id() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
     let d = &deliveries(&app, ep)[0];
-    let attempts = app.query(|c| Ok(switchboard::store::deliveries::attempts(c, d.id).unwrap()));
+    let attempts = app.query(|c| Ok(manage::webhooks::delivery_attempts(c, d.id).unwrap()));
     assert_eq!(attempts[0].error.as_deref(), Some("timed out"));
 }
 
