@@ -156,7 +156,7 @@ pub struct ServeArgs {
     /// Delivered and dead webhook deliveries are kept this long [default: 30d]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_RETENTION", value_name = "DURATION")]
     pub webhook_retention: Option<String>,
-    /// Webhook sender threads: attempts in flight at once [default: 8]
+    /// Webhook sender threads: attempts in flight at once [default: 16]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
     pub webhook_senders: Option<usize>,
     /// How long the audit log keeps a call [default: 90d]

@@ -313,3 +313,33 @@ fn a_test_delivery_goes_to_that_endpoint_only() {
     assert!(verify(&secret, &one.received()[0]));
     assert_eq!(other.count(), 0);
 }
+
+#[test]
+fn a_batch_fires_one_delivery_per_record_and_all_arrive() {
+    let app = app();
+    let rx = Receiver::ok();
+    endpoint(&app, &rx.url, &["lead.created"]);
+    let records: Vec<_> = (0..500)
+        .map(|i| json!({ "name": format!("L{i}") }))
+        .collect();
+    let r = app.post(
+        "/api/v1/leads/batch",
+        &app.admin_token(),
+        &json!({ "records": records }),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let committed = Instant::now();
+    assert!(eventually(Duration::from_secs(60), || rx.count() == 500));
+    eprintln!(
+        "500 deliveries to one local endpoint in {:?}",
+        committed.elapsed()
+    );
+    let mut ids: Vec<i64> = rx
+        .received()
+        .iter()
+        .map(|r| r.json()["data"]["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 500, "each record once");
+}
