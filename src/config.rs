@@ -28,6 +28,7 @@ struct FileConfig {
     webhook_retry_schedule: Option<Vec<String>>,
     webhook_retention: Option<String>,
     webhook_senders: Option<usize>,
+    secure_cookies: Option<bool>,
     audit_retention: Option<String>,
     max_db_size: Option<String>,
 }
@@ -53,6 +54,8 @@ pub struct Settings {
     pub workers: usize,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Always mark the admin session cookie `Secure`.
+    pub secure_cookies: bool,
     /// How long audit rows are kept.
     pub audit_retention: std::time::Duration,
     /// The most the database may grow to (bytes); writes beyond are refused with 503.
@@ -75,6 +78,7 @@ impl Settings {
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             webhooks: WebhookSettings::default(),
+            secure_cookies: false,
             audit_retention: std::time::Duration::from_secs(90 * 86_400),
             maintenance_every: crate::activity::maintenance::EVERY,
             max_db_size: None,
@@ -130,6 +134,9 @@ impl Settings {
                 return Err("workers: must be from 1 to 256".into());
             }
             s.workers = w;
+        }
+        if let Some(secure) = serve.secure_cookies.or(file.secure_cookies) {
+            s.secure_cookies = secure;
         }
         if let Some(size) = serve.max_db_size.clone().or(file.max_db_size) {
             s.max_db_size = Some(parse_size(&size).ok_or_else(|| {

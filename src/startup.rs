@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, checkpoint, generation};
 use crate::webhooks::Notifier;
-use crate::{api, ops, webhooks};
+use crate::{admin, api, ops, webhooks};
 
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -32,6 +32,7 @@ pub struct Application {
     port: u16,
     store: Store,
     background: Background,
+    setup_url: Option<String>,
     recorder_stats: Arc<RecorderStats>,
 }
 
@@ -126,6 +127,16 @@ impl Application {
                 source,
             })?;
 
+        let admin_state = web::Data::new(admin::AdminState::new(admin::AdminSettings {
+            secure_cookies: settings.secure_cookies,
+        }));
+        let setup_url =
+            admin::setup::announce(&store, &settings.listen, port).map_err(|source| {
+                StartError::Store {
+                    path: settings.db.display().to_string(),
+                    source,
+                }
+            })?;
         let (recorder, records) = Recorder::new();
         let recorder_stats = recorder.stats();
         let (flush_store, flush_stats) = (store.clone(), recorder.stats());
@@ -177,6 +188,7 @@ impl Application {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(admin_state.clone())
                 .app_data(recorder.clone())
                 .app_data(notifier.clone())
                 .app_data(idempotency_keys.clone())
@@ -192,6 +204,7 @@ impl Application {
                 }))
                 .configure(ops::health::configure)
                 .configure(api::configure)
+                .configure(admin::configure)
                 .default_service(web::to(api::not_found))
         })
         .workers(settings.workers)
@@ -208,6 +221,7 @@ impl Application {
             port,
             store,
             background,
+            setup_url,
             recorder_stats,
         })
     }
@@ -215,6 +229,11 @@ impl Application {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The first-run setup address, when the database had no admin at start.
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
     }
 
     /// Counters of the call recorder (audit, usage, last-used batching).

@@ -1,6 +1,6 @@
 //! The Developer API at `/api/v1`.
 
-mod body;
+pub(crate) mod body;
 pub mod idempotency;
 mod me;
 mod pagination;

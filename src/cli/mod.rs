@@ -159,6 +159,10 @@ pub struct ServeArgs {
     /// Webhook sender threads: attempts in flight at once [default: 16]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
     pub webhook_senders: Option<usize>,
+    /// Mark the admin session cookie Secure even when the request does not look like HTTPS
+    /// (behind a TLS proxy that sends no X-Forwarded-Proto)
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: Option<bool>,
     /// How long the audit log keeps a call [default: 90d]
     #[arg(long, env = "SWITCHBOARD_AUDIT_RETENTION", value_name = "DURATION")]
     pub audit_retention: Option<String>,

@@ -9,6 +9,7 @@ pub mod generation;
 pub mod idempotency;
 mod migrate;
 pub mod records;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod admin;
+mod admin_manage;
 mod allow_lists;
 mod auth;
 mod cli;
