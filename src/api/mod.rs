@@ -1,6 +1,7 @@
 //! The Developer API at `/api/v1`.
 
 pub(crate) mod body;
+pub mod idempotency;
 mod me;
 mod pagination;
 mod records;
