@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::auth::allow_list;
 use crate::auth::rate_limit::{Limit, default_limits};
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+use crate::webhooks::WebhookSettings;
 
 /// The optional TOML file: the same settings as the flags, in snake case.
 #[derive(Debug, Default, Deserialize)]
@@ -22,7 +23,14 @@ struct FileConfig {
     default_limit: Option<Vec<String>>,
     failed_auth_limit: Option<String>,
     workers: Option<usize>,
+    webhook_deny_private: Option<bool>,
+    webhook_timeout: Option<String>,
+    webhook_retry_schedule: Option<Vec<String>>,
+    webhook_retention: Option<String>,
+    webhook_senders: Option<usize>,
+    secure_cookies: Option<bool>,
     audit_retention: Option<String>,
+    max_db_size: Option<String>,
 }
 
 /// The effective configuration.
@@ -44,8 +52,14 @@ pub struct Settings {
     pub failed_auth_limit: Limit,
     /// HTTP workers.
     pub workers: usize,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
+    /// Always mark the admin session cookie `Secure`.
+    pub secure_cookies: bool,
     /// How long audit rows are kept.
     pub audit_retention: std::time::Duration,
+    /// The most the database may grow to (bytes); writes beyond are refused with 503.
+    pub max_db_size: Option<u64>,
     /// How often the upkeep (pruning, inactivity, expiry warnings) runs. Not a flag: tests
     /// shorten it.
     pub maintenance_every: std::time::Duration,
@@ -63,8 +77,11 @@ impl Settings {
             default_limit: default_limits(),
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            webhooks: WebhookSettings::default(),
+            secure_cookies: false,
             audit_retention: std::time::Duration::from_secs(90 * 86_400),
             maintenance_every: crate::activity::maintenance::EVERY,
+            max_db_size: None,
         }
     }
 
@@ -82,6 +99,7 @@ impl Settings {
         let empty = ServeArgs::default();
         let serve = serve.unwrap_or(&empty);
         let mut s = Settings::for_db(Path::new("./switchboard.db"));
+        resolve_webhooks(&mut s.webhooks, serve, &file)?;
         if let Some(db) = global.db.clone().or(file.db) {
             s.db = db;
         }
@@ -117,6 +135,14 @@ impl Settings {
             }
             s.workers = w;
         }
+        if let Some(secure) = serve.secure_cookies.or(file.secure_cookies) {
+            s.secure_cookies = secure;
+        }
+        if let Some(size) = serve.max_db_size.clone().or(file.max_db_size) {
+            s.max_db_size = Some(parse_size(&size).ok_or_else(|| {
+                format!("max_db_size: `{size}` is not a size like 500MB or 2GB (at least 1MB)")
+            })?);
+        }
         if let Some(r) = serve.audit_retention.clone().or(file.audit_retention) {
             s.audit_retention = crate::clock::parse_duration(&r)
                 .ok_or_else(|| format!("audit_retention: `{r}` is not a duration like 90d"))?;
@@ -125,9 +151,85 @@ impl Settings {
     }
 }
 
+fn duration(what: &str, s: &str) -> Result<std::time::Duration, String> {
+    crate::clock::parse_duration(s)
+        .ok_or_else(|| format!("{what}: `{s}` is not a duration like 30s, 15m, 24h or 90d"))
+}
+
+fn resolve_webhooks(
+    w: &mut WebhookSettings,
+    serve: &ServeArgs,
+    file: &FileConfig,
+) -> Result<(), String> {
+    w.deny_private = serve.webhook_deny_private || file.webhook_deny_private.unwrap_or(false);
+    if let Some(t) = serve
+        .webhook_timeout
+        .as_ref()
+        .or(file.webhook_timeout.as_ref())
+    {
+        w.timeout = duration("webhook_timeout", t)?;
+        if w.timeout > std::time::Duration::from_secs(300) {
+            return Err("webhook_timeout: at most 5m".into());
+        }
+    }
+    let schedule = serve.webhook_retry_schedule.as_ref();
+    if let Some(list) = schedule.or(file.webhook_retry_schedule.as_ref()) {
+        w.retry_schedule = list
+            .iter()
+            .map(|d| duration("webhook_retry_schedule", d.trim()))
+            .collect::<Result<_, _>>()?;
+        if !(1..=20).contains(&w.retry_schedule.len()) {
+            return Err("webhook_retry_schedule: give 1 to 20 delays".into());
+        }
+    }
+    let retention = serve.webhook_retention.as_ref();
+    if let Some(r) = retention.or(file.webhook_retention.as_ref()) {
+        w.retention = duration("webhook_retention", r)?;
+    }
+    if let Some(n) = serve.webhook_senders.or(file.webhook_senders) {
+        if !(1..=64).contains(&n) {
+            return Err("webhook_senders: must be from 1 to 64".into());
+        }
+        w.senders = n;
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// The size cap in SQLite pages (4 KiB), if any.
+    pub fn max_db_pages(&self) -> Option<u64> {
+        self.max_db_size.map(|b| b / 4096)
+    }
+}
+
+/// Parses `500MB`, `2GB`, `1048576` (bytes; units are powers of 1024).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let factor = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|b| *b >= 1 << 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_refuse_tiny_caps() {
+        assert_eq!(parse_size("500MB"), Some(500 << 20));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("10KB"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
 
     #[test]
     fn unknown_keys_in_the_file_are_refused_by_name() {

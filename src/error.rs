@@ -52,6 +52,9 @@ pub enum ApiError {
     /// A body with a non-JSON content type.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// The body did not arrive in time.
+    #[error("request timeout")]
+    RequestTimeout,
     /// A body over the limit (bytes).
     #[error("payload too large")]
     PayloadTooLarge(usize),
@@ -73,6 +76,9 @@ pub enum ApiError {
     /// Admin API without a session.
     #[error("login required")]
     LoginRequired,
+    /// Admin sign-in with a wrong email or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
     /// Admin API action the signed-in user may not take.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -120,12 +126,14 @@ impl ApiError {
             InsufficientScope(_) => "insufficient_scope",
             UnsupportedMediaType => "unsupported_media_type",
             PayloadTooLarge(_) => "payload_too_large",
+            RequestTimeout => "request_timeout",
             InvalidJson(_) => "invalid_json",
             Validation(_) => "validation_failed",
             InvalidCursor => "invalid_cursor",
             IdempotencyKeyReused => "idempotency_key_reused",
             IdempotencyKeyInFlight => "idempotency_key_in_flight",
             LoginRequired => "login_required",
+            InvalidCredentials => "invalid_credentials",
             Forbidden(_) => "forbidden",
             CsrfFailed => "csrf_failed",
             Conflict(_) => "conflict",
@@ -149,12 +157,14 @@ impl ApiError {
             InsufficientScope(_) => "Insufficient scope",
             UnsupportedMediaType => "Unsupported media type",
             PayloadTooLarge(_) => "Payload too large",
+            RequestTimeout => "Request timeout",
             InvalidJson(_) => "Invalid JSON",
             Validation(_) => "Validation failed",
             InvalidCursor => "Invalid cursor",
             IdempotencyKeyReused => "Idempotency key reused",
             IdempotencyKeyInFlight => "Idempotency key in flight",
             LoginRequired => "Login required",
+            InvalidCredentials => "Wrong email or password",
             Forbidden(_) => "Forbidden",
             CsrfFailed => "CSRF check failed",
             Conflict(_) => "Conflict",
@@ -187,6 +197,7 @@ impl ApiError {
             InsufficientScope(scope) => format!("This call needs the `{scope}` scope."),
             UnsupportedMediaType => "Send the body as `application/json`.".into(),
             PayloadTooLarge(limit) => format!("The body is larger than {limit} bytes."),
+            RequestTimeout => "The request body did not arrive in time.".into(),
             InvalidJson(why) => format!("The body is not valid JSON: {why}"),
             Validation(errors) => match errors.as_slice() {
                 [one] => format!("`{}` {}.", one.field, one.message),
@@ -201,6 +212,9 @@ impl ApiError {
                     .into()
             }
             LoginRequired => "Sign in to the admin page first.".into(),
+            InvalidCredentials => {
+                "The email or the password is wrong, or the user is disabled.".into()
+            }
             Forbidden(why) | Conflict(why) | Unavailable(why) => why.clone(),
             CsrfFailed => {
                 "State-changing admin requests must carry the X-CSRF-Token header.".into()
@@ -217,6 +231,7 @@ impl ResponseError for ApiError {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingToken | InvalidToken | TokenExpired | LoginRequired => StatusCode::UNAUTHORIZED,
+            InvalidCredentials => StatusCode::UNAUTHORIZED,
             IpNotAllowed(_) | InsufficientScope(_) | Forbidden(_) | CsrfFailed => {
                 StatusCode::FORBIDDEN
             }
@@ -224,6 +239,7 @@ impl ResponseError for ApiError {
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidJson(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Validation(_) | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             IdempotencyKeyInFlight | Conflict(_) => StatusCode::CONFLICT,
@@ -267,7 +283,7 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="switchboard", error="invalid_token", error_description="token expired""#,
                 ));
             }
-            ApiError::LoginRequired => {
+            ApiError::LoginRequired | ApiError::InvalidCredentials => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
                     r#"Session realm="switchboard-admin""#,
@@ -301,6 +317,9 @@ impl From<StoreError> for ApiError {
             e if e.is_full() => {
                 ApiError::Unavailable("The database is full; writes are refused.".into())
             }
+            e if e.is_busy() => ApiError::Unavailable(
+                "The database is locked by another process; retry shortly.".into(),
+            ),
             e => ApiError::Internal(e.to_string()),
         }
     }

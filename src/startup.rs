@@ -12,11 +12,16 @@ use actix_web::{App, HttpServer, web};
 
 use crate::activity::recorder::run_flusher;
 use crate::activity::{Recorder, RecorderStats, maintenance};
+use crate::api::idempotency::InFlightKeys;
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, generation};
-use crate::{api, ops};
+use crate::store::{Store, StoreError, checkpoint, generation};
+use crate::webhooks::Notifier;
+use crate::{admin, api, ops, webhooks};
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// How often the server looks for changes made by other processes (the CLI).
 const GENERATION_POLL: Duration = Duration::from_millis(200);
@@ -27,6 +32,7 @@ pub struct Application {
     port: u16,
     store: Store,
     background: Background,
+    setup_url: Option<String>,
     recorder_stats: Arc<RecorderStats>,
 }
 
@@ -83,11 +89,14 @@ impl Application {
     /// Opens and migrates the database, starts the background work and binds the listener.
     /// Must be called inside an actix system.
     pub fn build(settings: Settings) -> Result<Application, StartError> {
-        let store = Store::open(&settings.db, settings.workers as u32 + 2).map_err(|source| {
-            StartError::Store {
-                path: settings.db.display().to_string(),
-                source,
-            }
+        let store = Store::open(
+            &settings.db,
+            settings.workers as u32 + 2,
+            settings.max_db_pages(),
+        )
+        .map_err(|source| StartError::Store {
+            path: settings.db.display().to_string(),
+            source,
         })?;
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen.clone(),
@@ -118,6 +127,16 @@ impl Application {
                 source,
             })?;
 
+        let admin_state = web::Data::new(admin::AdminState::new(admin::AdminSettings {
+            secure_cookies: settings.secure_cookies,
+        }));
+        let setup_url =
+            admin::setup::announce(&store, &settings.listen, port).map_err(|source| {
+                StartError::Store {
+                    path: settings.db.display().to_string(),
+                    source,
+                }
+            })?;
         let (recorder, records) = Recorder::new();
         let recorder_stats = recorder.stats();
         let (flush_store, flush_stats) = (store.clone(), recorder.stats());
@@ -140,13 +159,41 @@ impl Application {
                 source,
             })?;
 
+        let checkpoint_path = settings.db.clone();
+        background
+            .spawn("wal-checkpointer", move |stop| {
+                run_checkpointer(&checkpoint_path, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let notifier = Arc::new(Notifier::default());
+        // Whoever queues events (an API write, the admin page, the recorder, the upkeep),
+        // the worker is woken as soon as they commit.
+        let wake = notifier.clone();
+        store.writer().on_events_committed(move || wake.notify());
+        let (worker_store, worker_settings, worker_notifier) =
+            (store.clone(), settings.webhooks.clone(), notifier.clone());
+        background
+            .spawn("webhook-worker", move |stop| {
+                webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let idempotency_keys = web::Data::new(InFlightKeys::default());
+
         let store_data = web::Data::new(store.clone());
         let recorder = web::Data::new(recorder);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(admin_state.clone())
                 .app_data(recorder.clone())
+                .app_data(idempotency_keys.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
@@ -159,6 +206,7 @@ impl Application {
                 }))
                 .configure(ops::health::configure)
                 .configure(api::configure)
+                .configure(admin::configure)
                 .default_service(web::to(api::not_found))
         })
         .workers(settings.workers)
@@ -175,6 +223,7 @@ impl Application {
             port,
             store,
             background,
+            setup_url,
             recorder_stats,
         })
     }
@@ -182,6 +231,11 @@ impl Application {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The first-run setup address, when the database had no admin at start.
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
     }
 
     /// Counters of the call recorder (audit, usage, last-used batching).
@@ -217,6 +271,27 @@ fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the change generation"),
+        }
+    }
+}
+
+/// Copies the WAL back into the database in the background (see `store::checkpoint`).
+fn run_checkpointer(path: &std::path::Path, stop: &AtomicBool) {
+    let conn = match checkpoint::open_checkpointer(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the WAL checkpointer could not open the database");
+            return;
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        match checkpoint::checkpoint(&conn, checkpoint::TRUNCATE_ABOVE_PAGES) {
+            Ok(c) if c.truncated => {
+                tracing::info!(wal_pages = c.wal_pages, "WAL truncated after checkpoint")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! The Developer API at `/api/v1`.
 
-mod body;
+pub(crate) mod body;
+pub mod idempotency;
 mod me;
 mod pagination;
 mod records;
 mod telemetry;
 
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 
 use crate::error::ApiError;
@@ -17,6 +18,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(telemetry::record_call))
+            // Answers are per caller and may hold personal data: never cached, never sniffed.
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("cache-control", "no-store"))
+                    .add(("x-content-type-options", "nosniff")),
+            )
             .service(
                 web::resource("/me")
                     .route(web::get().to(me::me))

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
+use super::idempotency::{self, Begin, InFlightKeys};
 use super::pagination::{ListParams, encode_cursor};
 use crate::auth::Caller;
 use crate::clock;
@@ -111,9 +112,8 @@ pub async fn get_record(
     caller.require(res.scope_for(false))?;
     let id = target.id();
     let reach = caller.reach();
-    let store = store.into_inner();
-    let row =
-        web::block(move || store.read(|c| records::find_by_id(c, &res.table, reach, id))).await??;
+    // A primary-key read: inline on this worker's connection (see `Store::read_inline`).
+    let row = store.read_inline(|c| records::find_by_id(c, &res.table, reach, id))?;
     let row = row.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(res.view(&row)))
 }
@@ -125,34 +125,43 @@ pub async fn create_record(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
+    keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
     let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
+    let reach = caller.reach();
+    let guard = match idempotency::begin(&req, reach.account_id, &body, &store, &keys).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Proceed(guard) => guard,
+    };
     let values = res
         .validate_create(&body, "")
         .map_err(ApiError::Validation)?;
-    let reach = caller.reach();
-    let owner = caller.token.user_id;
-    let row = store
+    let (owner, key) = (caller.token.user_id, guard.pending());
+    let (location, json) = store
         .writer()
         .write(move |tx| {
             check_references(tx, res, reach, &values, "")?;
-            let row = records::insert(
-                tx,
-                &res.table,
-                reach.account_id,
-                owner,
-                values,
-                clock::now_ms(),
-            )?;
+            let now = clock::now_ms();
+            let row = records::insert(tx, &res.table, reach.account_id, owner, values, now)?;
             events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
-            Ok::<_, ApiError>(row)
+            let location = format!("/api/v1/{}/{}", res.plural, row.id);
+            let json = serde_json::to_vec(&res.view(&row)).map_err(internal)?;
+            if let Some(k) = key {
+                k.store(tx, 201, Some(&location), &json)?;
+            }
+            Ok::<_, ApiError>((location, json))
         })
         .await?;
     Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/{}/{}", res.plural, row.id)))
-        .json(res.view(&row)))
+        .insert_header((LOCATION, location))
+        .content_type("application/json")
+        .body(json))
+}
+
+fn internal(e: serde_json::Error) -> ApiError {
+    ApiError::Internal(e.to_string())
 }
 
 /// `POST /api/v1/{resource}/batch`: all or nothing, in one transaction.
@@ -162,14 +171,19 @@ pub async fn create_batch(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
+    keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
     let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
-    let batch = parse_batch(res, &body)?;
     let reach = caller.reach();
-    let owner = caller.token.user_id;
-    let rows = store
+    let guard = match idempotency::begin(&req, reach.account_id, &body, &store, &keys).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Proceed(guard) => guard,
+    };
+    let batch = parse_batch(res, &body)?;
+    let (owner, key) = (caller.token.user_id, guard.pending());
+    let json = store
         .writer()
         .write(move |tx| {
             let now = clock::now_ms();
@@ -190,11 +204,17 @@ pub async fn create_batch(
                 events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
                 rows.push(row);
             }
-            Ok::<_, ApiError>(rows)
+            let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
+            let json = serde_json::to_vec(&json!({ "data": data })).map_err(internal)?;
+            if let Some(k) = key {
+                k.store(tx, 201, None, &json)?;
+            }
+            Ok::<_, ApiError>(json)
         })
         .await?;
-    let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
-    Ok(HttpResponse::Created().json(json!({ "data": data })))
+    Ok(HttpResponse::Created()
+        .content_type("application/json")
+        .body(json))
 }
 
 fn parse_batch(
@@ -248,10 +268,7 @@ pub async fn update_record(
     caller.require(res.scope_for(true))?;
     let id = target.id();
     let reach = caller.reach();
-    let reader = store.clone().into_inner();
-    let visible =
-        web::block(move || reader.read(|c| records::is_reachable(c, res.table.name, reach, id)))
-            .await??;
+    let visible = store.read_inline(|c| records::is_reachable(c, res.table.name, reach, id))?;
     if !visible {
         return Err(ApiError::NotFound);
     }

@@ -3,9 +3,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod checkpoint;
+pub mod deliveries;
 pub mod generation;
+pub mod idempotency;
 mod migrate;
 pub mod records;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
@@ -63,6 +67,13 @@ impl StoreError {
         matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::DiskFull)
     }
+
+    /// True when another process holds the database longer than the busy timeout: a
+    /// passing condition, answered 503, not 500.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
 }
 
 /// Result alias for the store layer.
@@ -83,6 +94,12 @@ impl std::fmt::Debug for Store {
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// Each server worker thread's own read connections, by database file.
+    static INLINE_READERS: std::cell::RefCell<Vec<(PathBuf, Connection)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -107,7 +124,10 @@ pub fn open_connection(path: &Path) -> StoreResult<Connection> {
 impl Store {
     /// Opens the database: migrates on a dedicated connection first, then builds the
     /// reader pool and starts the writer thread.
-    pub fn open(path: &Path, readers: u32) -> StoreResult<Store> {
+    ///
+    /// `max_pages`, when set, caps the database's size (in pages) for the writer, so that a
+    /// full SD card is met with a clear refusal rather than a full disk.
+    pub fn open(path: &Path, readers: u32, max_pages: Option<u64>) -> StoreResult<Store> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
         drop(conn);
@@ -118,7 +138,14 @@ impl Store {
             .max_size(readers.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let writer = Writer::start(open_connection(path)?)?;
+        let writer_conn = open_connection(path)?;
+        // Checkpoints run on a background thread instead (see `checkpoint`): an automatic
+        // checkpoint inside a commit would stall every write waiting behind it.
+        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        if let Some(pages) = max_pages {
+            writer_conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        }
+        let writer = Writer::start(writer_conn)?;
         Ok(Store {
             pool,
             writer,
@@ -130,6 +157,28 @@ impl Store {
     pub fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
         let conn = self.pool.get()?;
         f(&conn)
+    }
+
+    /// Runs an indexed point read on this thread's own connection, without a thread hop or a
+    /// pool checkout. Only for reads that take microseconds (a primary-key or unique-index
+    /// lookup); anything longer goes through [`Store::read`] on a blocking thread.
+    pub fn read_inline<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+        INLINE_READERS.with(|cell| {
+            let mut readers = cell.borrow_mut();
+            let index = match readers.iter().position(|(p, _)| *p == self.path) {
+                Some(i) => i,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &self.path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    apply_pragmas(&conn, "NORMAL")?;
+                    readers.push((self.path.clone(), conn));
+                    readers.len() - 1
+                }
+            };
+            f(&readers[index].1)
+        })
     }
 
     /// The writer thread: every write of the server goes through it.

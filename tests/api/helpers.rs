@@ -38,6 +38,8 @@ pub struct TestApp {
     pub address: String,
     /// The database file.
     pub db_path: PathBuf,
+    /// The first-run setup address the server printed, if the database had no admin.
+    pub setup_url: Option<String>,
     handle: ServerHandle,
     recorder: Arc<RecorderStats>,
     thread: Option<JoinHandle<()>>,
@@ -97,12 +99,13 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings).expect("application builds");
-            tx.send((app.port(), app.handle(), app.recorder_stats()))
+            let setup_url = app.setup_url().map(str::to_owned);
+            tx.send((app.port(), app.handle(), app.recorder_stats(), setup_url))
                 .expect("test alive");
             app.run_until_stopped().await.expect("server runs");
         });
     });
-    let (port, handle, recorder) = rx
+    let (port, handle, recorder, setup_url) = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server started");
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -114,6 +117,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db_path,
+        setup_url,
         handle,
         recorder,
         thread: Some(thread),
@@ -259,6 +263,27 @@ impl TestApp {
             headers,
             text,
         }
+    }
+
+    /// Sends raw bytes as a request on a fresh connection (for what a client library refuses
+    /// to send); returns the status code and the whole answer as text.
+    pub fn raw(&self, request: &[u8]) -> (u16, String) {
+        use std::io::{Read, Write};
+        let addr = self.address.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).expect("write");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
     }
 
     /// `GET` with a bearer token.

@@ -2,9 +2,18 @@
 
 mod helpers;
 
+mod admin;
+mod admin_manage;
 mod allow_lists;
 mod auth;
 mod cli;
+mod crash;
+mod faults;
+mod idempotency;
 mod lifecycle;
 mod limits;
+mod owasp;
+mod properties;
+mod receiver;
 mod records;
+mod webhooks;
