@@ -342,6 +342,17 @@ run_cases() {
   metric pb_after_rss_kb "$(status_kb "$PB_PID" VmRSS)"
   metric sink_received "$(curl -s "http://127.0.0.1:$SINK_PORT/stats" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["received"])')"
+  # The outbox, read-only (WAL: no lock on the running server): deliveries by status.
+  metric sb_deliveries "$(python3 - "$SB_DB" <<'EOF'
+import json, sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+try:
+    rows = db.execute("SELECT status, count(*) FROM webhook_deliveries GROUP BY status").fetchall()
+except sqlite3.Error as e:
+    rows = [("unreadable: " + str(e), 0)]
+print(json.dumps(dict(rows)))
+EOF
+)"
   stop_pid "$SB_PID"
   stop_pid "$PB_PID"
   stop_pid "$SINK_PID"

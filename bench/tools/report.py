@@ -139,6 +139,9 @@ def build(runs, m):
         hint = " (no delivery worker answered?)" if m["sink_received"] == 0 else ""
         w(f"| webhook deliveries received by the sink (whole run) | {m['sink_received']:,} "
           f"of {m.get('sb_creates_total', 0):,} creates{hint} | | | |")
+    if "sb_deliveries" in m:
+        d = ", ".join(f"{k} {v:,}" for k, v in sorted(m["sb_deliveries"].items())) or "none"
+        w(f"| outbox at the end (webhook_deliveries by status) | {d} | | | |")
     w("")
 
     floods = [("tokens", "distinct invalid tokens (valid checksum, unknown)"),
