@@ -23,7 +23,7 @@ ROUNDS="${BENCH_ROUNDS:-2}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 WRK_THREADS="${BENCH_WRK_THREADS:-1}"
 STARTUP_RUNS="${BENCH_STARTUP_RUNS:-7}"
-SETTLE_MAX="${BENCH_SETTLE_MAX:-120}"
+SETTLE_MAX="${BENCH_SETTLE_MAX:-60}"
 SERVER_CORE="${BENCH_SERVER_CORE:-0}"
 LOAD_CORE="${BENCH_LOAD_CORE:-1}"
 TOKENS="${BENCH_TOKENS:-100}"
@@ -313,7 +313,7 @@ run_cases() {
     "switchboard create $SB_URL sb_create.lua"
     "pocketbase create $PB_URL pb_create.lua"
   )
-  local round c settled creates=0 server case url script
+  local round c settled outbox creates=0 server case url script
   for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round of $ROUNDS (${SECS} s per case, $CONNS connections)"
     for c in "${cases[@]}"; do
@@ -326,7 +326,9 @@ run_cases() {
           metric "sb_wal_bytes_after_create_$round" "$(stat -c %s "$SB_DB-wal" 2>/dev/null || echo 0)"
           settled=$(wait_settled "$SB_PID")
           metric "sb_settle_s_after_create_$round" "$settled"
-          log "    switchboard busy for ${settled} s after the creates (webhook backlog, checkpoints)"
+          outbox=$(python3 "$TOOLS/outbox.py" "$SB_DB")
+          metric "sb_outbox_after_create_$round" "$outbox"
+          log "    switchboard busy for ${settled} s after the creates (webhook backlog, checkpoints); outbox then: $outbox"
         else
           metric "pb_wal_bytes_after_create_$round" "$(stat -c %s "$WORK/pb/data.db-wal" 2>/dev/null || echo 0)"
         fi
@@ -342,17 +344,7 @@ run_cases() {
   metric pb_after_rss_kb "$(status_kb "$PB_PID" VmRSS)"
   metric sink_received "$(curl -s "http://127.0.0.1:$SINK_PORT/stats" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["received"])')"
-  # The outbox, read-only (WAL: no lock on the running server): deliveries by status.
-  metric sb_deliveries "$(python3 - "$SB_DB" <<'EOF'
-import json, sqlite3, sys
-db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-try:
-    rows = db.execute("SELECT status, count(*) FROM webhook_deliveries GROUP BY status").fetchall()
-except sqlite3.Error as e:
-    rows = [("unreadable: " + str(e), 0)]
-print(json.dumps(dict(rows)))
-EOF
-)"
+  metric sb_deliveries "$(python3 "$TOOLS/outbox.py" "$SB_DB")"
   stop_pid "$SB_PID"
   stop_pid "$PB_PID"
   stop_pid "$SINK_PID"

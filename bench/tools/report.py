@@ -135,10 +135,14 @@ def build(runs, m):
     if settle:
         w(f"| server busy after each create run (webhook backlog) | "
           f"{' / '.join(f'{s:.1f} s' for s in settle)} | | | |")
+    ob = [v for k, v in sorted(m.items()) if k.startswith("sb_outbox_after_create_")]
+    if ob:
+        pending = " / ".join(f"{o.get('pending', 0):,}" for o in ob)
+        w(f"| deliveries still pending when the next case started | {pending} | | 0 | |")
     if "sink_received" in m:
         hint = " (no delivery worker answered?)" if m["sink_received"] == 0 else ""
         w(f"| webhook deliveries received by the sink (whole run) | {m['sink_received']:,} "
-          f"of {m.get('sb_creates_total', 0):,} creates{hint} | | | |")
+          f"for {m.get('sb_creates_total', 0):,} creates answered within the runs{hint} | | | |")
     if "sb_deliveries" in m:
         d = ", ".join(f"{k} {v:,}" for k, v in sorted(m["sb_deliveries"].items())) or "none"
         w(f"| outbox at the end (webhook_deliveries by status) | {d} | | | |")

@@ -1,48 +1,55 @@
 #!/usr/bin/env python3
-"""Webhook sink for bench/run.sh: answers every POST 200 at once, keeps the connection
-alive, counts what it received. GET /stats answers {"received": N}. Loopback only."""
+"""Webhook sink for bench/run.sh: answers every request 200 at once on keep-alive
+connections and counts the POSTs. GET /stats answers {"received": N}. Loopback only.
+
+A bare asyncio protocol rather than http.server: several times faster on one core, so the
+sink is not what bounds the delivery rate."""
+import asyncio
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 RECEIVED = 0
-LOCK = threading.Lock()
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 
-class Sink(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Sink(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.buf = b""
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def data_received(self, data):
         global RECEIVED
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        with LOCK:
-            RECEIVED += 1
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if len(self.buf) < end + 4 + length:
+                return
+            self.buf = self.buf[end + 4 + length:]
+            if head.startswith("GET /stats"):
+                body = json.dumps({"received": RECEIVED}).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                if head.startswith("POST "):
+                    RECEIVED += 1
+                self.transport.write(OK)
 
-    def do_GET(self):  # noqa: N802
-        body = json.dumps({"received": RECEIVED}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
-
-
-def main():
+async def main():
     port = int(sys.argv[1])
-    ThreadingHTTPServer.request_queue_size = 1024
-    server = ThreadingHTTPServer(("127.0.0.1", port), Sink)
-    server.daemon_threads = True
-    server.serve_forever()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Sink, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())
