@@ -24,6 +24,7 @@ CONNS="${BENCH_CONNECTIONS:-64}"
 WRK_THREADS="${BENCH_WRK_THREADS:-1}"
 STARTUP_RUNS="${BENCH_STARTUP_RUNS:-7}"
 SETTLE_MAX="${BENCH_SETTLE_MAX:-60}"
+SETTLE_CASE_MAX="${BENCH_SETTLE_CASE_MAX:-15}"
 SERVER_CORE="${BENCH_SERVER_CORE:-0}"
 LOAD_CORE="${BENCH_LOAD_CORE:-1}"
 TOKENS="${BENCH_TOKENS:-100}"
@@ -106,11 +107,12 @@ cpu_ticks() {
   echo "$total"
 }
 
-# Waits until the given processes use under ~4% of a core for half a second (background work
-# such as a webhook backlog or a checkpoint finished), at most SETTLE_MAX seconds; prints the
-# seconds waited.
+# wait_settled MAX PID...: waits until the processes use under ~4% of a core for half a
+# second (background work such as a webhook backlog or a checkpoint is over), at most MAX
+# seconds; prints the seconds waited and 1 if it gave up (still busy), else 0.
 wait_settled() {
-  local start now a b
+  local max=$1 start now a b capped=0
+  shift
   start=$(date +%s.%N)
   sleep 0.5
   while true; do
@@ -119,12 +121,12 @@ wait_settled() {
     b=$(cpu_ticks "$@")
     now=$(date +%s.%N)
     if ((b - a <= 2)); then break; fi
-    if awk -v s="$start" -v n="$now" -v m="$SETTLE_MAX" 'BEGIN { exit !(n - s > m) }'; then
-      log "warning: still busy after ${SETTLE_MAX} s; going on"
+    if awk -v s="$start" -v n="$now" -v m="$max" 'BEGIN { exit !(n - s > m) }'; then
+      capped=1
       break
     fi
   done
-  awk -v s="$start" -v n="$now" 'BEGIN { printf "%.1f\n", n - s }'
+  awk -v s="$start" -v n="$now" -v c="$capped" 'BEGIN { printf "%.1f %d\n", n - s, c }'
 }
 
 # ---------------------------------------------------------------------------------------
@@ -146,8 +148,8 @@ run_wrk() {
   line=$(sed -n 's/^BENCH_RESULT //p' "$out")
   [[ -n $line ]] || die "no result from wrk: see $out"
   statuses=$(sed -n 's/^BENCH_STATUS //p' "$out")
-  printf '{"kind":"wrk","server":"%s","case":"%s","round":"%s","result":%s,"statuses":%s}\n' \
-    "$server" "$case" "$round" "$line" "${statuses:-null}" >>"$RESULTS"
+  printf '{"kind":"wrk","server":"%s","case":"%s","round":"%s","result":%s,"statuses":%s,"busy_at_start":%s}\n' \
+    "$server" "$case" "$round" "$line" "${statuses:-null}" "${BUSY_AT_START:-false}" >>"$RESULTS"
   python3 "$TOOLS/wrk_line.py" "$server" "$case" "$round" "$line" "${statuses:-null}" \
     "$expected" >&2
   LAST_REQUESTS=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$line")
@@ -313,19 +315,28 @@ run_cases() {
     "switchboard create $SB_URL sb_create.lua"
     "pocketbase create $PB_URL pb_create.lua"
   )
-  local round c settled outbox creates=0 server case url script
+  local round c settled capped outbox creates=0 server case url script
   for ((round = 1; round <= ROUNDS; round++)); do
     log "round $round of $ROUNDS (${SECS} s per case, $CONNS connections)"
     for c in "${cases[@]}"; do
       read -r server case url script <<<"$c"
-      wait_settled "$SB_PID" "$PB_PID" >/dev/null
+      read -r _ capped < <(wait_settled "$SETTLE_CASE_MAX" "$SB_PID" "$PB_PID")
+      BUSY_AT_START=false
+      if ((capped)); then
+        BUSY_AT_START=true
+        log "    warning: a server is still busy after ${SETTLE_CASE_MAX} s; this run is marked"
+      fi
       run_wrk "$server" "$case" "$round" "$url" "$script" "$SECS"
+      BUSY_AT_START=false
       if [[ $case == create ]]; then
         if [[ $server == switchboard ]]; then
           creates=$((creates + LAST_REQUESTS))
           metric "sb_wal_bytes_after_create_$round" "$(stat -c %s "$SB_DB-wal" 2>/dev/null || echo 0)"
-          settled=$(wait_settled "$SB_PID")
+          read -r settled capped < <(wait_settled "$SETTLE_MAX" "$SB_PID")
           metric "sb_settle_s_after_create_$round" "$settled"
+          if ((capped)); then
+            log "    warning: Switchboard still busy after ${SETTLE_MAX} s; going on"
+          fi
           outbox=$(python3 "$TOOLS/outbox.py" "$SB_DB")
           metric "sb_outbox_after_create_$round" "$outbox"
           log "    switchboard busy for ${settled} s after the creates (webhook backlog, checkpoints); outbox then: $outbox"
@@ -338,7 +349,7 @@ run_cases() {
   metric sb_creates_total "$creates"
   metric sb_peak_rss_kb "$(status_kb "$SB_PID" VmHWM)"
   metric pb_peak_rss_kb "$(status_kb "$PB_PID" VmHWM)"
-  wait_settled "$SB_PID" "$PB_PID" >/dev/null
+  wait_settled "$SETTLE_MAX" "$SB_PID" "$PB_PID" >/dev/null
   sleep 2
   metric sb_after_rss_kb "$(status_kb "$SB_PID" VmRSS)"
   metric pb_after_rss_kb "$(status_kb "$PB_PID" VmRSS)"
@@ -367,7 +378,7 @@ flood() {
     run_wrk switchboard "flood_$kind" "$n" "http://127.0.0.1:$FLOOD_PORT" "$script" \
       "$FLOOD_SECS" 401
     total=$((total + LAST_REQUESTS))
-    wait_settled "$pid" >/dev/null
+    wait_settled "$SETTLE_CASE_MAX" "$pid" >/dev/null
     metric "flood_${kind}_after${n}_kb" "$(status_kb "$pid" VmRSS)"
     log "    RSS after flood $n: $(status_kb "$pid" VmRSS) kB"
   done

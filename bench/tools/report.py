@@ -70,12 +70,15 @@ def build(runs, m):
     w("")
     w("| case | server | req/s (run 1 / run 2) | mean req/s | p50 ms | p99 ms | non-2xx / errors |")
     w("|---|---|---|---|---|---|---|")
+    marked = False
     for server, case, label in CASES:
         rs = runs.get((server, case)) or []
         if not rs:
             w(f"| {label} | {server} | not run | | | | |")
             continue
-        rps = " / ".join(f"{r['result']['rps']:,.0f}" for r in rs)
+        rps = " / ".join(f"{r['result']['rps']:,.0f}" + ("*" if r.get("busy_at_start") else "")
+                         for r in rs)
+        marked = marked or any(r.get("busy_at_start") for r in rs)
         p50 = " / ".join(ms(r["result"]["p50_us"]) for r in rs)
         p99 = " / ".join(ms(r["result"]["p99_us"]) for r in rs)
         bad = sum(r["result"]["non2xx"] for r in rs)
@@ -83,6 +86,10 @@ def build(runs, m):
                    for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
         w(f"| {label} | {server} | {rps} | {statistics.mean(r['result']['rps'] for r in rs):,.0f} "
           f"| {p50} | {p99} | {bad} / {errs} |")
+    if marked:
+        w("")
+        w("\\* started while a server was still busy (e.g. Switchboard delivering the webhook "
+          "backlog of its create run on the same core): that run is disturbed.")
     w("")
 
     sb = lambda c: mean_rps(runs, ("switchboard", c))  # noqa: E731
