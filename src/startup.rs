@@ -25,12 +25,15 @@ pub struct Application {
     port: u16,
     store: Store,
     background: Background,
+    /// Held while serving: `restore` refuses to run under a live server.
+    _lock: ops::backup::ServerLock,
 }
 
 /// Named background threads with a shared stop flag, joined at shutdown.
 struct Background {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    liveness: ops::health::Liveness,
 }
 
 impl Background {
@@ -40,9 +43,15 @@ impl Background {
         f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
     ) -> std::io::Result<()> {
         let stop = self.stop.clone();
+        let liveness = self.liveness.clone();
+        let owned = name.to_owned();
         let handle = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || f(stop))?;
+            .spawn(move || {
+                // `/readyz` reports the thread once this guard drops, by return or by panic.
+                let _alive = liveness.register(&owned);
+                f(stop)
+            })?;
         self.threads.push(handle);
         Ok(())
     }
@@ -66,6 +75,9 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// Another server holds the database.
+    #[error("{0}")]
+    Locked(ops::backup::OpsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -80,6 +92,7 @@ impl Application {
     /// Opens and migrates the database, starts the background work and binds the listener.
     /// Must be called inside an actix system.
     pub fn build(settings: Settings) -> Result<Application, StartError> {
+        let lock = ops::backup::ServerLock::acquire(&settings.db).map_err(StartError::Locked)?;
         let store = Store::open(&settings.db, settings.workers as u32 + 2).map_err(|source| {
             StartError::Store {
                 path: settings.db.display().to_string(),
@@ -103,7 +116,10 @@ impl Application {
         let mut background = Background {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            liveness: ops::health::Liveness::default(),
         };
+        let metrics = web::Data::new(ops::metrics::Metrics::default());
+        let liveness = web::Data::new(background.liveness.clone());
         let poll_store = store.clone();
         let poll_auth = auth.clone();
         background
@@ -115,11 +131,28 @@ impl Application {
                 source,
             })?;
 
+        if let Some(schedule) = settings.backup.clone() {
+            let (backup_store, backup_metrics) = (store.clone(), metrics.clone());
+            background
+                .spawn("backup-scheduler", move |stop| {
+                    ops::backup::run_schedule(&backup_store, &schedule, &backup_metrics, &stop)
+                })
+                .map_err(|source| StartError::Bind {
+                    addr: settings.listen.clone(),
+                    source,
+                })?;
+        }
+
         let store_data = web::Data::new(store.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(metrics.clone())
+                .app_data(liveness.clone())
+                .wrap(actix_web::middleware::from_fn(
+                    ops::request_log::log_request,
+                ))
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
@@ -131,6 +164,7 @@ impl Application {
                     .into()
                 }))
                 .configure(ops::health::configure)
+                .configure(ops::metrics::configure)
                 .configure(api::configure)
                 .default_service(web::to(api::not_found))
         })
@@ -148,6 +182,7 @@ impl Application {
             port,
             store,
             background,
+            _lock: lock,
         })
     }
 

@@ -91,7 +91,16 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> 
     )?;
     let rows = stmt
         .query_map(
-            params![f.account, f.token, f.user, f.status, f.since, f.until, f.before_id, f.limit],
+            params![
+                f.account,
+                f.token,
+                f.user,
+                f.status,
+                f.since,
+                f.until,
+                f.before_id,
+                f.limit
+            ],
             |r| {
                 Ok(AuditEntry {
                     id: r.get(0)?,
@@ -132,7 +141,14 @@ pub struct DailyUsage {
 }
 
 /// Adds to a token's counters for a day.
-pub fn add_usage(conn: &Connection, token: TokenId, day: &str, requests: i64, errors: i64, limited: i64) -> StoreResult<()> {
+pub fn add_usage(
+    conn: &Connection,
+    token: TokenId,
+    day: &str,
+    requests: i64,
+    errors: i64,
+    limited: i64,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO token_usage_daily (token_id, day, requests, errors, rate_limited) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (token_id, day) DO UPDATE SET requests = requests + ?3, errors = errors + ?4, \
@@ -150,7 +166,12 @@ pub fn usage(conn: &Connection, token: TokenId, since_day: &str) -> StoreResult<
     )?;
     let rows = stmt
         .query_map(params![token, since_day], |r| {
-            Ok(DailyUsage { day: r.get(0)?, ok: r.get(1)?, errors: r.get(2)?, rate_limited: r.get(3)? })
+            Ok(DailyUsage {
+                day: r.get(0)?,
+                ok: r.get(1)?,
+                errors: r.get(2)?,
+                rate_limited: r.get(3)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
@@ -158,7 +179,13 @@ pub fn usage(conn: &Connection, token: TokenId, since_day: &str) -> StoreResult<
 
 /// Records that a token was seen from `ip` at `at`; true when the address was not seen in
 /// the `window_ms` before (a new address).
-pub fn note_ip(conn: &Connection, token: TokenId, ip: &str, at: i64, window_ms: i64) -> StoreResult<bool> {
+pub fn note_ip(
+    conn: &Connection,
+    token: TokenId,
+    ip: &str,
+    at: i64,
+    window_ms: i64,
+) -> StoreResult<bool> {
     let previous: Option<i64> = conn
         .prepare_cached("SELECT last_seen FROM token_seen_ips WHERE token_id = ?1 AND ip = ?2")?
         .query_row(params![token, ip], |r| r.get(0))
