@@ -2,6 +2,8 @@
 
 mod body;
 mod me;
+pub mod openapi;
+mod openapi_ops;
 mod pagination;
 mod records;
 mod telemetry;
@@ -17,6 +19,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(telemetry::record_call))
+            .service(
+                web::resource("/openapi.json")
+                    .route(web::get().to(openapi::openapi_json))
+                    .default_service(web::to(records::method_not_allowed)),
+            )
             .service(
                 web::resource("/me")
                     .route(web::get().to(me::me))
