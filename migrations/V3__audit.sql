@@ -34,3 +34,6 @@ CREATE TABLE token_seen_ips (
     last_seen INTEGER NOT NULL,
     PRIMARY KEY (token_id, ip)
 ) WITHOUT ROWID;
+
+-- When the token.expiring_soon event went out, so it goes out once.
+ALTER TABLE api_tokens ADD COLUMN expiry_warned_at INTEGER;

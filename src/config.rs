@@ -28,6 +28,7 @@ struct FileConfig {
     backup_dir: Option<PathBuf>,
     backup_every: Option<String>,
     backup_keep: Option<usize>,
+    audit_retention: Option<String>,
 }
 
 /// The effective configuration.
@@ -51,6 +52,11 @@ pub struct Settings {
     pub workers: usize,
     /// Scheduled backups, when a directory is configured.
     pub backup: Option<Schedule>,
+    /// How long audit rows are kept.
+    pub audit_retention: std::time::Duration,
+    /// How often the upkeep (pruning, inactivity, expiry warnings) runs. Not a flag: tests
+    /// shorten it.
+    pub maintenance_every: std::time::Duration,
 }
 
 impl Settings {
@@ -66,6 +72,8 @@ impl Settings {
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             backup: None,
+            audit_retention: std::time::Duration::from_secs(90 * 86_400),
+            maintenance_every: crate::activity::maintenance::EVERY,
         }
     }
 
@@ -119,6 +127,10 @@ impl Settings {
             s.workers = w;
         }
         s.backup = backup_schedule(serve, file.backup_dir, file.backup_every, file.backup_keep)?;
+        if let Some(r) = serve.audit_retention.clone().or(file.audit_retention) {
+            s.audit_retention = crate::clock::parse_duration(&r)
+                .ok_or_else(|| format!("audit_retention: `{r}` is not a duration like 90d"))?;
+        }
         Ok(s)
     }
 }

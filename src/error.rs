@@ -52,6 +52,9 @@ pub enum ApiError {
     /// A body with a non-JSON content type.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// The body did not arrive in time.
+    #[error("request timeout")]
+    RequestTimeout,
     /// A body over the limit (bytes).
     #[error("payload too large")]
     PayloadTooLarge(usize),
@@ -120,6 +123,7 @@ impl ApiError {
             InsufficientScope(_) => "insufficient_scope",
             UnsupportedMediaType => "unsupported_media_type",
             PayloadTooLarge(_) => "payload_too_large",
+            RequestTimeout => "request_timeout",
             InvalidJson(_) => "invalid_json",
             Validation(_) => "validation_failed",
             InvalidCursor => "invalid_cursor",
@@ -149,6 +153,7 @@ impl ApiError {
             InsufficientScope(_) => "Insufficient scope",
             UnsupportedMediaType => "Unsupported media type",
             PayloadTooLarge(_) => "Payload too large",
+            RequestTimeout => "Request timeout",
             InvalidJson(_) => "Invalid JSON",
             Validation(_) => "Validation failed",
             InvalidCursor => "Invalid cursor",
@@ -187,6 +192,7 @@ impl ApiError {
             InsufficientScope(scope) => format!("This call needs the `{scope}` scope."),
             UnsupportedMediaType => "Send the body as `application/json`.".into(),
             PayloadTooLarge(limit) => format!("The body is larger than {limit} bytes."),
+            RequestTimeout => "The request body did not arrive in time.".into(),
             InvalidJson(why) => format!("The body is not valid JSON: {why}"),
             Validation(errors) => match errors.as_slice() {
                 [one] => format!("`{}` {}.", one.field, one.message),
@@ -224,6 +230,7 @@ impl ResponseError for ApiError {
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             InvalidJson(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Validation(_) | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             IdempotencyKeyInFlight | Conflict(_) => StatusCode::CONFLICT,

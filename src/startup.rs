@@ -10,11 +10,16 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
+use crate::activity::recorder::run_flusher;
+use crate::activity::{Recorder, RecorderStats, maintenance};
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, generation};
+use crate::store::{Store, StoreError, checkpoint, generation};
 use crate::{api, ops};
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// How often the server looks for changes made by other processes (the CLI).
 const GENERATION_POLL: Duration = Duration::from_millis(200);
@@ -27,6 +32,7 @@ pub struct Application {
     background: Background,
     /// Held while serving: `restore` refuses to run under a live server.
     _lock: ops::backup::ServerLock,
+    recorder_stats: Arc<RecorderStats>,
 }
 
 /// Named background threads with a shared stop flag, joined at shutdown.
@@ -142,8 +148,40 @@ impl Application {
                     source,
                 })?;
         }
+        let (recorder, records) = Recorder::new();
+        let recorder_stats = recorder.stats();
+        let (flush_store, flush_stats) = (store.clone(), recorder.stats());
+        background
+            .spawn("call-recorder", move |stop| {
+                run_flusher(&flush_store, &records, &flush_stats, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let (upkeep_store, upkeep_auth) = (store.clone(), auth.clone());
+        let (retention, every) = (settings.audit_retention, settings.maintenance_every);
+        background
+            .spawn("maintenance", move |stop| {
+                maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+
+        let checkpoint_path = settings.db.clone();
+        background
+            .spawn("wal-checkpointer", move |stop| {
+                run_checkpointer(&checkpoint_path, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
 
         let store_data = web::Data::new(store.clone());
+        let recorder = web::Data::new(recorder);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(store_data.clone())
@@ -153,6 +191,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     ops::request_log::log_request,
                 ))
+                .app_data(recorder.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )
@@ -183,12 +222,18 @@ impl Application {
             store,
             background,
             _lock: lock,
+            recorder_stats,
         })
     }
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Counters of the call recorder (audit, usage, last-used batching).
+    pub fn recorder_stats(&self) -> Arc<RecorderStats> {
+        self.recorder_stats.clone()
     }
 
     /// A handle that stops the server gracefully.
@@ -219,6 +264,27 @@ fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the change generation"),
+        }
+    }
+}
+
+/// Copies the WAL back into the database in the background (see `store::checkpoint`).
+fn run_checkpointer(path: &std::path::Path, stop: &AtomicBool) {
+    let conn = match checkpoint::open_checkpointer(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the WAL checkpointer could not open the database");
+            return;
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        match checkpoint::checkpoint(&conn, checkpoint::TRUNCATE_ABOVE_PAGES) {
+            Ok(c) if c.truncated => {
+                tracing::info!(wal_pages = c.wal_pages, "WAL truncated after checkpoint")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
 }

@@ -11,6 +11,8 @@ use crate::error::ApiError;
 pub const RECORD_BODY_LIMIT: usize = 64 * 1024;
 /// The largest batch body (500 records).
 pub const BATCH_BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// A body must arrive within this long: a client trickling bytes (slowloris) is cut off.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// True when the request's content type is JSON (`application/json` with any parameters,
 /// or, for PATCH, `application/merge-patch+json`).
@@ -45,15 +47,21 @@ pub async fn read_json(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::InvalidJson(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
+    let read = async {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::InvalidJson(format!("the body could not be read: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = actix_web::rt::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .map_err(|_| ApiError::RequestTimeout)??;
     if body.is_empty() {
         return Err(ApiError::InvalidJson("the body is empty".into()));
     }

@@ -8,7 +8,7 @@ mod pagination;
 mod records;
 mod telemetry;
 
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 
 use crate::error::ApiError;
@@ -19,6 +19,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .wrap(from_fn(telemetry::record_call))
+            // Answers are per caller and may hold personal data: never cached, never sniffed.
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("cache-control", "no-store"))
+                    .add(("x-content-type-options", "nosniff")),
+            )
             .service(
                 web::resource("/openapi.json")
                     .route(web::get().to(openapi::openapi_json))

@@ -111,9 +111,8 @@ pub async fn get_record(
     caller.require(res.scope_for(false))?;
     let id = target.id();
     let reach = caller.reach();
-    let store = store.into_inner();
-    let row =
-        web::block(move || store.read(|c| records::find_by_id(c, &res.table, reach, id))).await??;
+    // A primary-key read: inline on this worker's connection (see `Store::read_inline`).
+    let row = store.read_inline(|c| records::find_by_id(c, &res.table, reach, id))?;
     let row = row.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(res.view(&row)))
 }
@@ -248,10 +247,7 @@ pub async fn update_record(
     caller.require(res.scope_for(true))?;
     let id = target.id();
     let reach = caller.reach();
-    let reader = store.clone().into_inner();
-    let visible =
-        web::block(move || reader.read(|c| records::is_reachable(c, res.table.name, reach, id)))
-            .await??;
+    let visible = store.read_inline(|c| records::is_reachable(c, res.table.name, reach, id))?;
     if !visible {
         return Err(ApiError::NotFound);
     }

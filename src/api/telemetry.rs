@@ -1,23 +1,39 @@
-//! Around every `/api/v1` call: the IETF rate-limit fields for calls that reached the limiter.
+//! Around every `/api/v1` call: the IETF rate-limit fields for calls that reached the
+//! limiter, and one record for the audit log, usage counters and last-used stamp (sent
+//! to the recorder without waiting).
+
+use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, web};
 
+use crate::activity::{CallRecord, Recorder};
 use crate::auth::CallContext;
+use crate::clock;
+use crate::error::ApiError;
 
-/// Middleware: adds `RateLimit-Policy` and `RateLimit` to answers that passed the limiter.
+/// Middleware for the `/api/v1` scope.
 pub async fn record_call(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let at = clock::now_ms();
+    let recorder = req.app_data::<web::Data<Recorder>>().cloned();
+    let method = req.method().as_str().to_owned();
+    let path = req.path().to_owned();
+    let peer = req.peer_addr().map(|a| a.ip().to_canonical().to_string());
     let mut res = next.call(req).await?;
-    let ctx = res.request().extensions().get::<CallContext>().cloned();
-    if let Some(ctx) = ctx
-        && let (Some(token), Some(rate)) = (&ctx.token, &ctx.rate)
-    {
+    let ctx = res
+        .request()
+        .extensions()
+        .get::<CallContext>()
+        .cloned()
+        .unwrap_or_default();
+    if let (Some(token), Some(rate)) = (&ctx.token, &ctx.rate) {
         let headers = res.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&token.policy_header) {
             headers.insert(HeaderName::from_static("ratelimit-policy"), v);
@@ -25,6 +41,29 @@ pub async fn record_call(
         if let Some(v) = rate.header().and_then(|h| HeaderValue::from_str(&h).ok()) {
             headers.insert(HeaderName::from_static("ratelimit"), v);
         }
+    }
+    if let Some(recorder) = recorder {
+        let status = res.status().as_u16();
+        let code = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+            .map(ApiError::code);
+        recorder.record(CallRecord {
+            at,
+            token: ctx
+                .token
+                .as_ref()
+                .map(|t| (t.id, t.prefix.clone(), t.user_id, t.account_id)),
+            admitted: ctx.admitted,
+            rate_limited: ctx.rate.as_ref().is_some_and(|r| !r.allowed),
+            method,
+            path,
+            status,
+            code,
+            ip: ctx.ip.map(|ip| ip.to_string()).or(peer).unwrap_or_default(),
+            latency_us: started.elapsed().as_micros() as i64,
+        });
     }
     Ok(res)
 }

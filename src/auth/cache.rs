@@ -176,7 +176,7 @@ impl AuthState {
         None
     }
 
-    /// One indexed lookup on a miss (blocking: call from a blocking thread); fills the caches.
+    /// One indexed lookup on a miss, on the calling thread's own connection; fills the caches.
     pub(super) fn load(&self, hash: &TokenHash) -> Result<Option<Arc<CachedToken>>, StoreError> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let row = self

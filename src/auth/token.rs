@@ -154,3 +154,27 @@ mod tests {
         assert!(!format!("{t:?}").contains(&t.plaintext));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsing_any_string_never_panics(s in "\\PC{0,80}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn any_single_character_change_is_caught(pos in 3usize..TOKEN_LEN, c in "[0-9A-Za-z]") {
+            let t = generate();
+            let mut bytes = t.plaintext.clone().into_bytes();
+            prop_assume!(pos != 11 && bytes[pos] != c.as_bytes()[0]);
+            bytes[pos] = c.as_bytes()[0];
+            let changed = String::from_utf8(bytes).unwrap();
+            // CRC32 catches every single-character substitution.
+            prop_assert!(parse(&changed).is_none(), "{changed}");
+        }
+    }
+}

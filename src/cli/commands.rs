@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use rusqlite::Connection;
 
 use super::output;
-use super::{AccountCmd, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
+use super::{AccountCmd, AuditArgs, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
 use crate::auth::token;
 use crate::clock;
 use crate::config::Settings;
@@ -62,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(super::ConfigCmd::Show { json, .. }) => {
             super::ops_cmd::show_config(&settings, json)
         }
+        Command::Audit(args) => audit_log(&settings, args),
         Command::CheckToken { .. } => unreachable!("handled above"),
     }
 }
@@ -493,6 +494,62 @@ fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
             } else {
                 println!("endpoint {id} removed")
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let conn = open(settings)?;
+    let time = |s: Option<&str>| {
+        s.map(|t| clock::parse_rfc3339(t).ok_or_else(|| anyhow!("`{t}` is not an RFC 3339 time")))
+            .transpose()
+    };
+    let filter = store::audit::AuditFilter {
+        account: args
+            .account
+            .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
+            .transpose()?,
+        token: args
+            .token
+            .map(|t| manage::tokens::require(&conn, &t).map(|t| t.id))
+            .transpose()?,
+        user: None,
+        status: args.status,
+        since: time(args.since.as_deref())?,
+        until: time(args.until.as_deref())?,
+        before_id: None,
+        limit: args.limit,
+    };
+    let rows = store::audit::list(&conn, &filter)?;
+    if args.json {
+        let view: Vec<_> = rows
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id, "at": clock::format_ms(e.at), "token_prefix": e.token_prefix, "user_id": e.user_id,
+                    "account_id": e.account_id, "method": e.method, "path": e.path, "status": e.status,
+                    "code": e.code, "ip": e.ip, "latency_us": e.latency_us,
+                })
+            })
+            .collect();
+        output::json(&view)?;
+    } else {
+        println!(
+            "{:<24} {:<9} {:<7} {:<32} {:<6} {:<24} IP",
+            "AT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE"
+        );
+        for e in &rows {
+            println!(
+                "{:<24} {:<9} {:<7} {:<32} {:<6} {:<24} {}",
+                clock::format_ms(e.at),
+                e.token_prefix.as_deref().unwrap_or("-"),
+                e.method,
+                e.path,
+                e.status,
+                e.code.as_deref().unwrap_or("-"),
+                e.ip
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

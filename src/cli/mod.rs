@@ -88,11 +88,39 @@ pub enum Command {
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Read the audit log of /api/v1 calls, newest first
+    Audit(AuditArgs),
     /// Offline, touching no database: is this a well-formed token? (exit 0 / 1)
     CheckToken {
         /// The token to check
         token: String,
     },
+}
+
+/// `audit` filters.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this account's calls
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only this token's calls (id or prefix)
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Only calls answered with this status
+    #[arg(long)]
+    pub status: Option<u16>,
+    /// Calls at or after this RFC 3339 time
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Calls before this RFC 3339 time
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// How many rows at most
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: u32,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `serve` flags.
@@ -131,6 +159,9 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of cores]
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+    /// How long the audit log keeps a call [default: 90d]
+    #[arg(long, env = "SWITCHBOARD_AUDIT_RETENTION", value_name = "DURATION")]
+    pub audit_retention: Option<String>,
     /// Write scheduled backups into this directory (off unless given)
     #[arg(long, env = "SWITCHBOARD_BACKUP_DIR", value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,

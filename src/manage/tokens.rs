@@ -306,9 +306,10 @@ pub fn rotate(
         limits: old.limits.as_deref(),
         expires_at: old.expires_at,
     };
-    let created = mint(conn, old.account_id, old.user_id, &spec)?;
+    let mut created = mint(conn, old.account_id, old.user_id, &spec)?;
     let grace_ms = grace.map_or(0, |g| g.as_millis() as i64);
     store::mark_rotated(conn, old.id, created.token.id, now + grace_ms)?;
+    created.token = store::find_by_id(conn, created.token.id)?.expect("just inserted");
     if grace_ms == 0 {
         store::revoke(conn, old.id, "rotated", now)?;
         let revoked = store::find_by_id(conn, old.id)?.expect("exists");
@@ -320,4 +321,32 @@ pub fn rotate(
         )?;
     }
     Ok(created)
+}
+
+/// Revokes live tokens unused for longer than their account's inactivity policy allows.
+pub fn revoke_unused(conn: &Connection, now: i64) -> ManageResult<Vec<Token>> {
+    let mut out = Vec::new();
+    for (id, account) in store::unused_beyond_policy(conn, now)? {
+        if store::revoke(conn, id, "inactivity", now)? {
+            let t = store::find_by_id(conn, id)?.expect("exists");
+            events::enqueue(conn, account, "token.revoked", TokenView::new(&t, None))?;
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Warns, once per token, about tokens expiring within seven days (`token.expiring_soon`).
+pub fn warn_expiring(conn: &Connection, now: i64) -> ManageResult<usize> {
+    let ids = store::take_expiring_soon(conn, now, 7 * 86_400_000)?;
+    for id in &ids {
+        let t = store::find_by_id(conn, *id)?.expect("exists");
+        events::enqueue(
+            conn,
+            t.account_id,
+            "token.expiring_soon",
+            TokenView::new(&t, None),
+        )?;
+    }
+    Ok(ids.len())
 }

@@ -42,7 +42,9 @@ fn hash_password(pw: &str) -> ManageResult<String> {
 
 /// Adds a user.
 pub fn add(conn: &Connection, input: UserInput) -> ManageResult<User> {
-    let email = input.email.trim();
+    // Emails compare case-insensitively; store one spelling so lists and lookups agree.
+    let email = input.email.trim().to_lowercase();
+    let email = email.as_str();
     check_email(email)?;
     let account = accounts::require(conn, &input.account)?;
     if users::email_exists(conn, email)? {

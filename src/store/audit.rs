@@ -197,3 +197,8 @@ pub fn note_ip(
     .execute(params![token, ip, at])?;
     Ok(previous.is_none_or(|p| at - p > window_ms))
 }
+
+/// Forgets addresses not seen since `cutoff` (ms).
+pub fn prune_seen_ips(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
+    Ok(conn.execute("DELETE FROM token_seen_ips WHERE last_seen < ?1", [cutoff])?)
+}

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod checkpoint;
 pub mod generation;
 mod migrate;
 pub mod ops;
@@ -108,6 +109,12 @@ impl std::fmt::Debug for Store {
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+thread_local! {
+    /// Each server worker thread's own read connections, by database file.
+    static INLINE_READERS: std::cell::RefCell<Vec<(PathBuf, Connection)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(&format!(
@@ -142,7 +149,11 @@ impl Store {
             .max_size(readers.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        let writer = Writer::start(open_connection(path)?)?;
+        let writer_conn = open_connection(path)?;
+        // Checkpoints run on a background thread instead (see `checkpoint`): an automatic
+        // checkpoint inside a commit would stall every write waiting behind it.
+        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let writer = Writer::start(writer_conn)?;
         Ok(Store {
             pool,
             writer,
@@ -181,6 +192,28 @@ impl Store {
     /// False once the writer thread has ended (shut down or died).
     pub fn writer_alive(&self) -> bool {
         self.writer.is_alive()
+    }
+
+    /// Runs an indexed point read on this thread's own connection, without a thread hop or a
+    /// pool checkout. Only for reads that take microseconds (a primary-key or unique-index
+    /// lookup); anything longer goes through [`Store::read`] on a blocking thread.
+    pub fn read_inline<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
+        INLINE_READERS.with(|cell| {
+            let mut readers = cell.borrow_mut();
+            let index = match readers.iter().position(|(p, _)| *p == self.path) {
+                Some(i) => i,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &self.path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    apply_pragmas(&conn, "NORMAL")?;
+                    readers.push((self.path.clone(), conn));
+                    readers.len() - 1
+                }
+            };
+            f(&readers[index].1)
+        })
     }
 
     /// The writer thread: every write of the server goes through it.

@@ -187,7 +187,10 @@ pub fn list(
 /// Writes back name, expiry, allow-list and limits.
 pub fn update(conn: &Connection, t: &Token) -> StoreResult<()> {
     conn.execute(
-        "UPDATE api_tokens SET name = ?2, expires_at = ?3, allow_ips = ?4, limits = ?5 WHERE id = ?1",
+        // A changed expiry may deserve a new expiring-soon warning.
+        "UPDATE api_tokens SET name = ?2, allow_ips = ?4, limits = ?5, \
+         expiry_warned_at = CASE WHEN expires_at IS ?3 THEN expiry_warned_at ELSE NULL END, expires_at = ?3 \
+         WHERE id = ?1",
         params![t.id, t.name, t.expires_at, string_list(&t.allow_ips), t.limits.as_deref().map(string_list)],
     )?;
     Ok(())
@@ -357,4 +360,34 @@ pub fn stamp_last_used(conn: &Connection, id: TokenId, at: i64, ip: &str) -> Sto
         params![id, at, ip],
     )?;
     Ok(())
+}
+
+/// Live tokens of accounts with an inactivity policy, unused (or never used) for longer
+/// than the policy allows at `now`.
+pub fn unused_beyond_policy(conn: &Connection, now: i64) -> StoreResult<Vec<(TokenId, AccountId)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.account_id FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+         WHERE t.revoked_at IS NULL AND a.revoke_unused_after_s IS NOT NULL \
+         AND COALESCE(t.last_used_at, t.created_at) < ?1 - a.revoke_unused_after_s * 1000",
+    )?;
+    let rows = stmt
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Live tokens expiring within `within_ms` that have not been warned about yet; marks them warned.
+pub fn take_expiring_soon(
+    conn: &Connection,
+    now: i64,
+    within_ms: i64,
+) -> StoreResult<Vec<TokenId>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE api_tokens SET expiry_warned_at = ?1 WHERE revoked_at IS NULL AND expiry_warned_at IS NULL \
+         AND expires_at IS NOT NULL AND expires_at > ?1 AND expires_at <= ?1 + ?2 RETURNING id",
+    )?;
+    let rows = stmt
+        .query_map(params![now, within_ms], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }

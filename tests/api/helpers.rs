@@ -3,13 +3,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use rusqlite::Connection;
 use serde_json::Value;
+use switchboard::activity::RecorderStats;
 use switchboard::config::Settings;
 use switchboard::manage::tokens::{Expiry, TokenInput};
 use switchboard::manage::users::UserInput;
@@ -37,6 +39,7 @@ pub struct TestApp {
     /// The database file.
     pub db_path: PathBuf,
     handle: ServerHandle,
+    recorder: Arc<RecorderStats>,
     thread: Option<JoinHandle<()>>,
     agent: ureq::Agent,
     _dir: tempfile::TempDir,
@@ -88,16 +91,18 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     // Generous limits: tests that are about rate limits set their own.
     settings.default_limit =
         switchboard::auth::rate_limit::Limit::parse_list(&["100000/1s"]).unwrap();
+    settings.maintenance_every = Duration::from_millis(200);
     tweak(&mut settings);
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings).expect("application builds");
-            tx.send((app.port(), app.handle())).expect("test alive");
+            tx.send((app.port(), app.handle(), app.recorder_stats()))
+                .expect("test alive");
             app.run_until_stopped().await.expect("server runs");
         });
     });
-    let (port, handle) = rx
+    let (port, handle, recorder) = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server started");
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -110,6 +115,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db_path,
         handle,
+        recorder,
         thread: Some(thread),
         agent,
         _dir: dir,
@@ -134,6 +140,24 @@ impl TestApp {
     pub fn manage<R>(&self, f: impl FnOnce(&Connection) -> Result<R, ManageError>) -> R {
         let mut conn = store::open_connection(&self.db_path).expect("open");
         store::with_management_tx(&mut conn, f).expect("management change")
+    }
+
+    /// Waits until every call recorded so far has been written (audit, usage, last-used).
+    pub fn wait_for_flush(&self) {
+        let target = self.recorder.recorded.load(Ordering::SeqCst);
+        assert!(
+            eventually(Duration::from_secs(10), || self
+                .recorder
+                .written
+                .load(Ordering::SeqCst)
+                >= target),
+            "the recorder did not flush"
+        );
+    }
+
+    /// The recorder's counters.
+    pub fn recorder(&self) -> &RecorderStats {
+        &self.recorder
     }
 
     /// A read-only look at the database.
@@ -235,6 +259,27 @@ impl TestApp {
             headers,
             text,
         }
+    }
+
+    /// Sends raw bytes as a request on a fresh connection (for what a client library refuses
+    /// to send); returns the status code and the whole answer as text.
+    pub fn raw(&self, request: &[u8]) -> (u16, String) {
+        use std::io::{Read, Write};
+        let addr = self.address.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).expect("write");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text)
     }
 
     /// `GET` with a bearer token.

@@ -2,5 +2,11 @@
 
 mod helpers;
 
+mod allow_lists;
 mod auth;
+mod cli;
+mod lifecycle;
+mod limits;
+mod owasp;
+mod properties;
 mod records;

@@ -1,0 +1,59 @@
+//! Periodic upkeep: prune old audit rows, revoke tokens unused beyond their account's policy,
+//! and warn once before a token expires.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::auth::AuthState;
+use crate::clock;
+use crate::manage::{self, ManageError};
+use crate::store::{Store, audit, generation};
+
+/// How often the upkeep runs.
+pub const EVERY: Duration = Duration::from_secs(30);
+
+/// Runs the upkeep every `every` until stopped (and once at start).
+pub fn run(
+    store: &Store,
+    auth: &AuthState,
+    retention: Duration,
+    every: Duration,
+    stop: &AtomicBool,
+) {
+    let mut next = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        if Instant::now() >= next {
+            if let Err(e) = run_once(store, auth, retention) {
+                tracing::warn!(error = %e, "maintenance pass failed");
+            }
+            next = Instant::now() + every;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One pass of the upkeep.
+pub fn run_once(store: &Store, auth: &AuthState, retention: Duration) -> Result<(), ManageError> {
+    let now = clock::now_ms();
+    let cutoff = now - retention.as_millis() as i64;
+    let (pruned, revoked, warned) = store.writer().write_blocking(move |tx| {
+        let pruned = audit::prune(tx, cutoff)?;
+        audit::prune_seen_ips(tx, now - 30 * 86_400_000)?;
+        let revoked = manage::tokens::revoke_unused(tx, now)?;
+        if !revoked.is_empty() {
+            generation::bump(tx)?;
+        }
+        let warned = manage::tokens::warn_expiring(tx, now)?;
+        Ok::<_, ManageError>((pruned, revoked, warned))
+    })?;
+    if !revoked.is_empty() {
+        auth.invalidate_all();
+        for t in &revoked {
+            tracing::info!(prefix = %t.prefix, "token revoked after inactivity");
+        }
+    }
+    if pruned > 0 || warned > 0 {
+        tracing::info!(pruned, warned, "maintenance pass");
+    }
+    Ok(())
+}

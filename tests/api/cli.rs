@@ -1,0 +1,398 @@
+//! The real binary: the smoke test (serve, health, SIGTERM, exit 0), the management commands
+//! and their `--json` output, and CLI changes reaching a running server within one second.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{eventually, spawn_app};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("binary runs")
+}
+
+fn run_json(db: &Path, args: &[&str]) -> Value {
+    let out = run(db, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?} printed no single JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn the_binary_serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("smoke.db");
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health = |path: &str| {
+        agent
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .call()
+            .map(|r| r.status().as_u16())
+            .ok()
+    };
+    assert!(eventually(Duration::from_secs(20), || health("/healthz") == Some(200)));
+    assert_eq!(health("/readyz"), Some(200));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.0.wait().unwrap();
+    assert!(exit.success(), "graceful stop exits 0: {exit:?}");
+    let stderr = BufReader::new(server.0.stderr.take().unwrap());
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        assert!(
+            serde_json::from_str::<Value>(&line).is_ok(),
+            "with --log-format json every line is JSON: {line}"
+        );
+    }
+}
+
+#[test]
+fn management_commands_print_one_json_document_and_never_a_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let accounts = run_json(&db, &["account", "list", "--json"]);
+    assert_eq!(accounts[0]["name"], "default");
+    assert_eq!(accounts[0]["plan"], "pro");
+    assert_eq!(accounts[0]["status"], "active");
+    let user = run_json(
+        &db,
+        &["user", "add", "--email", "Ada@Example.com", "--json"],
+    );
+    assert_eq!(user["role"], "agent", "least privilege by default");
+    assert_eq!(user["permissions"].as_array().unwrap().len(), 8);
+    let created = run_json(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada@example.com",
+            "--name",
+            "import",
+            "--scope",
+            "leads:read",
+            "--expires-in",
+            "90d",
+            "--allow-ip",
+            "10.0.0.1",
+            "--limit",
+            "5/1s",
+            "--json",
+        ],
+    );
+    let token = created["token"].as_str().unwrap();
+    assert!(token.starts_with("sb_") && token.len() == 60);
+    assert_eq!(created["prefix"], &token[3..11]);
+    assert_eq!(created["scopes"], serde_json::json!(["leads:read"]));
+    assert!(created["expires_at"].is_string());
+    assert_eq!(created["allow_ips"], serde_json::json!(["10.0.0.1/32"]));
+    assert_eq!(created["limits"], serde_json::json!(["5/1s"]));
+    let list = run_json(&db, &["token", "list", "--json"]);
+    let shown = &list[0];
+    for key in [
+        "id",
+        "prefix",
+        "name",
+        "user",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+        "allow_ips",
+        "limits",
+    ] {
+        assert!(shown.get(key).is_some(), "token list shows {key}");
+    }
+    let text = serde_json::to_string(&list).unwrap();
+    assert!(
+        !text.contains(&token[12..]) && !text.contains("hash"),
+        "no secret, no hash"
+    );
+    let show = run_json(&db, &["token", "show", &token[3..11], "--json"]);
+    assert_eq!(show["user"], "ada@example.com");
+    assert!(show.get("replaced_by").is_some() && show.get("replaces").is_some());
+    let rotated = run_json(
+        &db,
+        &["token", "rotate", &token[3..11], "--grace", "1h", "--json"],
+    );
+    assert_ne!(rotated["token"], created["token"]);
+    assert_eq!(
+        run_json(&db, &["token", "show", &token[3..11], "--json"])["replaced_by"],
+        rotated["id"]
+    );
+    let revoked = run_json(
+        &db,
+        &[
+            "token",
+            "revoke",
+            rotated["prefix"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(revoked["revoked_at"].is_string());
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_one_line_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    run_json(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--permission",
+            "leads:read",
+            "--json",
+        ],
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "token",
+                "create",
+                "--user",
+                "a@example.com",
+                "--name",
+                "x",
+                "--scope",
+                "leads:write",
+            ],
+            "lacks the permission",
+        ),
+        (
+            &[
+                "token",
+                "create",
+                "--user",
+                "a@example.com",
+                "--name",
+                "x",
+                "--scope",
+                "leads:admin",
+            ],
+            "not a scope",
+        ),
+        (
+            &[
+                "token",
+                "create",
+                "--user",
+                "nobody@example.com",
+                "--name",
+                "x",
+                "--scope",
+                "leads:read",
+            ],
+            "no user",
+        ),
+        (
+            &[
+                "token",
+                "create",
+                "--user",
+                "a@example.com",
+                "--name",
+                "x",
+                "--scope",
+                "leads:read",
+                "--expires-in",
+                "5y",
+            ],
+            "duration",
+        ),
+        (
+            &[
+                "token",
+                "create",
+                "--user",
+                "a@example.com",
+                "--name",
+                "x",
+                "--scope",
+                "leads:read",
+                "--allow-ip",
+                "nope",
+            ],
+            "IP",
+        ),
+        (
+            &[
+                "token",
+                "create",
+                "--user",
+                "a@example.com",
+                "--name",
+                "x",
+                "--scope",
+                "leads:read",
+                "--limit",
+                "5/2s",
+            ],
+            "limit",
+        ),
+        (
+            &["user", "add", "--email", "a@example.com"],
+            "already exists",
+        ),
+        (&["user", "add", "--email", "not-an-email"], "email"),
+        (&["account", "create", "default"], "already exists"),
+        (&["token", "revoke", "ZZZZZZZZ"], "no token"),
+    ];
+    for (args, needle) in cases {
+        let out = run(&db, args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line: {stderr}"
+        );
+    }
+    assert_eq!(
+        run_json(&db, &["token", "list", "--json"]),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn check_token_is_offline_and_answers_by_exit_code() {
+    let valid = "sb_AbCd1234_0123456789abcdefghijABCDEFGHIJklmnopqrstUV4WN20M";
+    let missing_db = Path::new("/nonexistent/dir/never.db");
+    assert!(run(missing_db, &["check-token", valid]).status.success());
+    let bad = run(missing_db, &["check-token", &valid.replace("AbCd", "AbCe")]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(!missing_db.exists());
+}
+
+#[test]
+fn a_cli_change_reaches_a_running_server_within_one_second() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    assert_eq!(app.get("/api/v1/leads", &t).status, 200);
+    let out = run(
+        &app.db_path,
+        &["account", "update", "default", "--status", "past_due"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(eventually(Duration::from_secs(1), || app
+        .get("/api/v1/leads", &t)
+        .status
+        == 402));
+    let out = run(
+        &app.db_path,
+        &["account", "update", "default", "--status", "active"],
+    );
+    assert!(out.status.success());
+    assert!(eventually(Duration::from_secs(1), || app
+        .get("/api/v1/leads", &t)
+        .status
+        == 200));
+    let out = run(&app.db_path, &["token", "revoke", &t[3..11]]);
+    assert!(out.status.success());
+    assert!(eventually(Duration::from_secs(1), || app
+        .get("/api/v1/leads", &t)
+        .status
+        == 401));
+}
+
+#[test]
+fn a_password_is_read_from_stdin_and_stored_as_argon2id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pw.db");
+    let mut child = Command::new(BIN)
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "user",
+            "add",
+            "--email",
+            "boss@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let hash: String = conn
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    assert!(!hash.contains("horse"));
+}
