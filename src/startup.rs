@@ -204,6 +204,7 @@ impl Application {
                 }))
                 .configure(ops::health::configure)
                 .configure(ops::metrics::configure)
+                .configure(ops::docs::configure)
                 .configure(api::configure)
                 .default_service(web::to(api::not_found))
         })

@@ -2,6 +2,7 @@
 //! documentation page.
 
 pub mod backup;
+pub mod docs;
 pub mod health;
 pub mod metrics;
 pub mod request_log;

@@ -22,7 +22,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use migrate::{SCHEMA_VERSION, migrate};
+pub use migrate::{SCHEMA_VERSION, migrate, migrate_to};
 pub use writer::Writer;
 
 use crate::model::{AccountId, EndpointId, TokenId, UserId};

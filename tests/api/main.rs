@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod lifecycle;
 mod limits;
+mod ops;
 mod owasp;
 mod properties;
 mod records;
