@@ -56,11 +56,16 @@ impl ServerLock {
     /// Takes the lock for `db`, or says who holds it.
     pub fn acquire(db: &Path) -> Result<ServerLock, OpsError> {
         let path = lock_path(db);
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        // Opened read-only when it exists: an flock needs no write access, and a lock file
+        // left by root (a `restore` run with sudo) must not stop the service's own user.
+        let file = File::open(&path)
+            .or_else(|_| {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+            })
             .map_err(io(format!("cannot open the lock file {}", path.display())))?;
         match file.try_lock() {
             Ok(()) => Ok(ServerLock { _file: file, path }),
@@ -214,6 +219,12 @@ pub fn restore(db: &Path, from: &Path) -> Result<RestoreReport, OpsError> {
         let old = store::open_connection(db)?;
         sql::checkpoint_truncate(&old)?;
         drop(old);
+        // Run as root against a service's database, the new file must still belong to the
+        // service's user, or the service could not open it.
+        if let Ok(meta) = fs::metadata(db) {
+            use std::os::unix::fs::MetadataExt;
+            let _ = std::os::unix::fs::chown(&incoming, Some(meta.uid()), Some(meta.gid()));
+        }
         let stamp = OffsetDateTime::now_utc().unix_timestamp();
         let kept = sibling(db, &format!(".pre-restore-{stamp}"));
         fs::rename(db, &kept).map_err(io(format!("cannot move {} aside", db.display())))?;
