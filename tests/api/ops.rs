@@ -521,3 +521,120 @@ fn config_show_prints_the_effective_settings_from_every_layer() {
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn the_request_log_has_one_json_line_per_request_with_its_id_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    assert!(
+        run(
+            &db,
+            &["user", "add", "--email", "a@example.com", "--role", "admin"]
+        )
+        .status
+        .success()
+    );
+    let created = run(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "a@example.com",
+            "--name",
+            "t",
+            "--scope",
+            "leads:read",
+            "--json",
+        ],
+    );
+    let token = serde_json::from_slice::<Value>(&created.stdout).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(eventually(Duration::from_secs(20), || {
+        agent.get(&format!("{base}/healthz")).call().is_ok()
+    }));
+    let r = agent
+        .get(&format!("{base}/api/v1/leads?access_token={token}&limit=5"))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let bad = agent
+        .get(&format!("{base}/api/v1/leads"))
+        .header("x-api-key", &format!("{token}x"))
+        .call()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 401);
+    // A log line is written after its answer: read until both are in (bounded), then stop.
+    let stderr_pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr_pipe)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while lines
+        .iter()
+        .filter(|l: &&String| l.contains("\"/api/v1/leads\""))
+        .count()
+        < 2
+        && std::time::Instant::now() < deadline
+    {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            lines.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines.extend(rx.try_iter());
+    let secret = &token[12..];
+    for line in &lines {
+        assert!(!line.contains(secret), "a secret was logged: {line}");
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    let ours: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["message"] == "request" && v["path"] == "/api/v1/leads")
+        .collect();
+    assert_eq!(ours.len(), 2, "{lines:#?}");
+    assert_eq!(ours[0]["status"], 200);
+    assert_eq!(ours[1]["code"], "invalid_token");
+    assert!(
+        lines.iter().any(|l| l.contains(&id)),
+        "the answer's X-Request-Id is in the log"
+    );
+}
