@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -143,10 +143,8 @@ pub fn backup_with(conn: &Connection, to: &Path) -> Result<BackupReport, OpsErro
 /// Makes the fresh copy a self-contained file (rollback journal, so it opens read-only
 /// anywhere), checks it, and syncs it to disk. Returns its schema version.
 fn finish_copy(path: &Path) -> Result<i64, OpsError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(StoreError::from)?;
-    conn.execute_batch("PRAGMA journal_mode = DELETE")
-        .map_err(StoreError::from)?;
+    let conn = sql::open_existing(path)?;
+    sql::use_rollback_journal(&conn)?;
     if let Err(findings) = sql::integrity_check(&conn)? {
         return Err(OpsError::Refused(format!(
             "the copy failed its integrity check: {}",
@@ -178,13 +176,7 @@ pub fn backup_file(db: &Path, to: &Path) -> Result<BackupReport, OpsError> {
             db.display()
         )));
     }
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(StoreError::from)?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(StoreError::from)?;
+    let conn = sql::open_existing(db)?;
     backup_with(&conn, to)
 }
 
@@ -208,8 +200,7 @@ pub fn restore(db: &Path, from: &Path) -> Result<RestoreReport, OpsError> {
     let _lock = ServerLock::acquire(db)?;
     let incoming = sibling(db, ".restoring");
     let _ = fs::remove_file(&incoming);
-    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(StoreError::from)?;
+    let source = sql::open_existing(from)?;
     sql::vacuum_into(&source, &incoming)?;
     drop(source);
     finish_copy(&incoming)?;

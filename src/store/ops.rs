@@ -25,6 +25,24 @@ pub fn open_read_only(path: &Path) -> StoreResult<Connection> {
     )?)
 }
 
+/// Opens an existing database file read-write (never creating one), waiting up to 10 s for
+/// a lock held by a live server's writer.
+pub fn open_existing(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// Switches a copy to a rollback journal, so it is one self-contained file that opens
+/// read-only anywhere (a WAL-mode file needs its `-shm` beside it).
+pub fn use_rollback_journal(conn: &Connection) -> StoreResult<()> {
+    conn.execute_batch("PRAGMA journal_mode = DELETE")?;
+    Ok(())
+}
+
 /// `PRAGMA integrity_check`: `Ok(())` when the file is sound, else SQLite's first findings.
 pub fn integrity_check(conn: &Connection) -> StoreResult<Result<(), Vec<String>>> {
     let mut stmt = conn.prepare("PRAGMA integrity_check(20)")?;
