@@ -148,6 +148,16 @@ impl Ops<'_> {
     /// `POST /api/v1/R`
     pub fn create(&self) -> Value {
         let mut created = ok("The record, created.", refs(self.name));
+        // Links let a client (and schemathesis's stateful phase) follow a create to the record.
+        let link = |verb: &str| {
+            json!({ "operationId": format!("{verb}{}", self.name),
+                "parameters": { "id": "$response.body#/id" } })
+        };
+        created["links"] = json!({
+            format!("Get{}", self.name): link("get"),
+            format!("Update{}", self.name): link("update"),
+            format!("Delete{}", self.name): link("delete"),
+        });
         created["headers"]["Location"] = json!({ "required": true, "schema": { "type": "string" },
             "description": "The record's path, e.g. `/api/v1/leads/42`." });
         with(
