@@ -62,6 +62,16 @@ fn with(mut base: Value, extra: &[(&str, Value)]) -> Value {
 }
 
 impl Ops<'_> {
+    /// "a lead", "an invoice".
+    fn a(&self) -> String {
+        let article = if self.res.singular.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {}", self.res.singular)
+    }
+
     fn op(&self, id: &str, summary: String, write: bool) -> Value {
         let scope = if write {
             self.res.write_scope
@@ -163,7 +173,7 @@ impl Ops<'_> {
         with(
             self.op(
                 &format!("create{}", self.name),
-                format!("Create a {}", self.res.singular),
+                format!("Create {}", self.a()),
                 true,
             ),
             &[
@@ -222,7 +232,7 @@ impl Ops<'_> {
         with(
             self.op(
                 &format!("get{}", self.name),
-                format!("Get a {}", self.res.singular),
+                format!("Get {}", self.a()),
                 false,
             ),
             &[
@@ -246,7 +256,7 @@ impl Ops<'_> {
         with(
             self.op(
                 &format!("update{}", self.name),
-                format!("Change a {} (JSON merge patch)", self.res.singular),
+                format!("Change {} (JSON merge patch)", self.a()),
                 true,
             ),
             &[
@@ -273,7 +283,7 @@ impl Ops<'_> {
         with(
             self.op(
                 &format!("delete{}", self.name),
-                format!("Delete a {}", self.res.singular),
+                format!("Delete {}", self.a()),
                 true,
             ),
             &[
