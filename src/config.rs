@@ -28,7 +28,9 @@ struct FileConfig {
     backup_dir: Option<PathBuf>,
     backup_every: Option<String>,
     backup_keep: Option<usize>,
+    secure_cookies: Option<bool>,
     audit_retention: Option<String>,
+    max_db_size: Option<String>,
 }
 
 /// The effective configuration.
@@ -52,8 +54,12 @@ pub struct Settings {
     pub workers: usize,
     /// Scheduled backups, when a directory is configured.
     pub backup: Option<Schedule>,
+    /// Always mark the admin session cookie `Secure`.
+    pub secure_cookies: bool,
     /// How long audit rows are kept.
     pub audit_retention: std::time::Duration,
+    /// The most the database may grow to (bytes); writes beyond are refused with 503.
+    pub max_db_size: Option<u64>,
     /// How often the upkeep (pruning, inactivity, expiry warnings) runs. Not a flag: tests
     /// shorten it.
     pub maintenance_every: std::time::Duration,
@@ -72,8 +78,10 @@ impl Settings {
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             backup: None,
+            secure_cookies: false,
             audit_retention: std::time::Duration::from_secs(90 * 86_400),
             maintenance_every: crate::activity::maintenance::EVERY,
+            max_db_size: None,
         }
     }
 
@@ -127,6 +135,14 @@ impl Settings {
             s.workers = w;
         }
         s.backup = backup_schedule(serve, file.backup_dir, file.backup_every, file.backup_keep)?;
+        if let Some(secure) = serve.secure_cookies.or(file.secure_cookies) {
+            s.secure_cookies = secure;
+        }
+        if let Some(size) = serve.max_db_size.clone().or(file.max_db_size) {
+            s.max_db_size = Some(parse_size(&size).ok_or_else(|| {
+                format!("max_db_size: `{size}` is not a size like 500MB or 2GB (at least 1MB)")
+            })?);
+        }
         if let Some(r) = serve.audit_retention.clone().or(file.audit_retention) {
             s.audit_retention = crate::clock::parse_duration(&r)
                 .ok_or_else(|| format!("audit_retention: `{r}` is not a duration like 90d"))?;
@@ -162,6 +178,14 @@ impl Settings {
             ),
             ("workers", json!(self.workers)),
         ];
+        out.push((
+            "audit_retention",
+            json!(clock::format_duration(self.audit_retention)),
+        ));
+        out.push(("secure_cookies", json!(self.secure_cookies)));
+        if let Some(bytes) = self.max_db_size {
+            out.push(("max_db_size", json!(format!("{}MB", bytes >> 20))));
+        }
         if let Some(b) = &self.backup {
             out.push(("backup_dir", json!(b.dir.display().to_string())));
             out.push(("backup_every", json!(clock::format_duration(b.every))));
@@ -211,9 +235,41 @@ fn backup_schedule(
     Ok(Some(Schedule { dir, every, keep }))
 }
 
+impl Settings {
+    /// The size cap in SQLite pages (4 KiB), if any.
+    pub fn max_db_pages(&self) -> Option<u64> {
+        self.max_db_size.map(|b| b / 4096)
+    }
+}
+
+/// Parses `500MB`, `2GB`, `1048576` (bytes; units are powers of 1024).
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let factor = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|b| *b >= 1 << 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_refuse_tiny_caps() {
+        assert_eq!(parse_size("500MB"), Some(500 << 20));
+        assert_eq!(parse_size("2gb"), Some(2 << 30));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("10KB"), None);
+        assert_eq!(parse_size("lots"), None);
+    }
 
     #[test]
     fn unknown_keys_in_the_file_are_refused_by_name() {

@@ -76,6 +76,9 @@ pub enum ApiError {
     /// Admin API without a session.
     #[error("login required")]
     LoginRequired,
+    /// Admin sign-in with a wrong email or password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
     /// Admin API action the signed-in user may not take.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -130,6 +133,7 @@ impl ApiError {
             IdempotencyKeyReused => "idempotency_key_reused",
             IdempotencyKeyInFlight => "idempotency_key_in_flight",
             LoginRequired => "login_required",
+            InvalidCredentials => "invalid_credentials",
             Forbidden(_) => "forbidden",
             CsrfFailed => "csrf_failed",
             Conflict(_) => "conflict",
@@ -160,6 +164,7 @@ impl ApiError {
             IdempotencyKeyReused => "Idempotency key reused",
             IdempotencyKeyInFlight => "Idempotency key in flight",
             LoginRequired => "Login required",
+            InvalidCredentials => "Wrong email or password",
             Forbidden(_) => "Forbidden",
             CsrfFailed => "CSRF check failed",
             Conflict(_) => "Conflict",
@@ -207,6 +212,9 @@ impl ApiError {
                     .into()
             }
             LoginRequired => "Sign in to the admin page first.".into(),
+            InvalidCredentials => {
+                "The email or the password is wrong, or the user is disabled.".into()
+            }
             Forbidden(why) | Conflict(why) | Unavailable(why) => why.clone(),
             CsrfFailed => {
                 "State-changing admin requests must carry the X-CSRF-Token header.".into()
@@ -223,6 +231,7 @@ impl ResponseError for ApiError {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingToken | InvalidToken | TokenExpired | LoginRequired => StatusCode::UNAUTHORIZED,
+            InvalidCredentials => StatusCode::UNAUTHORIZED,
             IpNotAllowed(_) | InsufficientScope(_) | Forbidden(_) | CsrfFailed => {
                 StatusCode::FORBIDDEN
             }
@@ -274,7 +283,7 @@ impl ResponseError for ApiError {
                     r#"Bearer realm="switchboard", error="invalid_token", error_description="token expired""#,
                 ));
             }
-            ApiError::LoginRequired => {
+            ApiError::LoginRequired | ApiError::InvalidCredentials => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
                     r#"Session realm="switchboard-admin""#,
@@ -308,6 +317,9 @@ impl From<StoreError> for ApiError {
             e if e.is_full() => {
                 ApiError::Unavailable("The database is full; writes are refused.".into())
             }
+            e if e.is_busy() => ApiError::Unavailable(
+                "The database is locked by another process; retry shortly.".into(),
+            ),
             e => ApiError::Internal(e.to_string()),
         }
     }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod activity;
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -16,7 +16,7 @@ use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, checkpoint, generation};
-use crate::{api, ops};
+use crate::{admin, api, ops};
 
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -32,6 +32,7 @@ pub struct Application {
     background: Background,
     /// Held while serving: `restore` refuses to run under a live server.
     _lock: ops::backup::ServerLock,
+    setup_url: Option<String>,
     recorder_stats: Arc<RecorderStats>,
 }
 
@@ -98,13 +99,19 @@ impl Application {
     /// Opens and migrates the database, starts the background work and binds the listener.
     /// Must be called inside an actix system.
     pub fn build(settings: Settings) -> Result<Application, StartError> {
-        let lock = ops::backup::ServerLock::acquire(&settings.db).map_err(StartError::Locked)?;
-        let store = Store::open(&settings.db, settings.workers as u32 + 2).map_err(|source| {
-            StartError::Store {
-                path: settings.db.display().to_string(),
-                source,
-            }
+        // Taken before the store opens, so a restore cannot swap the file under us; reported
+        // after, so a file that cannot be opened at all gets SQLite's own message.
+        let lock = ops::backup::ServerLock::acquire(&settings.db);
+        let store = Store::open(
+            &settings.db,
+            settings.workers as u32 + 2,
+            settings.max_db_pages(),
+        )
+        .map_err(|source| StartError::Store {
+            path: settings.db.display().to_string(),
+            source,
         })?;
+        let lock = lock.map_err(StartError::Locked)?;
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen.clone(),
             source,
@@ -148,6 +155,16 @@ impl Application {
                     source,
                 })?;
         }
+        let admin_state = web::Data::new(admin::AdminState::new(admin::AdminSettings {
+            secure_cookies: settings.secure_cookies,
+        }));
+        let setup_url =
+            admin::setup::announce(&store, &settings.listen, port).map_err(|source| {
+                StartError::Store {
+                    path: settings.db.display().to_string(),
+                    source,
+                }
+            })?;
         let (recorder, records) = Recorder::new();
         let recorder_stats = recorder.stats();
         let (flush_store, flush_stats) = (store.clone(), recorder.stats());
@@ -191,6 +208,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     ops::request_log::log_request,
                 ))
+                .app_data(admin_state.clone())
                 .app_data(recorder.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
@@ -206,6 +224,7 @@ impl Application {
                 .configure(ops::metrics::configure)
                 .configure(ops::docs::configure)
                 .configure(api::configure)
+                .configure(admin::configure)
                 .default_service(web::to(api::not_found))
         })
         .workers(settings.workers)
@@ -223,6 +242,7 @@ impl Application {
             store,
             background,
             _lock: lock,
+            setup_url,
             recorder_stats,
         })
     }
@@ -230,6 +250,11 @@ impl Application {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The first-run setup address, when the database had no admin at start.
+    pub fn setup_url(&self) -> Option<&str> {
+        self.setup_url.as_deref()
     }
 
     /// Counters of the call recorder (audit, usage, last-used batching).

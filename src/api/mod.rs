@@ -1,6 +1,6 @@
 //! The Developer API at `/api/v1`.
 
-mod body;
+pub(crate) mod body;
 mod me;
 pub mod openapi;
 mod openapi_ops;

@@ -75,7 +75,7 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn open(settings: &Settings) -> anyhow::Result<Connection> {
+pub(super) fn open(settings: &Settings) -> anyhow::Result<Connection> {
     let mut conn = store::open_connection(&settings.db)
         .with_context(|| format!("cannot open database {}", settings.db.display()))?;
     store::migrate(&mut conn).with_context(|| format!("database {}", settings.db.display()))?;
@@ -84,7 +84,7 @@ fn open(settings: &Settings) -> anyhow::Result<Connection> {
 
 /// Runs a management change in one `BEGIN IMMEDIATE` transaction that also tells a running
 /// server to drop its caches.
-fn change<R>(
+pub(super) fn change<R>(
     settings: &Settings,
     f: impl FnOnce(&Connection) -> Result<R, ManageError>,
 ) -> anyhow::Result<R> {
@@ -495,6 +495,7 @@ fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
                 println!("endpoint {id} removed")
             }
         }
+        other => return super::webhook_cmds::run(settings, other),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 mod commands;
 mod ops_cmd;
 mod output;
+mod webhook_cmds;
 
 use std::path::PathBuf;
 
@@ -159,9 +160,16 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of cores]
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+    /// Mark the admin session cookie Secure even when the request does not look like HTTPS
+    /// (behind a TLS proxy that sends no X-Forwarded-Proto)
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: Option<bool>,
     /// How long the audit log keeps a call [default: 90d]
     #[arg(long, env = "SWITCHBOARD_AUDIT_RETENTION", value_name = "DURATION")]
     pub audit_retention: Option<String>,
+    /// Refuse writes (503) once the database reaches this size, e.g. 2GB [default: no cap]
+    #[arg(long, env = "SWITCHBOARD_MAX_DB_SIZE", value_name = "SIZE")]
+    pub max_db_size: Option<String>,
     /// Write scheduled backups into this directory (off unless given)
     #[arg(long, env = "SWITCHBOARD_BACKUP_DIR", value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
@@ -441,6 +449,64 @@ pub enum WebhookCmd {
     },
     /// Remove an endpoint and its deliveries
     Remove {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List deliveries, newest first, with their last attempt
+    Deliveries {
+        /// Only this endpoint's deliveries
+        #[arg(long, value_name = "ID")]
+        endpoint: Option<i64>,
+        /// Only deliveries in this state
+        #[arg(long, value_parser = ["pending", "delivered", "failed", "dead", "paused"])]
+        status: Option<String>,
+        /// Only this account's deliveries
+        #[arg(long)]
+        account: Option<String>,
+        /// How many to show
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again (dead ones too) with the same webhook-id
+    Replay {
+        /// Delivery id
+        delivery_id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable an endpoint; its paused deliveries go out
+    Enable {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an endpoint; its new deliveries wait, paused
+    Disable {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an endpoint a new signing secret (printed once); the old one signs too for 24 h
+    RotateSecret {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a `webhook.test` delivery to one endpoint
+    Test {
         /// Endpoint id
         id: i64,
         /// Print JSON

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::manage::views::{AccountView, EndpointView, TokenView, UserView};
+use crate::manage::views::{AccountView, DeliveryView, EndpointView, TokenView, UserView};
 
 /// Prints `value` as one JSON document.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -134,6 +134,27 @@ pub fn endpoints(list: &[EndpointView]) {
             if e.enabled { "yes" } else { "no" },
             e.url,
             e.events.join(" ")
+        );
+    }
+}
+
+/// One line per delivery.
+pub fn deliveries(list: &[DeliveryView]) {
+    println!(
+        "{:<7} {:<8} {:<20} {:<10} {:<8} {:<6} {:<24} LAST ERROR",
+        "ID", "ENDPOINT", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "NEXT ATTEMPT"
+    );
+    for d in list {
+        println!(
+            "{:<7} {:<8} {:<20} {:<10} {:<8} {:<6} {:<24} {}",
+            d.id,
+            d.endpoint_id,
+            d.event_type,
+            d.status,
+            d.attempts,
+            d.last_status.map_or_else(|| "-".into(), |s| s.to_string()),
+            or_dash(d.next_attempt_at.as_deref()),
+            or_dash(d.last_error.as_deref())
         );
     }
 }

@@ -121,3 +121,54 @@ pub fn find_by_id_required(conn: &Connection, id: crate::model::UserId) -> Manag
     users::find_by_id(conn, id)?
         .ok_or_else(|| ManageError::NotFound(format!("no user with id {id}")))
 }
+
+/// Finds a user of `account` by id; another account's user does not exist for the caller.
+pub fn require_in_account(
+    conn: &Connection,
+    account: crate::model::AccountId,
+    id: crate::model::UserId,
+) -> ManageResult<User> {
+    users::find_by_id(conn, id)?
+        .filter(|u| u.account_id == account)
+        .ok_or_else(|| ManageError::NotFound(format!("no user with id {id}")))
+}
+
+/// Creates the first admin (first-run setup) in the `default` account, with a password; refused
+/// once any admin exists.
+pub fn create_first_admin(
+    conn: &Connection,
+    email: &str,
+    name: Option<&str>,
+    password: &str,
+) -> ManageResult<User> {
+    if users::any_admin(conn)? {
+        return Err(ManageError::Conflict(
+            "an admin already exists: sign in instead".into(),
+        ));
+    }
+    add(
+        conn,
+        UserInput {
+            email: email.into(),
+            name: name.map(str::to_owned).filter(|n| !n.trim().is_empty()),
+            role: Role::Admin,
+            account: "default".into(),
+            permissions: None,
+            password: Some(password.into()),
+        },
+    )
+}
+
+/// The rule that keeps an account manageable: a change may not leave it without an enabled
+/// admin who can sign in (the admin page refuses to lock its own account out).
+pub fn keep_an_admin(conn: &Connection, user: &User, changes: &UserChanges) -> ManageResult<()> {
+    let loses_admin = user.role == Role::Admin
+        && !user.disabled
+        && (changes.role.is_some_and(|r| r != Role::Admin) || changes.disabled == Some(true));
+    if loses_admin && users::count_enabled_admins(conn, user.account_id)? <= 1 {
+        return Err(ManageError::Invalid(
+            "this is the account's last admin: make someone else an admin first".into(),
+        ));
+    }
+    Ok(())
+}

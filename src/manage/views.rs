@@ -8,6 +8,7 @@ use crate::auth::scope::ScopeSet;
 use crate::clock;
 use crate::model::{AccountId, EndpointId, Plan, Role, SubscriptionStatus, TokenId, UserId};
 use crate::store::accounts::Account;
+use crate::store::deliveries::Delivery;
 use crate::store::tokens::Token;
 use crate::store::users::User;
 use crate::store::webhooks::Endpoint;
@@ -227,6 +228,58 @@ impl From<&Endpoint> for EndpointView {
             enabled: e.enabled,
             disabled_reason: e.disabled_reason.clone(),
             created_at: clock::format_ms(e.created_at),
+        }
+    }
+}
+
+/// A webhook delivery as shown: its state and its last attempt.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    /// Id.
+    pub id: i64,
+    /// The endpoint it goes to.
+    pub endpoint_id: EndpointId,
+    /// Event type (`lead.created`, ...).
+    pub event_type: String,
+    /// The `webhook-id` header, the same on every attempt and replay.
+    pub webhook_id: String,
+    /// `pending`, `delivered`, `failed` (a retry is scheduled), `dead` or `paused`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When the next attempt is due, while one is.
+    pub next_attempt_at: Option<String>,
+    /// HTTP status of the last answer.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The first KiB of the last answer.
+    pub last_response: Option<String>,
+    /// How long the last attempt took.
+    pub last_latency_ms: Option<i64>,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+}
+
+impl From<&Delivery> for DeliveryView {
+    fn from(d: &Delivery) -> Self {
+        let waiting = matches!(d.status.as_str(), "pending" | "failed");
+        DeliveryView {
+            id: d.id,
+            endpoint_id: d.endpoint_id,
+            event_type: d.event_type.clone(),
+            webhook_id: d.msg_id.clone(),
+            status: d.status.clone(),
+            attempts: d.attempts,
+            next_attempt_at: waiting.then(|| clock::format_ms(d.next_attempt_at)),
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+            last_response: d.last_response.clone(),
+            last_latency_ms: d.last_latency_ms,
+            created_at: clock::format_ms(d.created_at),
+            updated_at: clock::format_ms(d.updated_at),
         }
     }
 }

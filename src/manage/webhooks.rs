@@ -4,12 +4,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rusqlite::Connection;
 
+use super::views::DeliveryView;
 use super::{ManageError, ManageResult, accounts};
 use crate::auth::random;
 use crate::clock;
-use crate::model::EndpointId;
+use crate::model::{AccountId, EndpointId};
 use crate::resources::RESOURCES;
+use crate::store::deliveries::{self, Delivery};
 use crate::store::webhooks::{self as store, Endpoint};
+use crate::webhooks::events;
 
 /// Token lifecycle events an endpoint may subscribe to.
 pub const TOKEN_EVENTS: [&str; 5] = [
@@ -121,3 +124,109 @@ pub fn remove(conn: &Connection, id: EndpointId) -> ManageResult<()> {
         )))
     }
 }
+
+/// How long a rotated-out secret keeps signing alongside the new one.
+pub const ROTATION_OVERLAP_MS: i64 = 24 * 3_600_000;
+
+/// The most deliveries one listing shows.
+pub const MAX_DELIVERY_LIST: u32 = 1_000;
+
+/// Deliveries, newest first, filtered by account, endpoint and status.
+pub fn list_deliveries(
+    conn: &Connection,
+    account: Option<AccountId>,
+    endpoint: Option<EndpointId>,
+    status: Option<&str>,
+    limit: u32,
+) -> ManageResult<Vec<DeliveryView>> {
+    if let Some(s) = status
+        && !deliveries::STATUSES.contains(&s)
+    {
+        return Err(ManageError::Invalid(format!(
+            "`{s}` is not a delivery status; one of: {}",
+            deliveries::STATUSES.join(", ")
+        )));
+    }
+    if let Some(e) = endpoint {
+        require(conn, e)?;
+    }
+    let list = deliveries::list(
+        conn,
+        account,
+        endpoint,
+        status,
+        limit.clamp(1, MAX_DELIVERY_LIST),
+    )?;
+    Ok(list.iter().map(DeliveryView::from).collect())
+}
+
+/// Finds a delivery.
+pub fn require_delivery(conn: &Connection, id: i64) -> ManageResult<Delivery> {
+    deliveries::find(conn, id)?
+        .ok_or_else(|| ManageError::NotFound(format!("no webhook delivery with id {id}")))
+}
+
+/// Sends a delivery again, whatever its state (dead ones too), with the same `webhook-id`
+/// and a fresh retry schedule. While its endpoint is disabled it waits, paused.
+pub fn replay(conn: &Connection, delivery_id: i64) -> ManageResult<DeliveryView> {
+    let d = require_delivery(conn, delivery_id)?;
+    let now = clock::now_ms();
+    if d.lease_until.is_some_and(|l| l > now) {
+        return Err(ManageError::Conflict(format!(
+            "delivery {delivery_id} is being sent right now; replay it once that attempt ends"
+        )));
+    }
+    deliveries::requeue(conn, delivery_id, now)?;
+    Ok(DeliveryView::from(&require_delivery(conn, delivery_id)?))
+}
+
+/// Enables or disables an endpoint. Disabling parks its waiting deliveries (`paused`);
+/// enabling sends every parked one.
+pub fn set_enabled(conn: &Connection, id: EndpointId, enabled: bool) -> ManageResult<Endpoint> {
+    let reason = (!enabled).then_some("disabled by an operator");
+    change_enabled(conn, id, enabled, reason)
+}
+
+/// Enables or disables an endpoint with a reason (the worker disables for 410 and for days
+/// of failures) and moves its deliveries accordingly.
+pub fn change_enabled(
+    conn: &Connection,
+    id: EndpointId,
+    enabled: bool,
+    reason: Option<&str>,
+) -> ManageResult<Endpoint> {
+    require(conn, id)?;
+    let now = clock::now_ms();
+    store::set_enabled(conn, id, enabled, reason, now)?;
+    if enabled {
+        deliveries::resume_endpoint(conn, id, now)?;
+    } else {
+        deliveries::pause_endpoint(conn, id, now)?;
+    }
+    require(conn, id)
+}
+
+/// Gives an endpoint a new signing secret (returned in the endpoint, to be shown once). The
+/// old one keeps signing alongside it for 24 hours, so the receiver can switch over.
+pub fn rotate_secret(conn: &Connection, id: EndpointId) -> ManageResult<Endpoint> {
+    require(conn, id)?;
+    let now = clock::now_ms();
+    store::rotate_secret(conn, id, &new_secret(), now + ROTATION_OVERLAP_MS, now)?;
+    require(conn, id)
+}
+
+/// Queues a `webhook.test` event to this endpoint only.
+pub fn send_test(conn: &Connection, id: EndpointId) -> ManageResult<DeliveryView> {
+    let e = require(conn, id)?;
+    let data = serde_json::json!({
+        "endpoint_id": e.id,
+        "message": "A test delivery from Switchboard.",
+    });
+    let event = events::enqueue_to(conn, e.account_id, TEST_EVENT, data, &[(e.id, e.enabled)])?;
+    let d = deliveries::find_for_event(conn, event, e.id)?
+        .ok_or_else(|| ManageError::NotFound("the test delivery vanished".into()))?;
+    Ok(DeliveryView::from(&d))
+}
+
+/// The event type of a test delivery.
+pub const TEST_EVENT: &str = "webhook.test";

@@ -4,10 +4,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
+pub mod deliveries;
 pub mod generation;
+pub mod idempotency;
 mod migrate;
 pub mod ops;
 pub mod records;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
@@ -66,6 +69,13 @@ impl StoreError {
     pub fn is_full(&self) -> bool {
         matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+
+    /// True when another process holds the database longer than the busy timeout: a
+    /// passing condition, answered 503, not 500.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
     }
 }
 
@@ -138,7 +148,10 @@ pub fn open_connection(path: &Path) -> StoreResult<Connection> {
 impl Store {
     /// Opens the database: migrates on a dedicated connection first, then builds the
     /// reader pool and starts the writer thread.
-    pub fn open(path: &Path, readers: u32) -> StoreResult<Store> {
+    ///
+    /// `max_pages`, when set, caps the database's size (in pages) for the writer, so that a
+    /// full SD card is met with a clear refusal rather than a full disk.
+    pub fn open(path: &Path, readers: u32, max_pages: Option<u64>) -> StoreResult<Store> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
         drop(conn);
@@ -153,6 +166,9 @@ impl Store {
         // Checkpoints run on a background thread instead (see `checkpoint`): an automatic
         // checkpoint inside a commit would stall every write waiting behind it.
         writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        if let Some(pages) = max_pages {
+            writer_conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        }
         let writer = Writer::start(writer_conn)?;
         Ok(Store {
             pool,

@@ -189,3 +189,12 @@ pub fn any_admin(conn: &Connection) -> StoreResult<bool> {
         .optional()?
         .is_some())
 }
+
+/// Enabled admins of an account.
+pub fn count_enabled_admins(conn: &Connection, account: AccountId) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM users WHERE account_id = ?1 AND role = 'admin' AND disabled = 0",
+        [account],
+        |r| r.get(0),
+    )?)
+}

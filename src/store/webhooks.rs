@@ -147,3 +147,61 @@ pub fn insert_event(
     }
     Ok(event_id)
 }
+
+/// Enables or disables an endpoint; `reason` says why it was disabled (cleared on enable).
+pub fn set_enabled(
+    conn: &Connection,
+    id: EndpointId,
+    enabled: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> StoreResult<bool> {
+    let n = conn.execute(
+        "UPDATE webhook_endpoints SET enabled = ?2, disabled_reason = ?3, updated_at = ?4, \
+           failing_since = CASE WHEN ?2 THEN NULL ELSE failing_since END WHERE id = ?1",
+        params![id, enabled, if enabled { None } else { reason }, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Replaces the signing secret; the old one keeps signing alongside until `previous_until`.
+pub fn rotate_secret(
+    conn: &Connection,
+    id: EndpointId,
+    secret: &str,
+    previous_until: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    let n = conn.execute(
+        "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = ?3, secret = ?2, \
+           updated_at = ?4 WHERE id = ?1",
+        params![id, secret, previous_until, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Notes a failed attempt; returns since when the endpoint has failed without a success.
+pub fn mark_failing(conn: &Connection, id: EndpointId, now: i64) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?2) WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    Ok(conn
+        .query_row(
+            "SELECT failing_since FROM webhook_endpoints WHERE id = ?1",
+            [id],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten()
+        .unwrap_or(now))
+}
+
+/// Notes a successful attempt: the endpoint is healthy again.
+pub fn mark_healthy(conn: &Connection, id: EndpointId) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL",
+    )?
+    .execute([id])?;
+    Ok(())
+}

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::auth::random;
 use crate::clock;
-use crate::model::AccountId;
+use crate::model::{AccountId, EndpointId};
 use crate::resources::{Change, Resource};
 use crate::store::records::Row;
 use crate::store::{StoreResult, webhooks};
@@ -35,6 +35,19 @@ pub fn enqueue<T: Serialize>(
     if endpoints.is_empty() {
         return Ok(0);
     }
+    enqueue_to(conn, account, kind, data, &endpoints)?;
+    Ok(endpoints.len())
+}
+
+/// Queues `type` with `data` for exactly these endpoints (`(id, enabled)`); returns the
+/// event's id.
+pub fn enqueue_to<T: Serialize>(
+    conn: &Connection,
+    account: AccountId,
+    kind: &str,
+    data: T,
+    endpoints: &[(EndpointId, bool)],
+) -> StoreResult<i64> {
     let now = clock::now_ms();
     let payload = serde_json::to_string(&Envelope {
         kind,
@@ -48,10 +61,9 @@ pub fn enqueue<T: Serialize>(
         &new_message_id(),
         kind,
         &payload,
-        &endpoints,
+        endpoints,
         now,
-    )?;
-    Ok(endpoints.len())
+    )
 }
 
 /// Queues the event of a record change (`lead.created`, `job.deleted`, ...).

@@ -396,3 +396,87 @@ fn a_password_is_read_from_stdin_and_stored_as_argon2id() {
     assert!(hash.starts_with("$argon2id$"));
     assert!(!hash.contains("horse"));
 }
+
+#[test]
+fn no_secret_reaches_the_log_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("logs.db");
+    run_json(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--role",
+            "admin",
+            "--json",
+        ],
+    );
+    let created = run_json(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            "a@example.com",
+            "--name",
+            "t",
+            "--scope",
+            "leads:read",
+            "--json",
+        ],
+    );
+    let token = created["token"].as_str().unwrap().to_owned();
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["--db", db.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "trace")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(eventually(Duration::from_secs(20), || agent
+        .get(format!("{base}/healthz"))
+        .call()
+        .is_ok()));
+    for auth in [format!("Bearer {token}"), "Bearer sb_wrong".to_owned()] {
+        agent
+            .get(format!("{base}/api/v1/leads"))
+            .header("authorization", &auth)
+            .call()
+            .unwrap();
+    }
+    agent
+        .get(format!("{base}/api/v1/leads"))
+        .header("x-api-key", &token)
+        .call()
+        .unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    server.0.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.len() > 100, "trace logging produced output");
+    let secret = &token[12..];
+    assert!(
+        !log.contains(secret),
+        "the token's secret appeared in the log"
+    );
+    let hash: String = switchboard::auth::token::hash(&token)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(!log.contains(&hash), "the token's hash appeared in the log");
+}

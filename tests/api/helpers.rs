@@ -38,6 +38,8 @@ pub struct TestApp {
     pub address: String,
     /// The database file.
     pub db_path: PathBuf,
+    /// The first-run setup address the server printed, if the database had no admin.
+    pub setup_url: Option<String>,
     handle: ServerHandle,
     recorder: Arc<RecorderStats>,
     thread: Option<JoinHandle<()>>,
@@ -97,12 +99,13 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(settings).expect("application builds");
-            tx.send((app.port(), app.handle(), app.recorder_stats()))
+            let setup_url = app.setup_url().map(str::to_owned);
+            tx.send((app.port(), app.handle(), app.recorder_stats(), setup_url))
                 .expect("test alive");
             app.run_until_stopped().await.expect("server runs");
         });
     });
-    let (port, handle, recorder) = rx
+    let (port, handle, recorder, setup_url) = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("server started");
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -114,6 +117,7 @@ pub fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db_path,
+        setup_url,
         handle,
         recorder,
         thread: Some(thread),

@@ -2,9 +2,12 @@
 
 mod helpers;
 
+mod admin;
+mod admin_manage;
 mod allow_lists;
 mod auth;
 mod cli;
+mod faults;
 mod lifecycle;
 mod limits;
 mod ops;

@@ -1,0 +1,93 @@
+//! The webhook commands beyond add/list/remove: deliveries, replay, enable/disable, secret
+//! rotation and test deliveries.
+
+use std::process::ExitCode;
+
+use super::WebhookCmd;
+use super::commands::{change, open};
+use super::output;
+use crate::config::Settings;
+use crate::manage::views::{DeliveryView, EndpointView};
+use crate::manage::{self, webhooks};
+use crate::model::EndpointId;
+
+/// Runs one of these commands (the others are handled in `commands`).
+pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        WebhookCmd::Deliveries {
+            endpoint,
+            status,
+            account,
+            limit,
+            json,
+        } => {
+            let conn = open(settings)?;
+            let account_id = account
+                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
+                .transpose()?;
+            let list = webhooks::list_deliveries(
+                &conn,
+                account_id,
+                endpoint.map(EndpointId),
+                status.as_deref(),
+                limit,
+            )?;
+            if json {
+                output::json(&list)?
+            } else {
+                output::deliveries(&list)
+            }
+        }
+        WebhookCmd::Replay { delivery_id, json } => {
+            let d = change(settings, |c| webhooks::replay(c, delivery_id))?;
+            print_delivery(&d, json, "queued again")?;
+        }
+        WebhookCmd::Enable { id, json } | WebhookCmd::Disable { id, json } => {
+            let enable = matches!(cmd, WebhookCmd::Enable { .. });
+            let e = change(settings, |c| {
+                webhooks::set_enabled(c, EndpointId(id), enable)
+            })?;
+            if json {
+                output::json(&EndpointView::from(&e))?
+            } else {
+                let word = if enable { "enabled" } else { "disabled" };
+                println!("endpoint {id} {word}");
+            }
+        }
+        WebhookCmd::RotateSecret { id, json } => {
+            let e = change(settings, |c| webhooks::rotate_secret(c, EndpointId(id)))?;
+            if json {
+                output::json(&serde_json::json!({
+                    "id": e.id, "url": e.url, "secret": e.secret,
+                    "previous_secret_until": e.previous_until.map(crate::clock::format_ms),
+                }))?
+            } else {
+                println!(
+                    "endpoint {id}: new signing secret (shown once): {}\n\
+                     the old secret also signs for the next 24 hours",
+                    e.secret
+                );
+            }
+        }
+        WebhookCmd::Test { id, json } => {
+            let d = change(settings, |c| webhooks::send_test(c, EndpointId(id)))?;
+            print_delivery(&d, json, "test delivery queued")?;
+        }
+        WebhookCmd::Add { .. } | WebhookCmd::List { .. } | WebhookCmd::Remove { .. } => {
+            unreachable!("handled in commands")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_delivery(d: &DeliveryView, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        output::json(d)
+    } else {
+        println!(
+            "delivery {} ({}, webhook-id {}): {what}, {}",
+            d.id, d.event_type, d.webhook_id, d.status
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,357 @@
+//! Webhook deliveries: listing and re-queueing them for people, claiming them with a lease and
+//! recording each attempt for the worker, and pruning them after the retention period.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreResult;
+use crate::model::{AccountId, EndpointId};
+
+/// Every status a delivery can have.
+pub const STATUSES: [&str; 5] = ["pending", "delivered", "failed", "dead", "paused"];
+
+/// A delivery as stored, with its event's type and message id.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Id.
+    pub id: i64,
+    /// The endpoint it goes to.
+    pub endpoint_id: EndpointId,
+    /// The endpoint's account.
+    pub account_id: AccountId,
+    /// Event type (`lead.created`, ...).
+    pub event_type: String,
+    /// The `webhook-id`, the same for every attempt.
+    pub msg_id: String,
+    /// `pending`, `delivered`, `failed` (a retry is scheduled), `dead` or `paused`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due (ms).
+    pub next_attempt_at: i64,
+    /// Claimed by a sender until then (ms).
+    pub lease_until: Option<i64>,
+    /// HTTP status of the last answer.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The first KiB of the last answer.
+    pub last_response: Option<String>,
+    /// How long the last attempt took.
+    pub last_latency_ms: Option<i64>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last changed (ms).
+    pub updated_at: i64,
+}
+
+const DELIVERY_SELECT: &str = "SELECT d.id, d.endpoint_id, e.account_id, ev.type, ev.msg_id, d.status, \
+     d.attempts, d.next_attempt_at, d.lease_until, d.last_status, d.last_error, d.last_response, \
+     d.last_latency_ms, d.created_at, d.updated_at \
+     FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id";
+
+fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: r.get(0)?,
+        endpoint_id: r.get(1)?,
+        account_id: r.get(2)?,
+        event_type: r.get(3)?,
+        msg_id: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt_at: r.get(7)?,
+        lease_until: r.get(8)?,
+        last_status: r.get(9)?,
+        last_error: r.get(10)?,
+        last_response: r.get(11)?,
+        last_latency_ms: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+    })
+}
+
+/// Deliveries, newest first, filtered by account, endpoint and status.
+pub fn list(
+    conn: &Connection,
+    account: Option<AccountId>,
+    endpoint: Option<EndpointId>,
+    status: Option<&str>,
+    limit: u32,
+) -> StoreResult<Vec<Delivery>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DELIVERY_SELECT} WHERE (?1 IS NULL OR e.account_id = ?1) AND (?2 IS NULL OR d.endpoint_id = ?2) \
+         AND (?3 IS NULL OR d.status = ?3) ORDER BY d.id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt
+        .query_map(params![account, endpoint, status, limit], delivery_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// One delivery.
+pub fn find(conn: &Connection, id: i64) -> StoreResult<Option<Delivery>> {
+    Ok(conn
+        .query_row(
+            &format!("{DELIVERY_SELECT} WHERE d.id = ?1"),
+            [id],
+            delivery_from_row,
+        )
+        .optional()?)
+}
+
+/// Queues a delivery again now, whatever its state, with a fresh retry schedule: `pending`,
+/// or `paused` while its endpoint is disabled.
+pub fn requeue(conn: &Connection, id: i64, now: i64) -> StoreResult<bool> {
+    let n = conn.execute(
+        "UPDATE webhook_deliveries SET \
+           status = CASE WHEN (SELECT enabled FROM webhook_endpoints e WHERE e.id = endpoint_id) \
+                         THEN 'pending' ELSE 'paused' END, \
+           next_attempt_at = ?2, lease_until = NULL, attempt_base = attempts, updated_at = ?2 \
+         WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// Parks an endpoint's waiting deliveries while it is disabled.
+pub fn pause_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE webhook_deliveries SET status = 'paused', updated_at = ?2 \
+         WHERE endpoint_id = ?1 AND status IN ('pending', 'failed')",
+        params![endpoint, now],
+    )?)
+}
+
+/// Sends an endpoint's parked deliveries now, with a fresh retry schedule.
+pub fn resume_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2, \
+           attempt_base = attempts, lease_until = NULL, updated_at = ?2 \
+         WHERE endpoint_id = ?1 AND status = 'paused'",
+        params![endpoint, now],
+    )?)
+}
+
+/// A delivery claimed for sending, with everything the sender needs.
+#[derive(Clone)]
+pub struct Claimed {
+    /// Delivery id.
+    pub id: i64,
+    /// Endpoint id.
+    pub endpoint_id: EndpointId,
+    /// Attempts since the retry schedule last started.
+    pub attempts_in_schedule: i64,
+    /// The `webhook-id`.
+    pub msg_id: String,
+    /// The exact body.
+    pub payload: String,
+    /// Where to send it.
+    pub url: String,
+    /// Current signing secret.
+    pub secret: String,
+    /// The secret before the last rotation, while its overlap lasts.
+    pub previous_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets.
+        f.debug_struct("Claimed")
+            .field("id", &self.id)
+            .field("endpoint_id", &self.endpoint_id)
+            .field("msg_id", &self.msg_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Claims up to `limit` due deliveries of enabled endpoints for sending until `lease_until`,
+/// at most `per_endpoint` per endpoint counting `busy` (deliveries already in flight there).
+pub fn claim(
+    conn: &Connection,
+    now: i64,
+    lease_until: i64,
+    limit: usize,
+    per_endpoint: usize,
+    busy: &std::collections::HashMap<EndpointId, usize>,
+) -> StoreResult<Vec<Claimed>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, e.secret, \
+           CASE WHEN e.previous_until > ?1 THEN e.previous_secret END \
+         FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?1 \
+           AND (d.lease_until IS NULL OR d.lease_until < ?1) AND e.enabled = 1 \
+         ORDER BY d.next_attempt_at, d.id LIMIT ?2",
+    )?;
+    // Look further than `limit`: rows of a busy endpoint are skipped, not counted.
+    let rows = stmt
+        .query_map(params![now, (limit * 8 + 16) as i64], |r| {
+            Ok(Claimed {
+                id: r.get(0)?,
+                endpoint_id: r.get(1)?,
+                attempts_in_schedule: r.get(2)?,
+                msg_id: r.get(3)?,
+                payload: r.get(4)?,
+                url: r.get(5)?,
+                secret: r.get(6)?,
+                previous_secret: r.get(7)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut taken: std::collections::HashMap<EndpointId, usize> = busy.clone();
+    let mut out = Vec::new();
+    let mut lease = conn.prepare_cached(
+        "UPDATE webhook_deliveries SET lease_until = ?2, updated_at = ?3 WHERE id = ?1",
+    )?;
+    for c in rows {
+        if out.len() >= limit {
+            break;
+        }
+        let n = taken.entry(c.endpoint_id).or_default();
+        if *n >= per_endpoint {
+            continue;
+        }
+        *n += 1;
+        lease.execute(params![c.id, lease_until, now])?;
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// When the next delivery falls due (ms), if any waits.
+pub fn next_due(conn: &Connection) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+             WHERE d.status IN ('pending', 'failed') AND d.lease_until IS NULL AND e.enabled = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Releases every lease: at start, the claims of a previous process are void at once.
+pub fn release_leases(conn: &Connection) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE webhook_deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL",
+        [],
+    )?)
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// When it started (ms).
+    pub at: i64,
+    /// HTTP status, if an answer came.
+    pub status: Option<u16>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The first KiB of the answer.
+    pub response: Option<String>,
+    /// How long it took.
+    pub latency_ms: i64,
+}
+
+/// Records an attempt and the delivery's new state: `status` (`delivered`, `failed`, `dead`
+/// or `paused`) and, for `failed`, when to try again.
+pub fn record_attempt(
+    conn: &Connection,
+    id: i64,
+    attempt: &Attempt,
+    status: &str,
+    next_attempt_at: i64,
+    now: i64,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, \
+           lease_until = NULL, last_status = ?4, last_error = ?5, last_response = ?6, \
+           last_latency_ms = ?7, updated_at = ?8 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        status,
+        next_attempt_at,
+        attempt.status,
+        attempt.error,
+        attempt.response,
+        attempt.latency_ms,
+        now
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO webhook_attempts (delivery_id, attempted_at, status, error, latency_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        id,
+        attempt.at,
+        attempt.status,
+        attempt.error,
+        attempt.latency_ms
+    ])?;
+    Ok(())
+}
+
+/// One recorded attempt of a delivery.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    /// When (ms).
+    pub attempted_at: i64,
+    /// HTTP status, if an answer came.
+    pub status: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub latency_ms: i64,
+}
+
+/// Every attempt of a delivery, oldest first.
+pub fn attempts(conn: &Connection, delivery: i64) -> StoreResult<Vec<AttemptRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT attempted_at, status, error, latency_ms FROM webhook_attempts \
+         WHERE delivery_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([delivery], |r| {
+            Ok(AttemptRow {
+                attempted_at: r.get(0)?,
+                status: r.get(1)?,
+                error: r.get(2)?,
+                latency_ms: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Deletes finished (delivered, dead) and long-parked deliveries last changed before
+/// `before`, then events left without deliveries. Returns the deliveries removed.
+pub fn prune(conn: &Connection, before: i64) -> StoreResult<usize> {
+    let n = conn.execute(
+        "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'dead', 'paused') AND updated_at < ?1",
+        [before],
+    )?;
+    conn.execute(
+        "DELETE FROM webhook_events WHERE created_at < ?1 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+        [before],
+    )?;
+    Ok(n)
+}
+
+/// The delivery of an event to one endpoint.
+pub fn find_for_event(
+    conn: &Connection,
+    event_id: i64,
+    endpoint: EndpointId,
+) -> StoreResult<Option<Delivery>> {
+    Ok(conn
+        .query_row(
+            &format!("{DELIVERY_SELECT} WHERE d.event_id = ?1 AND d.endpoint_id = ?2"),
+            params![event_id, endpoint],
+            delivery_from_row,
+        )
+        .optional()?)
+}
