@@ -89,11 +89,12 @@ python3 -c "import sys, urllib.request; open(sys.argv[2], 'wb').write(urllib.req
 
 # All checks but positive_data_acceptance: a request can match the schema and still be refused
 # for facts no schema can state (a lead_id naming no lead, a cursor this server never issued).
-"$work/venv/bin/schemathesis" --no-color run "$base/api/v1/openapi.json" --url "$base" \
+# Run from the scratch directory: schemathesis leaves its state in the working directory.
+(cd "$work" && "$work/venv/bin/schemathesis" --no-color run "$base/api/v1/openapi.json" --url "$base" \
     -H "Authorization: Bearer $token" \
     --checks all --exclude-checks positive_data_acceptance \
     --max-time 120 --generation-database none \
-    --report junit --report-junit-path "$work/schemathesis.xml" | tee "$work/schemathesis.out" | tail -n 25
+    --report junit --report-junit-path "$work/schemathesis.xml") | tee "$work/schemathesis.out" | tail -n 25
 python3 - "$work/schemathesis.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
