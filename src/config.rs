@@ -12,6 +12,7 @@ use crate::auth::rate_limit::{Limit, default_limits};
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
 use crate::clock;
 use crate::ops::backup::Schedule;
+use crate::webhooks::WebhookSettings;
 
 /// The optional TOML file: the same settings as the flags, in snake case.
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +29,11 @@ struct FileConfig {
     backup_dir: Option<PathBuf>,
     backup_every: Option<String>,
     backup_keep: Option<usize>,
+    webhook_deny_private: Option<bool>,
+    webhook_timeout: Option<String>,
+    webhook_retry_schedule: Option<Vec<String>>,
+    webhook_retention: Option<String>,
+    webhook_senders: Option<usize>,
     secure_cookies: Option<bool>,
     audit_retention: Option<String>,
     max_db_size: Option<String>,
@@ -54,6 +60,8 @@ pub struct Settings {
     pub workers: usize,
     /// Scheduled backups, when a directory is configured.
     pub backup: Option<Schedule>,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
     /// Always mark the admin session cookie `Secure`.
     pub secure_cookies: bool,
     /// How long audit rows are kept.
@@ -78,6 +86,7 @@ impl Settings {
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             backup: None,
+            webhooks: WebhookSettings::default(),
             secure_cookies: false,
             audit_retention: std::time::Duration::from_secs(90 * 86_400),
             maintenance_every: crate::activity::maintenance::EVERY,
@@ -99,6 +108,7 @@ impl Settings {
         let empty = ServeArgs::default();
         let serve = serve.unwrap_or(&empty);
         let mut s = Settings::for_db(Path::new("./switchboard.db"));
+        resolve_webhooks(&mut s.webhooks, serve, &file)?;
         if let Some(db) = global.db.clone().or(file.db) {
             s.db = db;
         }
@@ -151,6 +161,50 @@ impl Settings {
     }
 }
 
+fn duration(what: &str, s: &str) -> Result<std::time::Duration, String> {
+    crate::clock::parse_duration(s)
+        .ok_or_else(|| format!("{what}: `{s}` is not a duration like 30s, 15m, 24h or 90d"))
+}
+
+fn resolve_webhooks(
+    w: &mut WebhookSettings,
+    serve: &ServeArgs,
+    file: &FileConfig,
+) -> Result<(), String> {
+    w.deny_private = serve.webhook_deny_private || file.webhook_deny_private.unwrap_or(false);
+    if let Some(t) = serve
+        .webhook_timeout
+        .as_ref()
+        .or(file.webhook_timeout.as_ref())
+    {
+        w.timeout = duration("webhook_timeout", t)?;
+        if w.timeout > std::time::Duration::from_secs(300) {
+            return Err("webhook_timeout: at most 5m".into());
+        }
+    }
+    let schedule = serve.webhook_retry_schedule.as_ref();
+    if let Some(list) = schedule.or(file.webhook_retry_schedule.as_ref()) {
+        w.retry_schedule = list
+            .iter()
+            .map(|d| duration("webhook_retry_schedule", d.trim()))
+            .collect::<Result<_, _>>()?;
+        if !(1..=20).contains(&w.retry_schedule.len()) {
+            return Err("webhook_retry_schedule: give 1 to 20 delays".into());
+        }
+    }
+    let retention = serve.webhook_retention.as_ref();
+    if let Some(r) = retention.or(file.webhook_retention.as_ref()) {
+        w.retention = duration("webhook_retention", r)?;
+    }
+    if let Some(n) = serve.webhook_senders.or(file.webhook_senders) {
+        if !(1..=64).contains(&n) {
+            return Err("webhook_senders: must be from 1 to 64".into());
+        }
+        w.senders = n;
+    }
+    Ok(())
+}
+
 impl Settings {
     /// The effective settings as (file key, value) pairs, in file order: what
     /// `config show` prints. A key naming a secret would show `(hidden)`.
@@ -186,6 +240,23 @@ impl Settings {
         if let Some(bytes) = self.max_db_size {
             out.push(("max_db_size", json!(format!("{}MB", bytes >> 20))));
         }
+        let w = &self.webhooks;
+        out.push(("webhook_deny_private", json!(w.deny_private)));
+        out.push(("webhook_timeout", json!(clock::format_duration(w.timeout))));
+        out.push((
+            "webhook_retry_schedule",
+            json!(
+                w.retry_schedule
+                    .iter()
+                    .map(|d| clock::format_duration(*d))
+                    .collect::<Vec<_>>()
+            ),
+        ));
+        out.push((
+            "webhook_retention",
+            json!(clock::format_duration(w.retention)),
+        ));
+        out.push(("webhook_senders", json!(w.senders)));
         if let Some(b) = &self.backup {
             out.push(("backup_dir", json!(b.dir.display().to_string())));
             out.push(("backup_every", json!(clock::format_duration(b.every))));

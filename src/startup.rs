@@ -12,11 +12,13 @@ use actix_web::{App, HttpServer, web};
 
 use crate::activity::recorder::run_flusher;
 use crate::activity::{Recorder, RecorderStats, maintenance};
+use crate::api::idempotency::InFlightKeys;
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{Store, StoreError, checkpoint, generation};
-use crate::{admin, api, ops};
+use crate::webhooks::Notifier;
+use crate::{admin, api, ops, webhooks};
 
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -196,6 +198,19 @@ impl Application {
                 addr: settings.listen.clone(),
                 source,
             })?;
+        let notifier = Arc::new(Notifier::default());
+        let (worker_store, worker_settings, worker_notifier) =
+            (store.clone(), settings.webhooks.clone(), notifier.clone());
+        background
+            .spawn("webhook-worker", move |stop| {
+                webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
+            })
+            .map_err(|source| StartError::Bind {
+                addr: settings.listen.clone(),
+                source,
+            })?;
+        let notifier = web::Data::from(notifier);
+        let idempotency_keys = web::Data::new(InFlightKeys::default());
 
         let store_data = web::Data::new(store.clone());
         let recorder = web::Data::new(recorder);
@@ -210,6 +225,8 @@ impl Application {
                 ))
                 .app_data(admin_state.clone())
                 .app_data(recorder.clone())
+                .app_data(notifier.clone())
+                .app_data(idempotency_keys.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )

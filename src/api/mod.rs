@@ -1,6 +1,7 @@
 //! The Developer API at `/api/v1`.
 
 pub(crate) mod body;
+pub mod idempotency;
 mod me;
 pub mod openapi;
 mod openapi_ops;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
+use super::idempotency::{self, Begin, InFlightKeys};
 use super::pagination::{ListParams, encode_cursor};
 use crate::auth::Caller;
 use crate::clock;
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 use crate::resources::{Change, FieldError, RecordView, Resource};
 use crate::store::Store;
 use crate::store::records::{self, Reach, Row};
-use crate::webhooks::events;
+use crate::webhooks::{Notifier, events};
 
 /// The most records one batch may carry.
 pub const MAX_BATCH: usize = 500;
@@ -124,34 +125,44 @@ pub async fn create_record(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
+    (keys, notifier): (web::Data<InFlightKeys>, web::Data<Notifier>),
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
     let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
+    let reach = caller.reach();
+    let guard = match idempotency::begin(&req, reach.account_id, &body, &store, &keys).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Proceed(guard) => guard,
+    };
     let values = res
         .validate_create(&body, "")
         .map_err(ApiError::Validation)?;
-    let reach = caller.reach();
-    let owner = caller.token.user_id;
-    let row = store
+    let (owner, key) = (caller.token.user_id, guard.pending());
+    let (location, json) = store
         .writer()
         .write(move |tx| {
             check_references(tx, res, reach, &values, "")?;
-            let row = records::insert(
-                tx,
-                &res.table,
-                reach.account_id,
-                owner,
-                values,
-                clock::now_ms(),
-            )?;
+            let now = clock::now_ms();
+            let row = records::insert(tx, &res.table, reach.account_id, owner, values, now)?;
             events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
-            Ok::<_, ApiError>(row)
+            let location = format!("/api/v1/{}/{}", res.plural, row.id);
+            let json = serde_json::to_vec(&res.view(&row)).map_err(internal)?;
+            if let Some(k) = key {
+                k.store(tx, 201, Some(&location), &json)?;
+            }
+            Ok::<_, ApiError>((location, json))
         })
         .await?;
+    notifier.notify();
     Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/api/v1/{}/{}", res.plural, row.id)))
-        .json(res.view(&row)))
+        .insert_header((LOCATION, location))
+        .content_type("application/json")
+        .body(json))
+}
+
+fn internal(e: serde_json::Error) -> ApiError {
+    ApiError::Internal(e.to_string())
 }
 
 /// `POST /api/v1/{resource}/batch`: all or nothing, in one transaction.
@@ -161,14 +172,19 @@ pub async fn create_batch(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
+    (keys, notifier): (web::Data<InFlightKeys>, web::Data<Notifier>),
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
     let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
-    let batch = parse_batch(res, &body)?;
     let reach = caller.reach();
-    let owner = caller.token.user_id;
-    let rows = store
+    let guard = match idempotency::begin(&req, reach.account_id, &body, &store, &keys).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Proceed(guard) => guard,
+    };
+    let batch = parse_batch(res, &body)?;
+    let (owner, key) = (caller.token.user_id, guard.pending());
+    let json = store
         .writer()
         .write(move |tx| {
             let now = clock::now_ms();
@@ -189,11 +205,18 @@ pub async fn create_batch(
                 events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
                 rows.push(row);
             }
-            Ok::<_, ApiError>(rows)
+            let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
+            let json = serde_json::to_vec(&json!({ "data": data })).map_err(internal)?;
+            if let Some(k) = key {
+                k.store(tx, 201, None, &json)?;
+            }
+            Ok::<_, ApiError>(json)
         })
         .await?;
-    let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
-    Ok(HttpResponse::Created().json(json!({ "data": data })))
+    notifier.notify();
+    Ok(HttpResponse::Created()
+        .content_type("application/json")
+        .body(json))
 }
 
 fn parse_batch(
@@ -242,6 +265,7 @@ pub async fn update_record(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
+    notifier: web::Data<Notifier>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
@@ -279,6 +303,7 @@ pub async fn update_record(
             Ok::<_, ApiError>(row)
         })
         .await?;
+    notifier.notify();
     Ok(HttpResponse::Ok().json(res.view(&row)))
 }
 
@@ -287,6 +312,7 @@ pub async fn delete_record(
     target: Target,
     caller: Caller,
     store: web::Data<Store>,
+    notifier: web::Data<Notifier>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
@@ -300,6 +326,7 @@ pub async fn delete_record(
             Ok::<_, ApiError>(())
         })
         .await?;
+    notifier.notify();
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -160,6 +160,27 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of cores]
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+    /// Never deliver webhooks to loopback or private addresses (link-local and cloud metadata
+    /// addresses are always refused)
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_DENY_PRIVATE")]
+    pub webhook_deny_private: bool,
+    /// Connect and total timeout of one webhook attempt [default: 10s]
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT", value_name = "DURATION")]
+    pub webhook_timeout: Option<String>,
+    /// Delays between webhook retries, then `dead` [default: 5s,5m,30m,2h,5h,10h,10h]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE",
+        value_delimiter = ',',
+        value_name = "DURATION"
+    )]
+    pub webhook_retry_schedule: Option<Vec<String>>,
+    /// Delivered and dead webhook deliveries are kept this long [default: 30d]
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_RETENTION", value_name = "DURATION")]
+    pub webhook_retention: Option<String>,
+    /// Webhook sender threads: attempts in flight at once [default: 16]
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
+    pub webhook_senders: Option<usize>,
     /// Mark the admin session cookie Secure even when the request does not look like HTTPS
     /// (behind a TLS proxy that sends no X-Forwarded-Proto)
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -469,6 +490,14 @@ pub enum WebhookCmd {
         /// How many to show
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every attempt at one delivery
+    Attempts {
+        /// Delivery id
+        delivery_id: i64,
         /// Print JSON
         #[arg(long)]
         json: bool,

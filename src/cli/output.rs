@@ -135,6 +135,9 @@ pub fn endpoints(list: &[EndpointView]) {
             e.url,
             e.events.join(" ")
         );
+        if let Some(why) = &e.disabled_reason {
+            println!("{:<6} disabled: {why}", "");
+        }
     }
 }
 

@@ -38,6 +38,23 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
                 output::deliveries(&list)
             }
         }
+        WebhookCmd::Attempts { delivery_id, json } => {
+            let list = webhooks::delivery_attempts(&open(settings)?, delivery_id)?;
+            if json {
+                output::json(&list)?
+            } else {
+                println!(
+                    "{:<26} {:<6} {:<9} ERROR",
+                    "ATTEMPTED AT", "HTTP", "LATENCY"
+                );
+                for a in &list {
+                    let status = a.status.map_or_else(|| "-".into(), |s| s.to_string());
+                    let latency = format!("{} ms", a.latency_ms);
+                    let error = a.error.as_deref().unwrap_or("-");
+                    println!("{:<26} {status:<6} {latency:<9} {error}", a.attempted_at);
+                }
+            }
+        }
         WebhookCmd::Replay { delivery_id, json } => {
             let d = change(settings, |c| webhooks::replay(c, delivery_id))?;
             print_delivery(&d, json, "queued again")?;

@@ -8,7 +8,7 @@ use crate::auth::scope::ScopeSet;
 use crate::clock;
 use crate::model::{AccountId, EndpointId, Plan, Role, SubscriptionStatus, TokenId, UserId};
 use crate::store::accounts::Account;
-use crate::store::deliveries::Delivery;
+use crate::store::deliveries::{AttemptRow, Delivery};
 use crate::store::tokens::Token;
 use crate::store::users::User;
 use crate::store::webhooks::Endpoint;
@@ -280,6 +280,30 @@ impl From<&Delivery> for DeliveryView {
             last_latency_ms: d.last_latency_ms,
             created_at: clock::format_ms(d.created_at),
             updated_at: clock::format_ms(d.updated_at),
+        }
+    }
+}
+
+/// One attempt at a delivery, as shown.
+#[derive(Debug, Serialize)]
+pub struct AttemptView {
+    /// When it started.
+    pub attempted_at: String,
+    /// HTTP status of the answer, if one came.
+    pub status: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// How long it took.
+    pub latency_ms: i64,
+}
+
+impl From<&AttemptRow> for AttemptView {
+    fn from(a: &AttemptRow) -> Self {
+        AttemptView {
+            attempted_at: clock::format_ms(a.attempted_at),
+            status: a.status,
+            error: a.error.clone(),
+            latency_ms: a.latency_ms,
         }
     }
 }

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rusqlite::Connection;
 
-use super::views::DeliveryView;
+use super::views::{AttemptView, DeliveryView};
 use super::{ManageError, ManageResult, accounts};
 use crate::auth::random;
 use crate::clock;
@@ -230,3 +230,10 @@ pub fn send_test(conn: &Connection, id: EndpointId) -> ManageResult<DeliveryView
 
 /// The event type of a test delivery.
 pub const TEST_EVENT: &str = "webhook.test";
+
+/// Every attempt at a delivery, oldest first (pruned with the delivery).
+pub fn delivery_attempts(conn: &Connection, delivery_id: i64) -> ManageResult<Vec<AttemptView>> {
+    require_delivery(conn, delivery_id)?;
+    let list = deliveries::attempts(conn, delivery_id)?;
+    Ok(list.iter().map(AttemptView::from).collect())
+}

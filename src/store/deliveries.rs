@@ -174,18 +174,23 @@ pub fn claim(
     per_endpoint: usize,
     busy: &std::collections::HashMap<EndpointId, usize>,
 ) -> StoreResult<Vec<Claimed>> {
+    // The oldest few due deliveries of each endpoint, so a long backlog at one endpoint
+    // never hides another endpoint's deliveries from the claim.
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, e.secret, \
            CASE WHEN e.previous_until > ?1 THEN e.previous_secret END \
-         FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
+         FROM (SELECT id, endpoint_id, event_id, attempts, attempt_base, next_attempt_at, \
+                 ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rank \
+               FROM webhook_deliveries \
+               WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1 \
+                 AND (lease_until IS NULL OR lease_until < ?1)) d \
+         JOIN webhook_events ev ON ev.id = d.event_id \
          JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?1 \
-           AND (d.lease_until IS NULL OR d.lease_until < ?1) AND e.enabled = 1 \
-         ORDER BY d.next_attempt_at, d.id LIMIT ?2",
+         WHERE d.rank <= ?2 AND e.enabled = 1 \
+         ORDER BY d.next_attempt_at, d.id",
     )?;
-    // Look further than `limit`: rows of a busy endpoint are skipped, not counted.
     let rows = stmt
-        .query_map(params![now, (limit * 8 + 16) as i64], |r| {
+        .query_map(params![now, per_endpoint as i64], |r| {
             Ok(Claimed {
                 id: r.get(0)?,
                 endpoint_id: r.get(1)?,

@@ -1,0 +1,61 @@
+//! Recording an attempt: the delivery's next state, and the endpoint's health.
+
+use rusqlite::Connection;
+
+use super::WebhookSettings;
+use super::retry;
+use super::sender::Sent;
+use crate::clock;
+use crate::store::deliveries::{self, Claimed};
+use crate::store::{StoreResult, webhooks};
+
+/// Records `sent` for `c` in the given transaction: delivered; paused (a 410 disables the
+/// endpoint); failed with a retry scheduled; or dead when the schedule is used up. An
+/// endpoint whose every attempt has failed for `disable_after` is disabled.
+pub fn record(
+    conn: &Connection,
+    c: &Claimed,
+    sent: &Sent,
+    settings: &WebhookSettings,
+) -> StoreResult<()> {
+    let now = clock::now_ms();
+    if sent.succeeded() {
+        deliveries::record_attempt(conn, c.id, &sent.attempt, "delivered", now, now)?;
+        return webhooks::mark_healthy(conn, c.endpoint_id);
+    }
+    if sent.attempt.status == Some(410) {
+        // The receiver says the endpoint is gone for good: stop at once, keep the delivery.
+        deliveries::record_attempt(conn, c.id, &sent.attempt, "paused", now, now)?;
+        let reason = format!(
+            "the receiver answered 410 Gone at {}",
+            clock::format_ms(now)
+        );
+        return disable(conn, c, &reason, now);
+    }
+    let attempts = usize::try_from(c.attempts_in_schedule + 1).unwrap_or(usize::MAX);
+    match retry::next_delay(&settings.retry_schedule, attempts, sent.retry_after) {
+        Some(delay) => {
+            let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+            deliveries::record_attempt(conn, c.id, &sent.attempt, "failed", next, now)?;
+        }
+        None => deliveries::record_attempt(conn, c.id, &sent.attempt, "dead", now, now)?,
+    }
+    let since = webhooks::mark_failing(conn, c.endpoint_id, now)?;
+    let limit = i64::try_from(settings.disable_after.as_millis()).unwrap_or(i64::MAX);
+    if now - since >= limit {
+        let reason = format!(
+            "every delivery failed from {} to {}",
+            clock::format_ms(since),
+            clock::format_ms(now)
+        );
+        disable(conn, c, &reason, now)?;
+    }
+    Ok(())
+}
+
+fn disable(conn: &Connection, c: &Claimed, reason: &str, now: i64) -> StoreResult<()> {
+    tracing::warn!(endpoint = %c.endpoint_id, reason, "webhook endpoint disabled");
+    webhooks::set_enabled(conn, c.endpoint_id, false, Some(reason), now)?;
+    deliveries::pause_endpoint(conn, c.endpoint_id, now)?;
+    Ok(())
+}

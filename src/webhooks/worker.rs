@@ -1,0 +1,240 @@
+//! The delivery worker: a thread that claims due deliveries with a lease in one short
+//! transaction and hands them to a bounded pool of sender threads, which send outside any
+//! transaction and record the outcome in a second one.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::WebhookSettings;
+use super::outcome;
+use super::sender::Sender;
+use crate::clock;
+use crate::model::EndpointId;
+use crate::store::deliveries::{self, Claimed};
+use crate::store::{Store, StoreError, idempotency};
+
+/// The longest the worker sleeps before looking at its stop flag again.
+const IDLE_TICK: Duration = Duration::from_millis(200);
+/// How long shutdown waits for attempts in flight before abandoning them (their leases are
+/// released at the next start, so they are sent again then).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long an idempotency key's answer is kept.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
+
+/// Wakes the worker at once: poked after every commit that queued events.
+#[derive(Debug, Default)]
+pub struct Notifier {
+    woken: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Notifier {
+    /// Tells the worker there may be new work.
+    pub fn notify(&self) {
+        *self.woken.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_one();
+    }
+
+    /// Waits for a poke or `timeout`; true when poked.
+    fn wait(&self, timeout: Duration) -> bool {
+        let guard = self.woken.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) = self
+            .cv
+            .wait_timeout_while(guard, timeout, |woken| !*woken)
+            .unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *guard)
+    }
+}
+
+/// Attempts in flight, per endpoint.
+type Busy = Arc<Mutex<HashMap<EndpointId, usize>>>;
+
+struct Pool {
+    jobs: Option<SyncSender<Claimed>>,
+    threads: Vec<JoinHandle<()>>,
+    busy: Busy,
+}
+
+/// Runs the worker until `stop` is set. Call on the `webhook-worker` thread.
+pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, stop: &AtomicBool) {
+    match store.writer().write_blocking(deliveries::release_leases) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            released = n,
+            "released the delivery claims of a previous process"
+        ),
+        Err(e) => tracing::error!(error = %e, "could not release old delivery claims"),
+    }
+    let settings = Arc::new(settings);
+    let pool = start_pool(&store, &settings, &notifier);
+    let lease = settings.timeout * 2 + Duration::from_secs(30);
+    let mut next_scan = Instant::now();
+    let mut next_prune = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= next_prune {
+            prune(&store, &settings);
+            next_prune = now + settings.prune_interval;
+        }
+        let mut claimed_all = true;
+        if now >= next_scan {
+            match claim(&store, &settings, &pool, lease) {
+                Ok((batch, full)) => {
+                    claimed_all = !full;
+                    for c in batch {
+                        if let Some(jobs) = &pool.jobs
+                            && jobs.send(c).is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not claim deliveries"),
+            }
+            next_scan = now + next_wait(&store, &settings);
+        }
+        // With every slot taken, wait for a sender to finish (it pokes us) or the next tick.
+        let wait = if claimed_all {
+            next_scan.saturating_duration_since(Instant::now())
+        } else {
+            IDLE_TICK
+        };
+        if notifier.wait(wait.min(IDLE_TICK)) {
+            next_scan = Instant::now();
+        }
+    }
+    stop_pool(pool);
+}
+
+/// How long until a retry falls due, bounded by the scan interval.
+fn next_wait(store: &Store, settings: &WebhookSettings) -> Duration {
+    let due = store.read(deliveries::next_due).ok().flatten();
+    match due.map(|at| at - clock::now_ms()) {
+        // Due now but not claimed: its endpoint is at its limit; a sender pokes when done.
+        Some(ms) if ms <= 0 => IDLE_TICK,
+        Some(ms) => Duration::from_millis(ms as u64).min(settings.scan_interval),
+        None => settings.scan_interval,
+    }
+}
+
+/// Claims what free senders can take; the flag says whether every sender is now busy.
+fn claim(
+    store: &Store,
+    settings: &WebhookSettings,
+    pool: &Pool,
+    lease: Duration,
+) -> Result<(Vec<Claimed>, bool), StoreError> {
+    let busy = pool.busy.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let in_flight: usize = busy.values().sum();
+    let free = settings.senders.saturating_sub(in_flight);
+    if free == 0 {
+        return Ok((Vec::new(), true));
+    }
+    let per_endpoint = settings.per_endpoint.max(1);
+    let lease_ms = lease.as_millis() as i64;
+    let batch = store.writer().write_blocking(move |c| {
+        let now = clock::now_ms();
+        deliveries::claim(c, now, now + lease_ms, free, per_endpoint, &busy)
+    })?;
+    let mut busy = pool.busy.lock().unwrap_or_else(|p| p.into_inner());
+    for c in &batch {
+        *busy.entry(c.endpoint_id).or_default() += 1;
+    }
+    Ok((batch.clone(), batch.len() == free))
+}
+
+fn start_pool(store: &Store, settings: &Arc<WebhookSettings>, notifier: &Arc<Notifier>) -> Pool {
+    let (tx, rx) = mpsc::sync_channel::<Claimed>(settings.senders.max(1));
+    let rx = Arc::new(Mutex::new(rx));
+    let busy: Busy = Arc::default();
+    let sender = Arc::new(Sender::new(settings));
+    let mut threads = Vec::new();
+    for i in 0..settings.senders.max(1) {
+        let (store, settings, notifier) = (store.clone(), settings.clone(), notifier.clone());
+        let (rx, busy, sender) = (rx.clone(), busy.clone(), sender.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("webhook-sender-{i}"))
+            .spawn(move || send_loop(&store, &settings, &notifier, &rx, &busy, &sender));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => tracing::error!(error = %e, "could not start a webhook sender"),
+        }
+    }
+    Pool {
+        jobs: Some(tx),
+        threads,
+        busy,
+    }
+}
+
+fn send_loop(
+    store: &Store,
+    settings: &Arc<WebhookSettings>,
+    notifier: &Notifier,
+    rx: &Mutex<Receiver<Claimed>>,
+    busy: &Busy,
+    sender: &Sender,
+) {
+    loop {
+        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok(c) = job else { return };
+        let sent = sender.send(&c);
+        tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
+            latency_ms = sent.attempt.latency_ms, "webhook attempt");
+        let (record, s) = (c.clone(), settings.clone());
+        if let Err(e) = store
+            .writer()
+            .write_blocking(move |conn| outcome::record(conn, &record, &sent, &s))
+        {
+            // The lease runs out (or the next start releases it): the delivery is sent again.
+            tracing::error!(delivery = c.id, error = %e, "could not record a webhook attempt");
+        }
+        let mut b = busy.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = b.get_mut(&c.endpoint_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                b.remove(&c.endpoint_id);
+            }
+        }
+        drop(b);
+        notifier.notify();
+    }
+}
+
+/// Lets attempts in flight finish for a few seconds, then abandons the rest.
+fn stop_pool(mut pool: Pool) {
+    pool.jobs.take();
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    while Instant::now() < deadline && pool.threads.iter().any(|t| !t.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (done, running): (Vec<_>, Vec<_>) = pool.threads.into_iter().partition(|t| t.is_finished());
+    for t in done {
+        let _ = t.join();
+    }
+    if !running.is_empty() {
+        tracing::warn!(
+            abandoned = running.len(),
+            "webhook attempts still running at shutdown; they are sent again after the restart"
+        );
+    }
+}
+
+fn prune(store: &Store, settings: &WebhookSettings) {
+    let keep_ms = settings.retention.as_millis() as i64;
+    let result = store.writer().write_blocking(move |c| {
+        let now = clock::now_ms();
+        let deliveries = deliveries::prune(c, now - keep_ms)?;
+        let keys = idempotency::prune(c, now - IDEMPOTENCY_TTL_MS)?;
+        Ok::<_, StoreError>((deliveries, keys))
+    });
+    match result {
+        Ok((0, 0)) => {}
+        Ok((d, k)) => tracing::info!(deliveries = d, idempotency_keys = k, "pruned old rows"),
+        Err(e) => tracing::warn!(error = %e, "could not prune old webhook rows"),
+    }
+}

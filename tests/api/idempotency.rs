@@ -1,0 +1,145 @@
+//! `Idempotency-Key` on POSTs: a retry returns the first answer and changes nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Reply, TestApp, spawn_app};
+use switchboard::model::Role;
+
+fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Reply {
+    let auth = format!("Bearer {token}");
+    let bytes = serde_json::to_vec(body).unwrap();
+    app.send(
+        "POST",
+        path,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ],
+        Some(&bytes),
+    )
+}
+
+fn count(app: &TestApp, table: &str) -> i64 {
+    app.query(|c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)))
+}
+
+#[test]
+fn a_retry_with_the_same_key_returns_the_first_answer_and_creates_nothing() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let rx = crate::receiver::Receiver::ok();
+    app.manage(|c| switchboard::manage::webhooks::add(c, "default", &rx.url, &["*".into()], None));
+    let body = json!({"name": "Once"});
+    let first = post_keyed(&app, "/api/v1/leads", &t, "order-7781", &body);
+    assert_eq!(first.status, 201, "{}", first.text);
+    // Bare and quoted forms name the same key.
+    let again = post_keyed(&app, "/api/v1/leads", &t, "\"order-7781\"", &body);
+    assert_eq!(again.status, 201);
+    assert_eq!(again.text, first.text);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(count(&app, "leads"), 1);
+    assert_eq!(count(&app, "webhook_events"), 1, "no second webhook");
+}
+
+#[test]
+fn the_same_key_with_another_body_or_path_is_refused() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let first = post_keyed(&app, "/api/v1/leads", &t, "k1", &json!({"name": "A"}));
+    assert_eq!(first.status, 201);
+    let other = post_keyed(&app, "/api/v1/leads", &t, "k1", &json!({"name": "B"}));
+    assert_eq!(other.status, 422);
+    assert_eq!(other.code(), "idempotency_key_reused");
+    let other_path = post_keyed(&app, "/api/v1/jobs", &t, "k1", &json!({"title": "A"}));
+    assert_eq!(other_path.code(), "idempotency_key_reused");
+    assert_eq!(count(&app, "leads"), 1);
+    assert_eq!(count(&app, "jobs"), 0);
+}
+
+#[test]
+fn a_failed_request_stores_nothing_and_may_be_retried_with_its_key() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let bad = post_keyed(&app, "/api/v1/leads", &t, "k2", &json!({"name": ""}));
+    assert_eq!(bad.status, 422);
+    let bad_ref = post_keyed(
+        &app,
+        "/api/v1/jobs",
+        &t,
+        "k3",
+        &json!({"title": "x", "lead_id": 999}),
+    );
+    assert_eq!(bad_ref.status, 422, "{}", bad_ref.text);
+    assert_eq!(count(&app, "idempotency_keys"), 0);
+    let good = post_keyed(&app, "/api/v1/leads", &t, "k2", &json!({"name": "Fixed"}));
+    assert_eq!(good.status, 201);
+}
+
+#[test]
+fn concurrent_requests_with_one_key_create_one_record() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let body =
+        json!({"records": (0..200).map(|i| json!({"name": format!("L{i}")})).collect::<Vec<_>>()});
+    let replies: Vec<Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| post_keyed(&app, "/api/v1/leads/batch", &t, "import-1", &body)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert!(!created.is_empty());
+    assert!(created.iter().all(|r| r.text == created[0].text));
+    for r in replies.iter().filter(|r| r.status != 201) {
+        assert_eq!(
+            (r.status, r.code()),
+            (409, "idempotency_key_in_flight".into())
+        );
+    }
+    assert_eq!(count(&app, "leads"), 200, "one batch, however many tries");
+}
+
+#[test]
+fn keys_are_scoped_to_the_account() {
+    let app = spawn_app();
+    app.manage(|c| {
+        switchboard::manage::accounts::create(
+            c,
+            "other",
+            switchboard::model::Plan::Pro,
+            switchboard::model::SubscriptionStatus::Active,
+        )
+    });
+    app.add_user_in("boss@other.example", Role::Admin, "other");
+    let mine = app.admin_token();
+    let theirs = app.token_for("boss@other.example", &["leads:write"]);
+    let body = json!({"name": "Same"});
+    let a = post_keyed(&app, "/api/v1/leads", &mine, "shared", &body);
+    let b = post_keyed(&app, "/api/v1/leads", &theirs, "shared", &body);
+    assert_eq!((a.status, b.status), (201, 201));
+    assert_ne!(a.json()["id"], b.json()["id"]);
+    assert_eq!(b.header("idempotent-replayed"), None);
+}
+
+#[test]
+fn malformed_keys_are_refused_with_a_reason() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let long = "k".repeat(256);
+    let cases = [
+        ("\"\"", "an empty quoted key"),
+        ("\"open", "an unterminated quote"),
+        (long.as_str(), "a key over 255 characters"),
+    ];
+    for (key, why) in cases {
+        let r = post_keyed(&app, "/api/v1/leads", &t, key, &json!({"name": "X"}));
+        assert_eq!(r.status, 422, "{why}: {}", r.text);
+        assert_eq!(r.json()["errors"][0]["field"], "Idempotency-Key", "{why}");
+    }
+    assert_eq!(count(&app, "leads"), 0);
+    let max = "k".repeat(255);
+    let r = post_keyed(&app, "/api/v1/leads", &t, &max, &json!({"name": "X"}));
+    assert_eq!(r.status, 201, "255 characters are allowed");
+}
