@@ -45,13 +45,15 @@ fn id_param() -> Value {
         "schema": { "type": "integer", "minimum": 1, "maximum": i64::MAX } })
 }
 
-/// The `Idempotency-Key` header, for POST operations. Not listed until the server reads it:
-/// the document describes what the code does (see `create` and `batch`).
-#[allow(dead_code)]
+/// The `Idempotency-Key` header of POST operations: 1 to 255 visible ASCII characters, bare
+/// or as a quoted string.
 fn idempotency_param() -> Value {
     json!({ "name": "Idempotency-Key", "in": "header", "required": false,
-        "description": "Makes a retry within 24 h return the first 2xx answer again, creating nothing.",
-        "schema": { "type": "string", "minLength": 1, "maxLength": 255 } })
+        "description": "Makes a retry within 24 h return the first 2xx answer again, creating nothing. \
+                        1 to 255 visible ASCII characters, bare or quoted.",
+        "schema": { "type": "string",
+            "pattern": r#"^"[ !#-\[\]-~]{1,255}"$|^[!#-~][ -~]{0,254}$"#,
+            "maxLength": 257 } })
 }
 
 fn with(mut base: Value, extra: &[(&str, Value)]) -> Value {
@@ -177,6 +179,7 @@ impl Ops<'_> {
                 true,
             ),
             &[
+                ("parameters", json!([idempotency_param()])),
                 (
                     "requestBody",
                     json_body(refs(&format!("{}Create", self.name)), false),
@@ -215,6 +218,7 @@ impl Ops<'_> {
                         self.res.write_scope
                     )),
                 ),
+                ("parameters", json!([idempotency_param()])),
                 ("requestBody", json_body(body, false)),
                 (
                     "responses",
