@@ -199,6 +199,10 @@ impl Application {
                 source,
             })?;
         let notifier = Arc::new(Notifier::default());
+        // Whoever queues events (an API write, the admin page, the recorder, the upkeep),
+        // the worker is woken as soon as they commit.
+        let wake = notifier.clone();
+        store.writer().on_events_committed(move || wake.notify());
         let (worker_store, worker_settings, worker_notifier) =
             (store.clone(), settings.webhooks.clone(), notifier.clone());
         background
@@ -209,7 +213,6 @@ impl Application {
                 addr: settings.listen.clone(),
                 source,
             })?;
-        let notifier = web::Data::from(notifier);
         let idempotency_keys = web::Data::new(InFlightKeys::default());
 
         let store_data = web::Data::new(store.clone());
@@ -225,7 +228,6 @@ impl Application {
                 ))
                 .app_data(admin_state.clone())
                 .app_data(recorder.clone())
-                .app_data(notifier.clone())
                 .app_data(idempotency_keys.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),

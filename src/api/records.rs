@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::resources::{Change, FieldError, RecordView, Resource};
 use crate::store::Store;
 use crate::store::records::{self, Reach, Row};
-use crate::webhooks::{Notifier, events};
+use crate::webhooks::events;
 
 /// The most records one batch may carry.
 pub const MAX_BATCH: usize = 500;
@@ -125,7 +125,7 @@ pub async fn create_record(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
-    (keys, notifier): (web::Data<InFlightKeys>, web::Data<Notifier>),
+    keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
@@ -154,7 +154,6 @@ pub async fn create_record(
             Ok::<_, ApiError>((location, json))
         })
         .await?;
-    notifier.notify();
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, location))
         .content_type("application/json")
@@ -172,7 +171,7 @@ pub async fn create_batch(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
-    (keys, notifier): (web::Data<InFlightKeys>, web::Data<Notifier>),
+    keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
@@ -213,7 +212,6 @@ pub async fn create_batch(
             Ok::<_, ApiError>(json)
         })
         .await?;
-    notifier.notify();
     Ok(HttpResponse::Created()
         .content_type("application/json")
         .body(json))
@@ -265,7 +263,6 @@ pub async fn update_record(
     req: HttpRequest,
     payload: web::Payload,
     store: web::Data<Store>,
-    notifier: web::Data<Notifier>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
@@ -303,7 +300,6 @@ pub async fn update_record(
             Ok::<_, ApiError>(row)
         })
         .await?;
-    notifier.notify();
     Ok(HttpResponse::Ok().json(res.view(&row)))
 }
 
@@ -312,7 +308,6 @@ pub async fn delete_record(
     target: Target,
     caller: Caller,
     store: web::Data<Store>,
-    notifier: web::Data<Notifier>,
 ) -> Result<HttpResponse, ApiError> {
     let res = target.resource;
     caller.require(res.scope_for(true))?;
@@ -326,7 +321,6 @@ pub async fn delete_record(
             Ok::<_, ApiError>(())
         })
         .await?;
-    notifier.notify();
     Ok(HttpResponse::NoContent().finish())
 }
 

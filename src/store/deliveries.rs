@@ -102,6 +102,7 @@ pub fn find(conn: &Connection, id: i64) -> StoreResult<Option<Delivery>> {
 /// Queues a delivery again now, whatever its state, with a fresh retry schedule: `pending`,
 /// or `paused` while its endpoint is disabled.
 pub fn requeue(conn: &Connection, id: i64, now: i64) -> StoreResult<bool> {
+    super::writer::note_events_queued();
     let n = conn.execute(
         "UPDATE webhook_deliveries SET \
            status = CASE WHEN (SELECT enabled FROM webhook_endpoints e WHERE e.id = endpoint_id) \
@@ -124,6 +125,7 @@ pub fn pause_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> Stor
 
 /// Sends an endpoint's parked deliveries now, with a fresh retry schedule.
 pub fn resume_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> StoreResult<usize> {
+    super::writer::note_events_queued();
     Ok(conn.execute(
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2, \
            attempt_base = attempts, lease_until = NULL, updated_at = ?2 \

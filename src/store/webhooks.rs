@@ -132,6 +132,7 @@ pub fn insert_event(
     endpoints: &[(EndpointId, bool)],
     now: i64,
 ) -> StoreResult<i64> {
+    super::writer::note_events_queued();
     conn.prepare_cached(
         "INSERT INTO webhook_events (account_id, msg_id, type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?

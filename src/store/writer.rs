@@ -2,9 +2,10 @@
 //! writes in batches (group commit). Each write runs inside its own savepoint, so a failing
 //! write fails alone; every caller is answered only after its batch is durable.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -31,21 +32,45 @@ pub struct Writer {
 struct Inner {
     queue: Mutex<Option<SyncSender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    on_events: Arc<OnceLock<EventsHook>>,
+}
+
+/// Called after a commit that queued webhook events.
+type EventsHook = Box<dyn Fn() + Send + Sync>;
+
+thread_local! {
+    /// Set (on the writer thread) by a write that queued webhook events.
+    static EVENTS_QUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current transaction as one that queued webhook events: once it commits, the
+/// writer calls its events hook (which wakes the delivery worker at once).
+pub(crate) fn note_events_queued() {
+    EVENTS_QUEUED.with(|q| q.set(true));
 }
 
 impl Writer {
     pub(super) fn start(conn: Connection) -> StoreResult<Writer> {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
+        let on_events = Arc::new(OnceLock::new());
+        let hook = on_events.clone();
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, &hook))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Writer {
             inner: Arc::new(Inner {
                 queue: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
+                on_events,
             }),
         })
+    }
+
+    /// Sets what to call after every commit that queued webhook events (once; later calls
+    /// are ignored). One place wakes the delivery worker, whoever made the change.
+    pub fn on_events_committed(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.inner.on_events.set(Box::new(hook));
     }
 
     /// Queues `f` and waits (asynchronously) until its batch has committed.
@@ -144,7 +169,7 @@ where
     (job, rx)
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>) {
+fn run(mut conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -154,18 +179,25 @@ fn run(mut conn: Connection, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch);
+        let committed = commit_batch(&mut conn, &mut batch);
+        if EVENTS_QUEUED.with(|q| q.replace(false))
+            && committed
+            && let Some(hook) = on_events.get()
+        {
+            hook();
+        }
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
+/// Runs and commits one batch; true when it committed.
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "writer could not begin a transaction");
         for job in batch.drain(..) {
             let (_, done) = job(None);
             done(Err(StoreError::Sqlite(clone_error(&e))));
         }
-        return;
+        return false;
     }
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
@@ -192,13 +224,17 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
         }
     }
     match conn.execute_batch("COMMIT") {
-        Ok(()) => completions.into_iter().for_each(|c| c(Ok(()))),
+        Ok(()) => {
+            completions.into_iter().for_each(|c| c(Ok(())));
+            true
+        }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
             let _ = conn.execute_batch("ROLLBACK");
             for c in completions {
                 c(Err(StoreError::Sqlite(clone_error(&e))));
             }
+            false
         }
     }
 }

@@ -165,3 +165,138 @@ fn deliveries_queued_before_a_sigkill_all_arrive_after_the_restart() {
         assert!(stored.contains(r.header("webhook-id")));
     }
 }
+
+/// Creates the owner, a token and an endpoint for `hook_url`; returns the token.
+fn prepare(db: &Path, hook_url: &str) -> String {
+    manage(db, |c| {
+        manage::users::add(
+            c,
+            UserInput {
+                email: "owner@example.com".into(),
+                name: None,
+                role: Role::Admin,
+                account: "default".into(),
+                permissions: None,
+                password: None,
+            },
+        )
+    });
+    manage(db, |c| {
+        manage::webhooks::add(c, "default", hook_url, &["lead.created".into()], None)
+    });
+    manage(db, |c| {
+        manage::tokens::create(
+            c,
+            TokenInput {
+                user_email: "owner@example.com".into(),
+                name: "load".into(),
+                scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+                expiry: Expiry::Never,
+                allow_ips: Vec::new(),
+                limits: Some(vec!["100000/1s".into()]),
+            },
+        )
+    })
+    .plaintext
+}
+
+#[test]
+fn every_acknowledged_write_survives_repeated_sigkills_under_load_and_is_delivered() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kill-loop.db");
+    let rx = Receiver::ok();
+    let token = prepare(&db, &rx.url);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let acked: Mutex<Vec<(i64, String)>> = Mutex::new(Vec::new());
+    let done = AtomicBool::new(false);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut next_delay = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        Duration::from_millis(150 + (seed >> 33) % 600)
+    };
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let (acked, done, token, base) = (&acked, &done, &token, &base);
+            s.spawn(move || {
+                let agent = agent();
+                let mut n = 0;
+                while !done.load(Ordering::SeqCst) {
+                    n += 1;
+                    let name = format!("writer {w} lead {n}");
+                    let sent = agent
+                        .post(format!("{base}/api/v1/leads"))
+                        .header("authorization", &format!("Bearer {token}"))
+                        .header("content-type", "application/json")
+                        .send(json!({ "name": name }).to_string());
+                    match sent {
+                        Ok(mut r) if r.status() == 201 => {
+                            let v: serde_json::Value =
+                                serde_json::from_str(&r.body_mut().read_to_string().unwrap())
+                                    .unwrap();
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push((v["id"].as_i64().unwrap(), name));
+                        }
+                        // Refused connections and cut answers while the server is down: not acknowledged.
+                        _ => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            });
+        }
+        let agent = agent();
+        for _ in 0..4 {
+            let mut child = serve(&db, port);
+            wait_healthy(&agent, &base);
+            std::thread::sleep(next_delay());
+            child.kill().unwrap(); // SIGKILL, at a random point of the write stream
+            child.wait().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    let acked = acked.into_inner().unwrap();
+    assert!(
+        acked.len() > 20,
+        "the load ran ({} writes acknowledged)",
+        acked.len()
+    );
+
+    let mut child = serve(&db, port);
+    wait_healthy(&agent(), &base);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for (id, name) in &acked {
+        let copies: i64 = conn
+            .query_row("SELECT COUNT(*) FROM leads WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(copies, 1, "{name} stored {copies} times");
+        let stored: String = conn
+            .query_row("SELECT name FROM leads WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap();
+        assert_eq!(&stored, name);
+    }
+    let want: BTreeSet<i64> = acked.iter().map(|(id, _)| *id).collect();
+    let delivered = || -> BTreeSet<i64> {
+        rx.received()
+            .iter()
+            .map(|r| r.json()["data"]["id"].as_i64().unwrap())
+            .collect()
+    };
+    let all = eventually(Duration::from_secs(60), || want.is_subset(&delivered()));
+    let _ = child.kill();
+    let _ = child.wait();
+    let missing: Vec<_> = want.difference(&delivered()).copied().collect();
+    assert!(
+        all,
+        "{} acknowledged leads never delivered: {missing:?}",
+        missing.len()
+    );
+}
