@@ -50,7 +50,7 @@ impl Background {
         &mut self,
         name: &str,
         f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), StartError> {
         let stop = self.stop.clone();
         let liveness = self.liveness.clone();
         let owned = name.to_owned();
@@ -60,6 +60,10 @@ impl Background {
                 // `/readyz` reports the thread once this guard drops, by return or by panic.
                 let _alive = liveness.register(&owned);
                 f(stop)
+            })
+            .map_err(|source| StartError::Thread {
+                name: name.to_owned(),
+                source,
             })?;
         self.threads.push(handle);
         Ok(())
@@ -76,6 +80,14 @@ impl Background {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A background thread could not be started.
+    #[error("cannot start the {name} thread: {source}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The database could not be opened or migrated.
     #[error("database {path}: {source}")]
     Store {
@@ -137,25 +149,15 @@ impl Application {
         let liveness = web::Data::new(background.liveness.clone());
         let poll_store = store.clone();
         let poll_auth = auth.clone();
-        background
-            .spawn("change-poller", move |stop| {
-                poll_generation(&poll_store, &poll_auth, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("change-poller", move |stop| {
+            poll_generation(&poll_store, &poll_auth, &stop)
+        })?;
 
         if let Some(schedule) = settings.backup.clone() {
             let (backup_store, backup_metrics) = (store.clone(), metrics.clone());
-            background
-                .spawn("backup-scheduler", move |stop| {
-                    ops::backup::run_schedule(&backup_store, &schedule, &backup_metrics, &stop)
-                })
-                .map_err(|source| StartError::Bind {
-                    addr: settings.listen.clone(),
-                    source,
-                })?;
+            background.spawn("backup-scheduler", move |stop| {
+                ops::backup::run_schedule(&backup_store, &schedule, &backup_metrics, &stop)
+            })?;
         }
         let admin_state = web::Data::new(admin::AdminState::new(admin::AdminSettings {
             secure_cookies: settings.secure_cookies,
@@ -170,34 +172,19 @@ impl Application {
         let (recorder, records) = Recorder::new();
         let recorder_stats = recorder.stats();
         let (flush_store, flush_stats) = (store.clone(), recorder.stats());
-        background
-            .spawn("call-recorder", move |stop| {
-                run_flusher(&flush_store, &records, &flush_stats, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("call-recorder", move |stop| {
+            run_flusher(&flush_store, &records, &flush_stats, &stop)
+        })?;
         let (upkeep_store, upkeep_auth) = (store.clone(), auth.clone());
         let (retention, every) = (settings.audit_retention, settings.maintenance_every);
-        background
-            .spawn("maintenance", move |stop| {
-                maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("maintenance", move |stop| {
+            maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
+        })?;
 
         let checkpoint_path = settings.db.clone();
-        background
-            .spawn("wal-checkpointer", move |stop| {
-                run_checkpointer(&checkpoint_path, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("wal-checkpointer", move |stop| {
+            run_checkpointer(&checkpoint_path, &stop)
+        })?;
         let notifier = Arc::new(Notifier::default());
         // Whoever queues events (an API write, the admin page, the recorder, the upkeep),
         // the worker is woken as soon as they commit.
@@ -205,14 +192,9 @@ impl Application {
         store.writer().on_events_committed(move || wake.notify());
         let (worker_store, worker_settings, worker_notifier) =
             (store.clone(), settings.webhooks.clone(), notifier.clone());
-        background
-            .spawn("webhook-worker", move |stop| {
-                webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("webhook-worker", move |stop| {
+            webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
+        })?;
         let idempotency_keys = web::Data::new(InFlightKeys::default());
 
         let store_data = web::Data::new(store.clone());
