@@ -2,6 +2,7 @@
 //! this module lays them over the file and the defaults, and validates the result.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -9,6 +10,8 @@ use serde::Deserialize;
 use crate::auth::allow_list;
 use crate::auth::rate_limit::{Limit, default_limits};
 use crate::cli::{GlobalArgs, LogFormat, ServeArgs};
+use crate::clock;
+use crate::ops::backup::Schedule;
 use crate::webhooks::WebhookSettings;
 
 /// The optional TOML file: the same settings as the flags, in snake case.
@@ -23,6 +26,9 @@ struct FileConfig {
     default_limit: Option<Vec<String>>,
     failed_auth_limit: Option<String>,
     workers: Option<usize>,
+    backup_dir: Option<PathBuf>,
+    backup_every: Option<String>,
+    backup_keep: Option<usize>,
     webhook_deny_private: Option<bool>,
     webhook_timeout: Option<String>,
     webhook_retry_schedule: Option<Vec<String>>,
@@ -52,6 +58,8 @@ pub struct Settings {
     pub failed_auth_limit: Limit,
     /// HTTP workers.
     pub workers: usize,
+    /// Scheduled backups, when a directory is configured.
+    pub backup: Option<Schedule>,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
     /// Always mark the admin session cookie `Secure`.
@@ -77,6 +85,7 @@ impl Settings {
             default_limit: default_limits(),
             failed_auth_limit: Limit::parse("20/1m").expect("valid"),
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            backup: None,
             webhooks: WebhookSettings::default(),
             secure_cookies: false,
             audit_retention: std::time::Duration::from_secs(90 * 86_400),
@@ -135,6 +144,7 @@ impl Settings {
             }
             s.workers = w;
         }
+        s.backup = backup_schedule(serve, file.backup_dir, file.backup_every, file.backup_keep)?;
         if let Some(secure) = serve.secure_cookies.or(file.secure_cookies) {
             s.secure_cookies = secure;
         }
@@ -193,6 +203,107 @@ fn resolve_webhooks(
         w.senders = n;
     }
     Ok(())
+}
+
+impl Settings {
+    /// The effective settings as (file key, value) pairs, in file order: what
+    /// `config show` prints. A key naming a secret would show `(hidden)`.
+    pub fn shown(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::json;
+        let strings = |v: &[IpNet]| json!(v.iter().map(ToString::to_string).collect::<Vec<_>>());
+        let mut out = vec![
+            ("db", json!(self.db.display().to_string())),
+            ("log_format", json!(self.log_format)),
+            ("listen", json!(self.listen)),
+            ("trusted_proxy", strings(&self.trusted_proxy)),
+            ("rate_limit_exempt", strings(&self.rate_limit_exempt)),
+            (
+                "default_limit",
+                json!(
+                    self.default_limit
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            (
+                "failed_auth_limit",
+                json!(self.failed_auth_limit.to_string()),
+            ),
+            ("workers", json!(self.workers)),
+        ];
+        out.push((
+            "audit_retention",
+            json!(clock::format_duration(self.audit_retention)),
+        ));
+        out.push(("secure_cookies", json!(self.secure_cookies)));
+        if let Some(bytes) = self.max_db_size {
+            out.push(("max_db_size", json!(format!("{}MB", bytes >> 20))));
+        }
+        let w = &self.webhooks;
+        out.push(("webhook_deny_private", json!(w.deny_private)));
+        out.push(("webhook_timeout", json!(clock::format_duration(w.timeout))));
+        out.push((
+            "webhook_retry_schedule",
+            json!(
+                w.retry_schedule
+                    .iter()
+                    .map(|d| clock::format_duration(*d))
+                    .collect::<Vec<_>>()
+            ),
+        ));
+        out.push((
+            "webhook_retention",
+            json!(clock::format_duration(w.retention)),
+        ));
+        out.push(("webhook_senders", json!(w.senders)));
+        if let Some(b) = &self.backup {
+            out.push(("backup_dir", json!(b.dir.display().to_string())));
+            out.push(("backup_every", json!(clock::format_duration(b.every))));
+            out.push(("backup_keep", json!(b.keep)));
+        }
+        for (key, value) in &mut out {
+            if ["secret", "password", "token"]
+                .iter()
+                .any(|s| key.contains(s))
+            {
+                *value = json!("(hidden)");
+            }
+        }
+        out
+    }
+}
+
+/// `--backup-dir` turns scheduled backups on; `--backup-every`/`--backup-keep` tune them and
+/// are refused without it, so a typo cannot silently leave the database unprotected.
+fn backup_schedule(
+    serve: &ServeArgs,
+    file_dir: Option<PathBuf>,
+    file_every: Option<String>,
+    file_keep: Option<usize>,
+) -> Result<Option<Schedule>, String> {
+    let dir = serve.backup_dir.clone().or(file_dir);
+    let every = serve.backup_every.clone().or(file_every);
+    let keep = serve.backup_keep.or(file_keep);
+    let Some(dir) = dir else {
+        if every.is_some() || keep.is_some() {
+            return Err("backup_every/backup_keep: set backup_dir too".into());
+        }
+        return Ok(None);
+    };
+    let every = match every {
+        None => Duration::from_secs(24 * 3600),
+        Some(e) => clock::parse_duration(&e)
+            .filter(|d| *d >= Duration::from_secs(60))
+            .ok_or_else(|| {
+                format!("backup_every: `{e}` is not a duration of at least 1m (like 6h or 1d)")
+            })?,
+    };
+    let keep = keep.unwrap_or(7);
+    if !(1..=1000).contains(&keep) {
+        return Err("backup_keep: must be from 1 to 1000".into());
+    }
+    Ok(Some(Schedule { dir, every, keep }))
 }
 
 impl Settings {

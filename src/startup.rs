@@ -32,6 +32,8 @@ pub struct Application {
     port: u16,
     store: Store,
     background: Background,
+    /// Held while serving: `restore` refuses to run under a live server.
+    _lock: ops::backup::ServerLock,
     setup_url: Option<String>,
     recorder_stats: Arc<RecorderStats>,
 }
@@ -40,6 +42,7 @@ pub struct Application {
 struct Background {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    liveness: ops::health::Liveness,
 }
 
 impl Background {
@@ -47,11 +50,21 @@ impl Background {
         &mut self,
         name: &str,
         f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), StartError> {
         let stop = self.stop.clone();
+        let liveness = self.liveness.clone();
+        let owned = name.to_owned();
         let handle = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || f(stop))?;
+            .spawn(move || {
+                // `/readyz` reports the thread once this guard drops, by return or by panic.
+                let _alive = liveness.register(&owned);
+                f(stop)
+            })
+            .map_err(|source| StartError::Thread {
+                name: name.to_owned(),
+                source,
+            })?;
         self.threads.push(handle);
         Ok(())
     }
@@ -67,6 +80,14 @@ impl Background {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A background thread could not be started.
+    #[error("cannot start the {name} thread: {source}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The database could not be opened or migrated.
     #[error("database {path}: {source}")]
     Store {
@@ -75,6 +96,9 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// Another server holds the database.
+    #[error("{0}")]
+    Locked(ops::backup::OpsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -89,6 +113,9 @@ impl Application {
     /// Opens and migrates the database, starts the background work and binds the listener.
     /// Must be called inside an actix system.
     pub fn build(settings: Settings) -> Result<Application, StartError> {
+        // Taken before the store opens, so a restore cannot swap the file under us; reported
+        // after, so a file that cannot be opened at all gets SQLite's own message.
+        let lock = ops::backup::ServerLock::acquire(&settings.db);
         let store = Store::open(
             &settings.db,
             settings.workers as u32 + 2,
@@ -98,6 +125,7 @@ impl Application {
             path: settings.db.display().to_string(),
             source,
         })?;
+        let lock = lock.map_err(StartError::Locked)?;
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
             addr: settings.listen.clone(),
             source,
@@ -115,18 +143,22 @@ impl Application {
         let mut background = Background {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            liveness: ops::health::Liveness::default(),
         };
+        let metrics = web::Data::new(ops::metrics::Metrics::default());
+        let liveness = web::Data::new(background.liveness.clone());
         let poll_store = store.clone();
         let poll_auth = auth.clone();
-        background
-            .spawn("change-poller", move |stop| {
-                poll_generation(&poll_store, &poll_auth, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("change-poller", move |stop| {
+            poll_generation(&poll_store, &poll_auth, &stop)
+        })?;
 
+        if let Some(schedule) = settings.backup.clone() {
+            let (backup_store, backup_metrics) = (store.clone(), metrics.clone());
+            background.spawn("backup-scheduler", move |stop| {
+                ops::backup::run_schedule(&backup_store, &schedule, &backup_metrics, &stop)
+            })?;
+        }
         let admin_state = web::Data::new(admin::AdminState::new(admin::AdminSettings {
             secure_cookies: settings.secure_cookies,
         }));
@@ -140,34 +172,19 @@ impl Application {
         let (recorder, records) = Recorder::new();
         let recorder_stats = recorder.stats();
         let (flush_store, flush_stats) = (store.clone(), recorder.stats());
-        background
-            .spawn("call-recorder", move |stop| {
-                run_flusher(&flush_store, &records, &flush_stats, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("call-recorder", move |stop| {
+            run_flusher(&flush_store, &records, &flush_stats, &stop)
+        })?;
         let (upkeep_store, upkeep_auth) = (store.clone(), auth.clone());
         let (retention, every) = (settings.audit_retention, settings.maintenance_every);
-        background
-            .spawn("maintenance", move |stop| {
-                maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("maintenance", move |stop| {
+            maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
+        })?;
 
         let checkpoint_path = settings.db.clone();
-        background
-            .spawn("wal-checkpointer", move |stop| {
-                run_checkpointer(&checkpoint_path, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("wal-checkpointer", move |stop| {
+            run_checkpointer(&checkpoint_path, &stop)
+        })?;
         let notifier = Arc::new(Notifier::default());
         // Whoever queues events (an API write, the admin page, the recorder, the upkeep),
         // the worker is woken as soon as they commit.
@@ -175,14 +192,9 @@ impl Application {
         store.writer().on_events_committed(move || wake.notify());
         let (worker_store, worker_settings, worker_notifier) =
             (store.clone(), settings.webhooks.clone(), notifier.clone());
-        background
-            .spawn("webhook-worker", move |stop| {
-                webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
-            })
-            .map_err(|source| StartError::Bind {
-                addr: settings.listen.clone(),
-                source,
-            })?;
+        background.spawn("webhook-worker", move |stop| {
+            webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
+        })?;
         let idempotency_keys = web::Data::new(InFlightKeys::default());
 
         let store_data = web::Data::new(store.clone());
@@ -191,6 +203,11 @@ impl Application {
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
+                .app_data(metrics.clone())
+                .app_data(liveness.clone())
+                .wrap(actix_web::middleware::from_fn(
+                    ops::request_log::log_request,
+                ))
                 .app_data(admin_state.clone())
                 .app_data(recorder.clone())
                 .app_data(idempotency_keys.clone())
@@ -205,6 +222,8 @@ impl Application {
                     .into()
                 }))
                 .configure(ops::health::configure)
+                .configure(ops::metrics::configure)
+                .configure(ops::docs::configure)
                 .configure(api::configure)
                 .configure(admin::configure)
                 .default_service(web::to(api::not_found))
@@ -223,6 +242,7 @@ impl Application {
             port,
             store,
             background,
+            _lock: lock,
             setup_url,
             recorder_stats,
         })

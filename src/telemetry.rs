@@ -22,6 +22,10 @@ pub fn init(format: LogFormat, quiet: bool) {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Pretty => builder.with_target(false).try_init(),
+        // Colours only for a person at a terminal, not in a journal or a file.
+        LogFormat::Pretty => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
 }

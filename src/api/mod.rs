@@ -3,6 +3,8 @@
 pub(crate) mod body;
 pub mod idempotency;
 mod me;
+pub mod openapi;
+mod openapi_ops;
 mod pagination;
 mod records;
 mod telemetry;
@@ -23,6 +25,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 DefaultHeaders::new()
                     .add(("cache-control", "no-store"))
                     .add(("x-content-type-options", "nosniff")),
+            )
+            .service(
+                web::resource("/openapi.json")
+                    .route(web::get().to(openapi::openapi_json))
+                    .default_service(web::to(records::method_not_allowed)),
             )
             .service(
                 web::resource("/me")

@@ -2,7 +2,7 @@
 
 use actix_web::FromRequest;
 use actix_web::dev::Payload;
-use actix_web::http::header::LOCATION;
+use actix_web::http::header::{ALLOW, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::{Ready, ready};
 use rusqlite::Connection;
@@ -324,11 +324,25 @@ pub async fn delete_record(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Unknown method on a known path; an unknown resource stays a 404.
+/// Unknown method on a known path, with the `Allow` header RFC 9110 asks for; an unknown
+/// resource stays a 404.
 pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     match req.match_info().get("resource") {
         Some(name) if Resource::by_plural(name).is_none() => Err(ApiError::NotFound),
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => {
+            let allow = match req.match_pattern().as_deref() {
+                Some("/api/v1/{resource}") => "GET, POST",
+                Some("/api/v1/{resource}/batch") => "POST",
+                Some("/api/v1/{resource}/{id}") => "GET, PATCH, DELETE",
+                _ => "GET",
+            };
+            let mut res = HttpResponse::from_error(ApiError::MethodNotAllowed);
+            res.headers_mut().insert(
+                ALLOW,
+                actix_web::http::header::HeaderValue::from_static(allow),
+            );
+            Ok(res)
+        }
     }
 }
 

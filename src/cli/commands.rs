@@ -36,10 +36,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let serve_args = match &cli.command {
         Command::Serve(a) => Some(a),
+        Command::Config(super::ConfigCmd::Show { serve, .. }) => Some(serve),
         _ => None,
     };
     let settings = Settings::resolve(&cli.global, serve_args).map_err(|e| anyhow!(e))?;
-    crate::telemetry::init(settings.log_format, serve_args.is_none());
+    let quiet = !matches!(cli.command, Command::Serve(_));
+    crate::telemetry::init(settings.log_format, quiet);
     match cli.command {
         Command::Serve(_) => serve(settings),
         Command::Migrate => {
@@ -55,6 +57,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => user(&settings, cmd),
         Command::Token(cmd) => token_cmd(&settings, cmd),
         Command::Webhook(cmd) => webhook(&settings, cmd),
+        Command::Backup { to, json } => super::ops_cmd::backup(&settings, &to, json),
+        Command::Restore { from, json } => super::ops_cmd::restore(&settings, &from, json),
+        Command::Config(super::ConfigCmd::Show { json, .. }) => {
+            super::ops_cmd::show_config(&settings, json)
+        }
         Command::Audit(args) => audit_log(&settings, args),
         Command::CheckToken { .. } => unreachable!("handled above"),
     }

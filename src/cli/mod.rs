@@ -2,6 +2,7 @@
 //! environment variable; the values are merged with the config file in `config`.
 
 mod commands;
+mod ops_cmd;
 mod output;
 mod webhook_cmds;
 
@@ -67,6 +68,27 @@ pub enum Command {
     /// Manage webhook endpoints and deliveries
     #[command(subcommand)]
     Webhook(WebhookCmd),
+    /// Write a consistent copy of the database (safe while a server runs)
+    Backup {
+        /// The copy to write (must not exist yet)
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the database with a backup (refused while a server uses it)
+    Restore {
+        /// The backup to restore (checked with PRAGMA integrity_check first)
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Read the audit log of /api/v1 calls, newest first
     Audit(AuditArgs),
     /// Offline, touching no database: is this a well-formed token? (exit 0 / 1)
@@ -169,6 +191,29 @@ pub struct ServeArgs {
     /// Refuse writes (503) once the database reaches this size, e.g. 2GB [default: no cap]
     #[arg(long, env = "SWITCHBOARD_MAX_DB_SIZE", value_name = "SIZE")]
     pub max_db_size: Option<String>,
+    /// Write scheduled backups into this directory (off unless given)
+    #[arg(long, env = "SWITCHBOARD_BACKUP_DIR", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// How often to back up with --backup-dir [default: 24h]
+    #[arg(long, env = "SWITCHBOARD_BACKUP_EVERY", value_name = "DURATION")]
+    pub backup_every: Option<String>,
+    /// How many scheduled backups to keep, oldest removed first [default: 7]
+    #[arg(long, env = "SWITCHBOARD_BACKUP_KEEP", value_name = "N")]
+    pub backup_keep: Option<usize>,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration (flags > env > file > defaults), secrets hidden
+    Show {
+        /// The `serve` settings to resolve, as `serve` takes them
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `account` subcommands.

@@ -18,6 +18,18 @@ pub static SCHEMA_VERSION: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|
         .unwrap_or(0)
 });
 
+/// Applies the migrations up to `version` only: for tests that need a database as an older
+/// release left it.
+#[doc(hidden)]
+pub fn migrate_to(conn: &mut Connection, version: i32) -> StoreResult<()> {
+    embedded::migrations::runner()
+        .set_grouped(true)
+        .set_target(refinery::Target::Version(version))
+        .run(conn)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(())
+}
+
 /// Brings the schema up to date. A file written by a newer binary is refused untouched.
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let applied: Option<i64> = conn

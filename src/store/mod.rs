@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod generation;
 pub mod idempotency;
 mod migrate;
+pub mod ops;
 pub mod records;
 pub mod sessions;
 pub mod tokens;
@@ -16,13 +17,15 @@ pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use migrate::{SCHEMA_VERSION, migrate};
+pub use migrate::{SCHEMA_VERSION, migrate, migrate_to};
 pub use writer::Writer;
 
 use crate::model::{AccountId, EndpointId, TokenId, UserId};
@@ -85,6 +88,27 @@ pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
     path: PathBuf,
+    waits: Arc<PoolWaits>,
+}
+
+/// Reads that had to wait for a pooled connection, for metrics.
+#[derive(Debug, Default)]
+struct PoolWaits {
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// A snapshot of the reader pool, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// Reads that found no idle connection and waited.
+    pub waits: u64,
+    /// Seconds spent waiting, all told.
+    pub wait_seconds: f64,
+    /// Open connections.
+    pub connections: u32,
+    /// Idle connections.
+    pub idle: u32,
 }
 
 impl std::fmt::Debug for Store {
@@ -150,13 +174,40 @@ impl Store {
             pool,
             writer,
             path: path.to_owned(),
+            waits: Arc::default(),
         })
     }
 
     /// Runs a read on a pooled connection, on the calling thread (blocking).
     pub fn read<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
-        let conn = self.pool.get()?;
+        // Only a read that finds no idle connection is timed: the common case stays free.
+        let conn = if self.pool.state().idle_connections == 0 {
+            let start = Instant::now();
+            let conn = self.pool.get()?;
+            self.waits.count.fetch_add(1, Ordering::Relaxed);
+            let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.waits.micros.fetch_add(us, Ordering::Relaxed);
+            conn
+        } else {
+            self.pool.get()?
+        };
         f(&conn)
+    }
+
+    /// The reader pool's figures, for metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        PoolStats {
+            waits: self.waits.count.load(Ordering::Relaxed),
+            wait_seconds: self.waits.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            connections: state.connections,
+            idle: state.idle_connections,
+        }
+    }
+
+    /// False once the writer thread has ended (shut down or died).
+    pub fn writer_alive(&self) -> bool {
+        self.writer.is_alive()
     }
 
     /// Runs an indexed point read on this thread's own connection, without a thread hop or a

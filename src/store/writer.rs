@@ -112,6 +112,16 @@ impl Writer {
         })
     }
 
+    /// True while the writer thread runs.
+    pub fn is_alive(&self) -> bool {
+        self.inner
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|h| !h.is_finished())
+    }
+
     /// Lets the queued writes finish, then stops the thread.
     pub fn shutdown(&self) {
         self.inner

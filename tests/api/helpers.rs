@@ -139,6 +139,17 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops the server gracefully and waits for it, keeping the database file.
+    pub fn stop_server(&mut self) {
+        let handle = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true)))
+                .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
     /// A management change in its own `BEGIN IMMEDIATE` transaction, as the CLI makes it
     /// (it bumps the change generation a running server watches).
     pub fn manage<R>(&self, f: impl FnOnce(&Connection) -> Result<R, ManageError>) -> R {

@@ -12,6 +12,7 @@ mod faults;
 mod idempotency;
 mod lifecycle;
 mod limits;
+mod ops;
 mod owasp;
 mod properties;
 mod receiver;

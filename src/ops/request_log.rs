@@ -1,0 +1,114 @@
+//! Around the whole App: a request id (taken from a sane incoming `X-Request-Id`, else made
+//! here) returned as `X-Request-Id`, one log line per request, and the request metrics.
+//!
+//! The log line carries the path without its query string and no header values: secrets
+//! travel in `Authorization`/`x-api-key` and could be pasted into a query by mistake.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use tracing::Instrument;
+
+use super::metrics::Metrics;
+use crate::auth::client_ip::client_ip;
+use crate::auth::{AuthState, CallContext};
+use crate::error::ApiError;
+use crate::resources::Resource;
+
+/// The response header (and accepted request header) carrying the request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Middleware: request id, log line, metrics.
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let start = Instant::now();
+    let id = incoming_id(&req).unwrap_or_else(new_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let path = truncate(req.path(), 200).to_owned();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    let code = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .map(ApiError::code);
+    let route = route_label(res.request());
+    let ip = res
+        .request()
+        .app_data::<web::Data<AuthState>>()
+        .map(|a| client_ip(res.request(), &a.settings().trusted_proxies).to_string())
+        .unwrap_or_default();
+    let prefix = res
+        .request()
+        .extensions()
+        .get::<CallContext>()
+        .and_then(|c| c.token.as_ref().map(|t| t.prefix.clone()));
+    if let Some(m) = res.request().app_data::<web::Data<Metrics>>() {
+        m.observe(&route, status, elapsed.as_secs_f64(), code);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %path,
+            %route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            %ip,
+            token_prefix = prefix.as_deref().unwrap_or("-"),
+            code = code.unwrap_or("-"),
+            "request"
+        );
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    Ok(res)
+}
+
+/// An incoming id is kept (so a proxy's id ties its log to ours) only when it is short and
+/// plain: it goes into our log lines verbatim.
+fn incoming_id(req: &ServiceRequest) -> Option<String> {
+    let v = req.headers().get(REQUEST_ID)?.to_str().ok()?;
+    let plain = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    plain.then(|| v.to_owned())
+}
+
+fn new_id() -> String {
+    crate::auth::random::base62(20)
+}
+
+/// The route pattern, with the resource filled in when it is one of ours (a bounded set), so
+/// metrics tell leads from invoices without letting clients mint labels.
+fn route_label(req: &actix_web::HttpRequest) -> String {
+    let Some(pattern) = req.match_pattern() else {
+        return "(unmatched)".into();
+    };
+    match req.match_info().get("resource") {
+        Some(r) if Resource::by_plural(r).is_some() => pattern.replace("{resource}", r),
+        Some(_) => "(unknown resource)".into(),
+        None => pattern,
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
