@@ -356,6 +356,8 @@ run_cases() {
   metric sink_received "$(curl -s "http://127.0.0.1:$SINK_PORT/stats" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["received"])')"
   metric sb_deliveries "$(python3 "$TOOLS/outbox.py" "$SB_DB")"
+  # For whoever reads the logs: the server's own counters after the load.
+  curl -s "$SB_URL/metrics" >"$WORK/logs/sb-metrics-after-cases.txt" || true
   stop_pid "$SB_PID"
   stop_pid "$PB_PID"
   stop_pid "$SINK_PID"
@@ -383,6 +385,7 @@ flood() {
     log "    RSS after flood $n: $(status_kb "$pid" VmRSS) kB"
   done
   metric "flood_${kind}_hwm_kb" "$(status_kb "$pid" VmHWM)"
+  curl -s "http://127.0.0.1:$FLOOD_PORT/metrics" >"$WORK/logs/sb-metrics-flood-$kind.txt" || true
   metric "flood_${kind}_requests" "$total"
   stop_pid "$pid"
 }
