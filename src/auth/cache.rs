@@ -130,12 +130,14 @@ pub struct AuthState {
     misses: AtomicU64,
 }
 
-/// Tokens remembered at most; each entry is well under 1 KiB.
-const TOKEN_CACHE_CAPACITY: u64 = 50_000;
+// Capacities keep the process within its memory budget (about 40 MB under load) whatever a
+// flood of tokens or addresses looks like: a moka entry costs a few hundred bytes.
+/// Tokens remembered at most (a small business has dozens); each entry is well under 1 KiB.
+const TOKEN_CACHE_CAPACITY: u64 = 10_000;
 /// Unknown hashes remembered at most, so a flood of made-up tokens stays cheap and bounded.
-const NEGATIVE_CACHE_CAPACITY: u64 = 100_000;
+const NEGATIVE_CACHE_CAPACITY: u64 = 20_000;
 /// Client addresses tracked by the failed-auth limiter at most.
-const FAILED_AUTH_CAPACITY: u64 = 100_000;
+const FAILED_AUTH_CAPACITY: u64 = 20_000;
 
 impl AuthState {
     /// Builds the caches over `store`.
