@@ -14,4 +14,6 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 (cd "$ROOT" && cargo build --release --quiet)
+# As the packaged unit runs it (see packaging/switchboard.service).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec python3 "$HERE/control.py" "$ROOT/target/release/switchboard" "${LOAD_SECONDS:-60}"
