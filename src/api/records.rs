@@ -35,6 +35,17 @@ impl Target {
     fn id(&self) -> i64 {
         self.id.expect("item routes have an id")
     }
+
+    /// The scope check every handler makes: read for GET, write otherwise; then what the
+    /// caller reaches.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        write: bool,
+    ) -> Result<(&'static Resource, Reach), ApiError> {
+        caller.require(self.resource.scope_for(write))?;
+        Ok((self.resource, caller.reach()))
+    }
 }
 
 impl FromRequest for Target {
@@ -78,15 +89,13 @@ pub async fn list_records(
     req: HttpRequest,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = target.resource;
-    caller.require(res.scope_for(false))?;
+    let (res, reach) = target.authorize(&caller, false)?;
     let params = web::Query::<ListParams>::from_query(req.query_string())
         .map_err(|e| ApiError::Validation(vec![FieldError::new("(query)", e.to_string())]))?
         .into_inner();
     let mut query = params.into_query(res)?;
     let limit = query.limit as usize;
     query.limit += 1; // one more than asked tells whether another page exists
-    let reach = caller.reach();
     let store = store.into_inner();
     let q = query.clone();
     let mut rows =
@@ -108,10 +117,8 @@ pub async fn get_record(
     caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = target.resource;
-    caller.require(res.scope_for(false))?;
+    let (res, reach) = target.authorize(&caller, false)?;
     let id = target.id();
-    let reach = caller.reach();
     // A primary-key read: inline on this worker's connection (see `Store::read_inline`).
     let row = store.read_inline(|c| records::find_by_id(c, &res.table, reach, id))?;
     let row = row.ok_or(ApiError::NotFound)?;
@@ -127,10 +134,8 @@ pub async fn create_record(
     store: web::Data<Store>,
     keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = target.resource;
-    caller.require(res.scope_for(true))?;
+    let (res, reach) = target.authorize(&caller, true)?;
     let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
-    let reach = caller.reach();
     let guard = match idempotency::begin(&req, reach.account_id, &body, &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
@@ -173,10 +178,8 @@ pub async fn create_batch(
     store: web::Data<Store>,
     keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = target.resource;
-    caller.require(res.scope_for(true))?;
+    let (res, reach) = target.authorize(&caller, true)?;
     let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
-    let reach = caller.reach();
     let guard = match idempotency::begin(&req, reach.account_id, &body, &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
@@ -264,10 +267,8 @@ pub async fn update_record(
     payload: web::Payload,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = target.resource;
-    caller.require(res.scope_for(true))?;
+    let (res, reach) = target.authorize(&caller, true)?;
     let id = target.id();
-    let reach = caller.reach();
     let visible = store.read_inline(|c| records::is_reachable(c, res.table.name, reach, id))?;
     if !visible {
         return Err(ApiError::NotFound);
@@ -309,10 +310,8 @@ pub async fn delete_record(
     caller: Caller,
     store: web::Data<Store>,
 ) -> Result<HttpResponse, ApiError> {
-    let res = target.resource;
-    caller.require(res.scope_for(true))?;
+    let (res, reach) = target.authorize(&caller, true)?;
     let id = target.id();
-    let reach = caller.reach();
     store
         .writer()
         .write(move |tx| {

@@ -480,3 +480,46 @@ fn no_secret_reaches_the_log_even_at_trace_level() {
         .collect();
     assert!(!log.contains(&hash), "the token's hash appeared in the log");
 }
+
+#[test]
+fn webhook_add_prints_the_contract_shape_with_the_secret_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hooks.db");
+    let added = run_json(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "http://127.0.0.1:9/hook",
+            "--event",
+            "lead.created",
+            "--json",
+        ],
+    );
+    assert!(added["id"].as_i64().unwrap() > 0);
+    assert_eq!(added["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(added["events"], serde_json::json!(["lead.created"]));
+    let secret = added["secret"].as_str().unwrap();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 30,
+        "{secret}"
+    );
+    let listed = serde_json::to_string(&run_json(&db, &["webhook", "list", "--json"])).unwrap();
+    assert!(
+        !listed.contains(&secret[6..]),
+        "the secret is shown once, at creation"
+    );
+    let bad = run(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "ftp://x",
+            "--event",
+            "lead.created",
+        ],
+    );
+    assert!(!bad.status.success());
+}
