@@ -70,7 +70,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
-        app.run_until_stopped().await?;
+        let stopped = app.run_until_stopped().await;
+        crate::telemetry::flush();
+        stopped?;
         Ok(ExitCode::SUCCESS)
     })
 }
