@@ -26,15 +26,108 @@ pub fn bytes(n: usize) -> Vec<u8> {
 /// `n` uniformly random base62 characters (rejection sampling: no modulo bias).
 pub fn base62(n: usize) -> String {
     let mut out = String::with_capacity(n);
+    push_base62(&mut out, n, fill);
+    out
+}
+
+/// Appends `n` random base62 characters drawn from `source`.
+fn push_base62(out: &mut String, n: usize, mut source: impl FnMut(&mut [u8])) {
     let mut buf = [0u8; 64];
-    while out.len() < n {
-        fill(&mut buf);
+    let mut left = n;
+    while left > 0 {
+        source(&mut buf);
         for &b in &buf {
             // 248 = 4 * 62: bytes at or above it would favour the first characters.
-            if b < 248 && out.len() < n {
+            if b < 248 && left > 0 {
                 out.push(BASE62[usize::from(b % 62)] as char);
+                left -= 1;
             }
         }
     }
+}
+
+thread_local! {
+    /// OS randomness fetched ahead, for identifiers only: (bytes, how many are used).
+    static AHEAD: std::cell::RefCell<([u8; 4096], usize)> =
+        const { std::cell::RefCell::new(([0; 4096], 4096)) };
+}
+
+/// Fills `buf` from OS randomness fetched ahead in 4 KiB blocks per thread: one system call
+/// per few hundred identifiers. Never for secrets (tokens, webhook secrets, sessions use
+/// [`fill`]): only for identifiers that must be unique and unguessable but are not keys.
+fn fill_ahead(buf: &mut [u8]) {
+    AHEAD.with(|cell| {
+        let (block, used) = &mut *cell.borrow_mut();
+        let mut done = 0;
+        while done < buf.len() {
+            if *used == block.len() {
+                fill(block);
+                *used = 0;
+            }
+            let n = (buf.len() - done).min(block.len() - *used);
+            buf[done..done + n].copy_from_slice(&block[*used..*used + n]);
+            // Used bytes are wiped, so a later read of this buffer cannot replay them.
+            block[*used..*used + n].fill(0);
+            *used += n;
+            done += n;
+        }
+    });
+}
+
+/// An identifier: `n` random base62 characters, from randomness fetched ahead (see
+/// `fill_ahead`): request ids on every call cost no system call of their own.
+pub fn id(n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    push_base62(&mut out, n, fill_ahead);
     out
+}
+
+/// A time-ordered identifier: the milliseconds since the epoch as 8 base62 characters
+/// (fixed width, so text order is time order until the year 8800), then `n` random ones.
+/// Unique indexes on such ids take each new key at their right edge instead of a random
+/// page, which keeps a busy writer's commits small.
+pub fn ordered_id(unix_ms: i64, n: usize) -> String {
+    let mut out = String::with_capacity(8 + n);
+    let mut t = u64::try_from(unix_ms).unwrap_or(0);
+    let mut digits = [b'0'; 8];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(t % 62) as usize];
+        t /= 62;
+    }
+    out.extend(digits.iter().map(|&b| b as char));
+    push_base62(&mut out, n, fill_ahead);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_have_the_asked_length_and_alphabet() {
+        for n in [0, 1, 20, 27, 300] {
+            let s = id(n);
+            assert_eq!(s.len(), n);
+            assert!(s.bytes().all(|b| BASE62.contains(&b)));
+        }
+        assert_ne!(id(20), id(20));
+    }
+
+    #[test]
+    fn ordered_ids_sort_by_time() {
+        let times = [
+            0,
+            1,
+            61,
+            62,
+            1_764_000_000_000,
+            1_764_000_000_001,
+            99_999_999_999_999,
+        ];
+        let ids: Vec<String> = times.iter().map(|&t| ordered_id(t, 19)).collect();
+        for pair in ids.windows(2) {
+            assert!(pair[0][..8] < pair[1][..8], "{pair:?}");
+        }
+        assert!(ids.iter().all(|i| i.len() == 27));
+    }
 }

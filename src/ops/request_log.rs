@@ -90,7 +90,7 @@ fn incoming_id(req: &ServiceRequest) -> Option<String> {
 }
 
 fn new_id() -> String {
-    crate::auth::random::base62(20)
+    crate::auth::random::id(20)
 }
 
 /// The route pattern, with the resource filled in when it is one of ours (a bounded set), so

@@ -19,9 +19,10 @@ struct Envelope<'a, T: Serialize> {
     data: T,
 }
 
-/// A new message id, `msg_` + 27 base62 characters: the `webhook-id`, stable across retries.
+/// A new message id, `msg_` + 27 base62 characters (8 of time, 19 random: see
+/// `random::ordered_id`): the `webhook-id`, stable across retries.
 pub fn new_message_id() -> String {
-    format!("msg_{}", random::base62(27))
+    format!("msg_{}", random::ordered_id(clock::now_ms(), 19))
 }
 
 /// Queues `type` with `data` for every endpoint of the account subscribed to it.
