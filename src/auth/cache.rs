@@ -216,6 +216,21 @@ impl AuthState {
         )
     }
 
+    /// Entries held by each bounded structure (approximate), for metrics: a soak shows
+    /// whether they level off at their capacities.
+    pub fn cache_sizes(&self) -> [(&'static str, u64, u64); 4] {
+        [
+            ("token", self.tokens.entry_count(), TOKEN_CACHE_CAPACITY),
+            (
+                "unknown_token",
+                self.unknown.entry_count(),
+                NEGATIVE_CACHE_CAPACITY,
+            ),
+            ("rate_limit", self.limiter.len(), TOKEN_CACHE_CAPACITY),
+            ("failed_auth", self.failed.len(), FAILED_AUTH_CAPACITY),
+        ]
+    }
+
     /// Peeks at a token's rate-limit windows without charging.
     pub fn rate_state(&self, token: &CachedToken) -> super::rate_limit::Verdict {
         self.limiter.peek(&token.id, &token.limits)

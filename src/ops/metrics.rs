@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::{HttpResponse, web};
 
+use crate::activity::Recorder;
 use crate::auth::AuthState;
 use crate::store::{Store, ops as store_ops};
 
@@ -39,8 +40,8 @@ struct Histogram {
 
 #[derive(Default)]
 struct Tables {
-    /// (route, status) -> count.
-    requests: BTreeMap<(String, u16), u64>,
+    /// route -> status -> count.
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     /// route -> latency histogram.
     latency: BTreeMap<String, Histogram>,
     /// reason -> count.
@@ -62,8 +63,19 @@ impl Metrics {
     /// Counts one answered request.
     pub fn observe(&self, route: &str, status: u16, seconds: f64, code: Option<&str>) {
         let mut t = self.tables.lock().unwrap_or_else(|p| p.into_inner());
-        *t.requests.entry((route.to_owned(), status)).or_default() += 1;
-        let h = t.latency.entry(route.to_owned()).or_default();
+        // Keys are allocated once per route, not once per request.
+        if !t.requests.contains_key(route) {
+            t.requests.insert(route.to_owned(), BTreeMap::new());
+        }
+        if let Some(by_status) = t.requests.get_mut(route) {
+            *by_status.entry(status).or_default() += 1;
+        }
+        if !t.latency.contains_key(route) {
+            t.latency.insert(route.to_owned(), Histogram::default());
+        }
+        let Some(h) = t.latency.get_mut(route) else {
+            return;
+        };
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 h.counts[i] += 1;
@@ -100,7 +112,11 @@ impl Metrics {
             "counter",
             "HTTP requests answered, by route pattern and status.",
         );
-        for ((route, status), n) in &t.requests {
+        for (route, status, n) in t
+            .requests
+            .iter()
+            .flat_map(|(r, by)| by.iter().map(move |(s, n)| (r, s, n)))
+        {
             let _ = writeln!(
                 out,
                 "switchboard_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
@@ -181,6 +197,78 @@ fn gauge_like(out: &mut String, name: &str, kind: &str, help: &str, value: impl 
     let _ = writeln!(out, "{name} {value}");
 }
 
+/// What the process holds: resident memory, and how full each bounded structure is.
+fn render_memory(out: &mut String, auth: &AuthState, recorder: Option<&Recorder>) {
+    if let Some(bytes) = resident_bytes() {
+        gauge_like(
+            out,
+            "switchboard_resident_memory_bytes",
+            "gauge",
+            "Resident set size of the process.",
+            bytes,
+        );
+    }
+    header(
+        out,
+        "switchboard_cache_entries",
+        "gauge",
+        "Entries held by each bounded in-memory structure.",
+    );
+    let sizes = auth.cache_sizes();
+    for (name, entries, _) in &sizes {
+        let _ = writeln!(
+            out,
+            "switchboard_cache_entries{{cache=\"{name}\"}} {entries}"
+        );
+    }
+    header(
+        out,
+        "switchboard_cache_capacity",
+        "gauge",
+        "The most entries each bounded in-memory structure holds.",
+    );
+    for (name, _, capacity) in &sizes {
+        let _ = writeln!(
+            out,
+            "switchboard_cache_capacity{{cache=\"{name}\"}} {capacity}"
+        );
+    }
+    if let Some(r) = recorder {
+        let (queued, capacity) = r.queued();
+        gauge_like(
+            out,
+            "switchboard_call_records_queued",
+            "gauge",
+            "Call records (audit, usage, last-used) waiting for the next flush.",
+            queued,
+        );
+        gauge_like(
+            out,
+            "switchboard_call_records_queue_capacity",
+            "gauge",
+            "The most call records that may wait; beyond it they are dropped and counted.",
+            capacity,
+        );
+        let dropped = r.stats().dropped.load(Ordering::Relaxed);
+        gauge_like(
+            out,
+            "switchboard_call_records_dropped_total",
+            "counter",
+            "Call records dropped because the queue was full.",
+            dropped,
+        );
+    }
+}
+
+/// Resident set size from `/proc/self/status` (Linux; in kB there, whatever the page size,
+/// which is 16 KiB on a Raspberry Pi 5); `None` elsewhere.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Label values escape backslash, quote and newline.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -197,9 +285,11 @@ async fn metrics(
     metrics: web::Data<Metrics>,
     auth: web::Data<AuthState>,
     store: web::Data<Store>,
+    recorder: Option<web::Data<Recorder>>,
 ) -> HttpResponse {
     let mut out = String::with_capacity(8 * 1024);
     metrics.render_requests(&mut out);
+    render_memory(&mut out, &auth, recorder.as_ref().map(|r| r.get_ref()));
     let (hits, misses) = auth.cache_stats();
     gauge_like(
         &mut out,

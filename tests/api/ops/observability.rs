@@ -48,6 +48,15 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         "switchboard_db_pool_waits_total ",
         r#"switchboard_webhook_deliveries{status="pending"} "#,
         "switchboard_rate_limited_total 0",
+        // Memory: what a soak watches to tell a leak from caches filling up.
+        "switchboard_resident_memory_bytes ",
+        r#"switchboard_cache_entries{cache="token"} "#,
+        r#"switchboard_cache_capacity{cache="token"} 10000"#,
+        r#"switchboard_cache_capacity{cache="unknown_token"} 20000"#,
+        r#"switchboard_cache_entries{cache="failed_auth"} "#,
+        "switchboard_call_records_queued ",
+        "switchboard_call_records_queue_capacity 50000",
+        "switchboard_call_records_dropped_total 0",
     ] {
         assert!(
             m.text.contains(needle),
