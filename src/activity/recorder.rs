@@ -23,6 +23,8 @@ const QUEUE_CAPACITY: usize = 50_000;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// A batch this large is written at once, without waiting for the interval.
 const FLUSH_AT: usize = 5_000;
+/// The most records one write carries (see `flush`).
+const WRITE_CHUNK: usize = 256;
 /// How often the flusher looks at its stop flag while waiting.
 const STOP_TICK: Duration = Duration::from_millis(100);
 /// An address unseen for this long counts as new for `token.new_ip`.
@@ -183,7 +185,26 @@ pub fn run_flusher(store: &Store, records: &Records, stats: &RecorderStats, stop
     }
 }
 
+/// Writes a batch as several writes of at most `WRITE_CHUNK` records each: the writer
+/// commits API writes between them, so a second's worth of audit rows (thousands under load)
+/// never holds a create back for the tens of milliseconds one large write would take.
 fn flush(
+    store: &Store,
+    batch: Vec<CallRecord>,
+    stats: &RecorderStats,
+    limited_notified: &mut HashMap<TokenId, Instant>,
+) {
+    let mut records = batch.into_iter();
+    loop {
+        let chunk: Vec<CallRecord> = records.by_ref().take(WRITE_CHUNK).collect();
+        if chunk.is_empty() {
+            return;
+        }
+        flush_chunk(store, chunk, stats, limited_notified);
+    }
+}
+
+fn flush_chunk(
     store: &Store,
     batch: Vec<CallRecord>,
     stats: &RecorderStats,
