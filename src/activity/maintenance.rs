@@ -32,19 +32,33 @@ pub fn run(
     }
 }
 
+/// The most audit rows one write deletes.
+const PRUNE_CHUNK: usize = 2_000;
+
 /// One pass of the upkeep.
 pub fn run_once(store: &Store, auth: &AuthState, retention: Duration) -> Result<(), ManageError> {
     let now = clock::now_ms();
     let cutoff = now - retention.as_millis() as i64;
-    let (pruned, revoked, warned) = store.writer().write_blocking(move |tx| {
-        let pruned = audit::prune(tx, cutoff)?;
+    // In writes of a bounded size: the first pass after a long pause (or a lowered
+    // retention) may have millions of rows to drop, and API writes wait behind each write.
+    let mut pruned = 0;
+    loop {
+        let n = store
+            .writer()
+            .write_blocking(move |tx| audit::prune(tx, cutoff, PRUNE_CHUNK))?;
+        pruned += n;
+        if n < PRUNE_CHUNK {
+            break;
+        }
+    }
+    let (revoked, warned) = store.writer().write_blocking(move |tx| {
         audit::prune_seen_ips(tx, now - 30 * 86_400_000)?;
         let revoked = manage::tokens::revoke_unused(tx, now)?;
         if !revoked.is_empty() {
             generation::bump(tx)?;
         }
         let warned = manage::tokens::warn_expiring(tx, now)?;
-        Ok::<_, ManageError>((pruned, revoked, warned))
+        Ok::<_, ManageError>((revoked, warned))
     })?;
     if !revoked.is_empty() {
         auth.invalidate_all();

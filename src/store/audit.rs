@@ -122,9 +122,14 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> 
     Ok(rows)
 }
 
-/// Deletes entries older than `cutoff` (ms); returns how many.
-pub fn prune(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
-    Ok(conn.execute("DELETE FROM audit_log WHERE at < ?1", [cutoff])?)
+/// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first;
+/// returns how many.
+pub fn prune(conn: &Connection, cutoff: i64, at_most: usize) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "DELETE FROM audit_log WHERE id IN \
+           (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at LIMIT ?2)",
+        params![cutoff, at_most as i64],
+    )?)
 }
 
 /// A day's counters for one token.
