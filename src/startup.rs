@@ -304,14 +304,20 @@ fn run_checkpointer(path: &std::path::Path, stop: &AtomicBool) {
             return;
         }
     };
+    let mut wait = CHECKPOINT_EVERY;
     while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        match checkpoint::checkpoint(&conn, checkpoint::TRUNCATE_ABOVE_PAGES) {
-            Ok(c) if c.truncated => {
-                tracing::info!(wal_pages = c.wal_pages, "WAL truncated after checkpoint")
+        std::thread::sleep(wait);
+        wait = match checkpoint::checkpoint(&conn, checkpoint::RESTART_ABOVE_PAGES) {
+            Ok(c) => {
+                if c.restarted {
+                    tracing::debug!(wal_pages = c.wal_pages, "WAL restarted after checkpoint");
+                }
+                checkpoint::next_wait(&c, CHECKPOINT_EVERY)
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
-        }
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                CHECKPOINT_EVERY
+            }
+        };
     }
 }

@@ -173,7 +173,10 @@ impl Store {
         let writer_conn = open_connection(path)?;
         // Checkpoints run on a background thread instead (see `checkpoint`): an automatic
         // checkpoint inside a commit would stall every write waiting behind it.
-        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        writer_conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
+            checkpoint::WAL_SIZE_LIMIT
+        ))?;
         // Every write runs in a savepoint, whose journal (a copy of each page it first
         // touches) would otherwise go through a temporary file: in memory it is a copy, not a
         // system call, and it never outgrows one batch.
