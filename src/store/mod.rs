@@ -168,6 +168,8 @@ impl Store {
             .with_init(|c| apply_pragmas(c, "NORMAL"));
         let pool = r2d2::Pool::builder()
             .max_size(readers.max(1))
+            // Opened as reads need them, not all at start: an idle server holds one.
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let writer_conn = open_connection(path)?;
