@@ -189,7 +189,7 @@ def build(runs, m):
         w("")
 
     w("Machine and versions: " + "; ".join(f"{k}: {m[k]}" for k in
-      ("machine", "kernel", "disk", "rustc", "switchboard_commit", "wrk_version", "loadavg_at_start")
+      ("machine", "kernel", "disk", "rustc", "switchboard_commit", "wrk_version", "loadavg_at_start", "malloc_arena_max")
       if k in m))
     if m.get("note"):
         w("")
