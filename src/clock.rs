@@ -17,7 +17,43 @@ pub fn now_ms() -> Millis {
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 UTC, e.g. `2026-11-28T05:50:04.123Z`.
+///
+/// Every record answered carries two or more of these (a page of 50, a hundred): a direct
+/// calendar computation instead of the `time` crate's general formatter.
 pub fn format_ms(ms: Millis) -> String {
+    use std::fmt::Write as _;
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        return format_ms_general(ms);
+    }
+    let (h, m) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
+    let (sec, milli) = (ms_of_day / 1_000 % 60, ms_of_day % 1_000);
+    let mut out = String::with_capacity(24);
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{milli:03}Z"
+    );
+    out
+}
+
+/// (year, month, day) of the proleptic Gregorian calendar, `days` after 1970-01-01
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The general formatter, for instants outside years 0000-9999.
+fn format_ms_general(ms: Millis) -> String {
     let fmt =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -70,6 +106,30 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_direct_formatter_agrees_with_the_general_one() {
+        let mut samples = vec![
+            0,
+            -1,
+            1,
+            86_399_999,
+            86_400_000,
+            951_782_400_000,     // 2000-02-29
+            4_107_542_400_000,   // 2100-03-01
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            -62_167_219_200_000, // 0000-01-01
+        ];
+        // A deterministic walk over four millennia in uneven steps.
+        let mut t: i64 = -62_167_219_200_000;
+        while t < 253_402_300_799_999 {
+            samples.push(t);
+            t += 7_919_999_937;
+        }
+        for ms in samples {
+            assert_eq!(format_ms(ms), format_ms_general(ms), "{ms}");
+        }
+    }
 
     #[test]
     fn instants_round_trip_through_rfc3339() {
