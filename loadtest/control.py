@@ -38,6 +38,30 @@ def rss_kib(pid):
     return 0
 
 
+def gauges():
+    """The memory-related gauges of /metrics: what grew, when RSS grows."""
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    out = {}
+    for line in text.splitlines():
+        for name, key in (('switchboard_cache_entries{cache="', None),
+                          ("switchboard_call_records_queued ", "records_queued"),
+                          ("switchboard_resident_memory_bytes ", "rss_mib")):
+            if line.startswith(name):
+                if key is None:
+                    key = line[len(name):].split('"', 1)[0]
+                value = float(line.rsplit(" ", 1)[1])
+                out[key] = round(value / 2**20, 1) if key == "rss_mib" else int(value)
+    for suffix in ("", "-wal"):
+        try:
+            out["db" + suffix.replace("-", "_") + "_mib"] = round(os.path.getsize(DB + suffix) / 2**20, 1)
+        except OSError:
+            pass
+    return out
+
+
 def main():
     cli("account", "create", "acme", "--json")
     tokens = []
@@ -83,9 +107,18 @@ def main():
         start = time.time()
         stop = threading.Event()
 
+        snapshots = []
+
         def sample():
+            every = max(SECONDS // 10, 1)
             while not stop.is_set():
-                rss.append((round(time.time() - start), rss_kib(server.pid)))
+                at = round(time.time() - start)
+                rss.append((at, rss_kib(server.pid)))
+                if at // every >= len(snapshots):
+                    try:
+                        snapshots.append((at, gauges()))
+                    except OSError:
+                        pass
                 stop.wait(1.0)
 
         sampler = threading.Thread(target=sample)
@@ -127,6 +160,9 @@ def main():
     early = sum(k for _, k in rss[len(rss) // 5: len(rss) // 5 + minute]) / minute
     late = sum(k for _, k in rss[-minute:]) / minute
     print("RSS early %.1f MiB, late %.1f MiB" % (early / 1024, late / 1024))
+    print("gauges over the run (s: /metrics caches, queued records, RSS, database and WAL MiB):")
+    for at, g in snapshots:
+        print("  %4ds %s" % (at, " ".join(f"{k}={v}" for k, v in g.items())))
     ok = fivexx == 0 and max(revocations) < 1.0 and downgrade < 1.0 and late <= early * 1.25 + 4096
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
