@@ -62,11 +62,20 @@ fn format_ms_general(ms: Millis) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
+/// The first instant `format_ms` can show: `0000-01-01T00:00:00.000Z`.
+pub const MIN_MS: Millis = -62_167_219_200_000;
+/// The last instant `format_ms` can show: `9999-12-31T23:59:59.999Z`.
+pub const MAX_MS: Millis = 253_402_300_799_999;
+
 /// Parses an RFC 3339 instant (any offset) into milliseconds since the epoch.
-/// Years outside 0000..=9999 are refused, as RFC 3339 does.
+/// Years outside 0000..=9999 are refused, as RFC 3339 does, and so is an instant that
+/// leaves that range once converted to UTC (`9999-12-31T23:00:00-05:00`): it could not be
+/// shown back.
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .filter(|ms| (MIN_MS..=MAX_MS).contains(ms))
 }
 
 /// Parses a calendar date `YYYY-MM-DD`, returning it normalised.
@@ -140,6 +149,23 @@ mod tests {
             parse_rfc3339("2026-01-01T00:00:00Z")
         );
         assert_eq!(parse_rfc3339("2026-01-01"), None);
+    }
+
+    #[test]
+    fn instants_that_leave_years_0000_to_9999_in_utc_are_refused() {
+        // Found with the fuzz targets' round-trip check (fuzz/src/lib.rs): these were
+        // accepted, then shown as `1970-01-01T00:00:00.000Z` and `-0001-12-31T23:00:00.000Z`.
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59-01:00"), None);
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00+01:00"), None);
+        for edge in ["0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"] {
+            let ms = parse_rfc3339(edge).expect(edge);
+            assert!([MIN_MS, MAX_MS].contains(&ms));
+            assert_eq!(format_ms(ms), edge);
+        }
+        assert_eq!(
+            parse_rfc3339("9999-12-31T22:59:59-01:00"),
+            Some(MAX_MS - 999)
+        );
     }
 
     #[test]

@@ -231,7 +231,10 @@ fn convert(field: &Field, v: &Json) -> Result<Value, String> {
             .ok_or_else(|| "must be a date like 2026-01-31".into()),
         FieldKind::Instant => clock::parse_rfc3339(text(v)?)
             .map(Value::Integer)
-            .ok_or_else(|| "must be an RFC 3339 time like 2026-01-31T09:00:00Z".into()),
+            .ok_or_else(|| {
+                "must be an RFC 3339 time like 2026-01-31T09:00:00Z, in years 0000 to 9999 in UTC"
+                    .into()
+            }),
         FieldKind::Currency => {
             let s = text(v)?;
             if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -348,6 +351,21 @@ mod tests {
             ),
             ["records[2].ends_at"]
         );
+    }
+
+    #[test]
+    fn an_instant_that_cannot_be_shown_back_in_utc_is_refused() {
+        // Found with the fuzz targets' round-trip check (fuzz/src/lib.rs): these were
+        // accepted, then shown as 1970-01-01 and as year -0001, which is refused back.
+        for at in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+01:00"] {
+            let body = json!({ "starts_at": at });
+            assert_eq!(
+                fields(APPOINTMENTS.validate_create(&body, "").unwrap_err()),
+                ["starts_at"],
+                "{at}"
+            );
+            assert!(APPOINTMENTS.validate_patch(&body).is_err(), "{at}");
+        }
     }
 
     #[test]
