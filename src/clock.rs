@@ -126,12 +126,12 @@ mod tests {
             86_400_000,
             951_782_400_000,     // 2000-02-29
             4_107_542_400_000,   // 2100-03-01
-            253_402_300_799_999, // 9999-12-31T23:59:59.999
-            -62_167_219_200_000, // 0000-01-01
+            MAX_MS,
+            MIN_MS,
         ];
-        // A deterministic walk over four millennia in uneven steps.
-        let mut t: i64 = -62_167_219_200_000;
-        while t < 253_402_300_799_999 {
+        // A deterministic walk over ten millennia in uneven steps.
+        let mut t = MIN_MS;
+        while t < MAX_MS {
             samples.push(t);
             t += 7_919_999_937;
         }
