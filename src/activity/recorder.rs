@@ -168,13 +168,12 @@ pub fn run_flusher(store: &Store, records: &Records, stats: &RecorderStats, stop
     let mut limited_notified: HashMap<TokenId, Instant> = HashMap::new();
     loop {
         let deadline = Instant::now() + FLUSH_INTERVAL;
-        let stopping_before = stop.load(Ordering::SeqCst);
         let batch = records.next_batch(deadline, stop);
         if !batch.is_empty() {
             flush(store, batch, stats, &mut limited_notified);
         }
         limited_notified.retain(|_, at| at.elapsed() < RATE_LIMITED_EVENT_EVERY);
-        if stopping_before || stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
             // One more look: records taken by calls that were finishing while we wrote.
             let rest = std::mem::take(&mut *records.queue.lock());
             if !rest.is_empty() {
