@@ -24,7 +24,7 @@ use crate::{admin, api, ops, webhooks};
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// How often the server looks for changes made by other processes (the CLI).
-const GENERATION_POLL: Duration = Duration::from_millis(200);
+const GENERATION_POLL: Duration = Duration::from_millis(100);
 
 /// A built, bound, not yet running server.
 pub struct Application {

@@ -278,6 +278,8 @@ pub fn with_management_tx<R, E>(
 where
     E: From<StoreError>,
 {
+    conn.busy_handler(Some(retry_soon))
+        .map_err(StoreError::from)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StoreError::from)?;
@@ -285,6 +287,19 @@ where
     generation::bump(&tx)?;
     tx.commit().map_err(StoreError::from)?;
     Ok(out)
+}
+
+/// Busy handler of management changes: look again every 2 ms, for up to `BUSY_TIMEOUT`.
+/// A busy server's writer holds the write lock batch after batch with short gaps between;
+/// SQLite's own handler sleeps up to 100 ms between looks and can miss gaps for a second,
+/// which a revocation from the CLI must not wait.
+fn retry_soon(attempt: i32) -> bool {
+    const STEP: Duration = Duration::from_millis(2);
+    if u128::try_from(attempt).unwrap_or(0) * STEP.as_millis() >= BUSY_TIMEOUT.as_millis() {
+        return false;
+    }
+    std::thread::sleep(STEP);
+    true
 }
 
 macro_rules! sql_id {
