@@ -110,6 +110,15 @@ struct Problem<'a> {
 }
 
 impl ApiError {
+    /// The problem code an answer carries, when it is one of ours: one reading for the log
+    /// line, the metrics and the audit record.
+    pub fn code_of<B>(res: &actix_web::dev::ServiceResponse<B>) -> Option<&'static str> {
+        res.response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+            .map(ApiError::code)
+    }
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         use ApiError::*;

@@ -44,11 +44,7 @@ pub async fn record_call(
     }
     if let Some(recorder) = recorder {
         let status = res.status().as_u16();
-        let code = res
-            .response()
-            .error()
-            .and_then(|e| e.as_error::<ApiError>())
-            .map(ApiError::code);
+        let code = ApiError::code_of(&res);
         recorder.record(CallRecord {
             at,
             token: ctx

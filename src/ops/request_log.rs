@@ -40,11 +40,7 @@ pub async fn log_request(
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    let code = res
-        .response()
-        .error()
-        .and_then(|e| e.as_error::<ApiError>())
-        .map(ApiError::code);
+    let code = ApiError::code_of(&res);
     let route = route_label(res.request());
     let ip = res
         .request()
