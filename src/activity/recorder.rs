@@ -184,145 +184,150 @@ pub fn run_flusher(store: &Store, records: &Records, stats: &RecorderStats, stop
     }
 }
 
-/// Writes a batch as several writes of at most `WRITE_CHUNK` records each: the writer
-/// commits API writes between them, so a second's worth of audit rows (thousands under load)
-/// never holds a create back for the tens of milliseconds one large write would take.
+/// Writes a batch: its audit rows in writes of at most `WRITE_CHUNK` rows each (the writer
+/// commits API writes between them, so a second's worth of rows, thousands under load,
+/// never holds a create back for the tens of milliseconds one large write would take), and
+/// what the batch adds up to (`Tally`) once, with the last of them.
 fn flush(
     store: &Store,
     batch: Vec<CallRecord>,
     stats: &RecorderStats,
     limited_notified: &mut HashMap<TokenId, Instant>,
 ) {
-    let mut records = batch.into_iter();
+    let mut tally = Some(Tally::of(&batch, limited_notified));
+    let mut entries = batch.into_iter().map(audit_entry);
     loop {
-        let chunk: Vec<CallRecord> = records.by_ref().take(WRITE_CHUNK).collect();
-        if chunk.is_empty() {
+        let chunk: Vec<AuditEntry> = entries.by_ref().take(WRITE_CHUNK).collect();
+        let last = entries.len() == 0;
+        let with = if last { tally.take() } else { None };
+        let n = chunk.len() as u64;
+        let result = store.writer().write_blocking(move |tx| {
+            audit::insert_many(tx, &chunk)?;
+            with.map_or(Ok(0), |t| t.write(tx))
+        });
+        match result {
+            Ok(stamps) => {
+                stats.flushes.fetch_add(1, Ordering::Relaxed);
+                stats.stamps_written.fetch_add(stamps, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not write a batch of call records"),
+        }
+        stats.written.fetch_add(n, Ordering::Relaxed);
+        if last {
             return;
         }
-        flush_chunk(store, chunk, stats, limited_notified);
     }
 }
 
-fn flush_chunk(
-    store: &Store,
-    batch: Vec<CallRecord>,
-    stats: &RecorderStats,
-    limited_notified: &mut HashMap<TokenId, Instant>,
-) {
-    let limited: Vec<(TokenId, AccountId, String)> = batch
-        .iter()
-        .filter(|r| r.rate_limited)
-        .filter_map(|r| {
-            r.token
-                .as_ref()
-                .map(|(id, prefix, _, account)| (*id, *account, prefix.clone()))
-        })
-        .filter(|(id, _, _)| {
-            limited_notified
-                .get(id)
-                .is_none_or(|at| at.elapsed() >= RATE_LIMITED_EVENT_EVERY)
-        })
-        .collect();
-    for (id, _, _) in &limited {
-        limited_notified.insert(*id, Instant::now());
+fn audit_entry(r: CallRecord) -> AuditEntry {
+    let (account_id, token_id, token_prefix, user_id) = match r.token {
+        Some((id, prefix, user, account)) => (Some(account), Some(id), Some(prefix), Some(user)),
+        None => (None, None, None, None),
+    };
+    AuditEntry {
+        id: 0,
+        at: r.at,
+        account_id,
+        token_id,
+        token_prefix,
+        user_id,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        code: r.code.map(str::to_owned),
+        ip: r.ip,
+        latency_us: r.latency_us,
     }
-    let n = batch.len() as u64;
-    let result = store
-        .writer()
-        .write_blocking(move |tx| write_batch(tx, &batch, &limited));
-    match result {
-        Ok(stamps) => {
-            stats.flushes.fetch_add(1, Ordering::Relaxed);
-            stats.stamps_written.fetch_add(stamps, Ordering::Relaxed);
-        }
-        Err(e) => tracing::warn!(error = %e, "could not write a batch of call records"),
-    }
-    stats.written.fetch_add(n, Ordering::Relaxed);
 }
 
-/// Writes one batch; returns the number of last-used stamps written.
-fn write_batch(
-    tx: &Connection,
-    batch: &[CallRecord],
-    limited: &[(TokenId, AccountId, String)],
-) -> Result<u64, StoreError> {
-    let entries: Vec<AuditEntry> = batch
-        .iter()
-        .map(|r| AuditEntry {
-            id: 0,
-            at: r.at,
-            account_id: r.token.as_ref().map(|t| t.3),
-            token_id: r.token.as_ref().map(|t| t.0),
-            token_prefix: r.token.as_ref().map(|t| t.1.clone()),
-            user_id: r.token.as_ref().map(|t| t.2),
-            method: r.method.clone(),
-            path: r.path.clone(),
-            status: r.status,
-            code: r.code.map(str::to_owned),
-            ip: r.ip.clone(),
-            latency_us: r.latency_us,
-        })
-        .collect();
-    audit::insert_many(tx, &entries)?;
+const DAY_MS: i64 = 86_400_000;
 
-    // (token, day) -> (requests, errors, rate limited)
-    let mut usage: HashMap<(TokenId, String), (i64, i64, i64)> = HashMap::new();
-    // token -> (latest call, its address), for admitted calls only
-    let mut last_used: HashMap<TokenId, (i64, &str, AccountId)> = HashMap::new();
-    for r in batch {
-        let Some((id, _, _, account)) = &r.token else {
-            continue;
-        };
-        let day = clock::format_ms(r.at)[..10].to_owned();
-        let counts = usage.entry((*id, day)).or_default();
-        counts.0 += 1;
-        if r.status == 429 {
-            counts.2 += 1;
-        } else if r.status >= 400 {
-            counts.1 += 1;
-        }
-        if r.admitted {
-            let e = last_used.entry(*id).or_insert((r.at, &r.ip, *account));
-            if r.at >= e.0 {
-                *e = (r.at, &r.ip, *account);
+/// What a batch of calls adds up to beyond its audit rows. Written once per flush: a busy
+/// token costs one usage update, one address check and one last-used stamp per flush,
+/// however many calls and audit writes the flush holds.
+#[derive(Default)]
+struct Tally {
+    /// (token, UTC day number) -> (requests, errors, rate limited)
+    usage: HashMap<(TokenId, i64), (i64, i64, i64)>,
+    /// token -> (latest admitted call, its address)
+    last_used: HashMap<TokenId, (i64, String)>,
+    /// (token, address) -> (first admitted call from there, account)
+    seen: HashMap<(TokenId, String), (i64, AccountId)>,
+    /// Tokens whose limit refused a call and that were not announced within the hour.
+    limited: Vec<(TokenId, AccountId, String)>,
+}
+
+impl Tally {
+    fn of(batch: &[CallRecord], limited_notified: &mut HashMap<TokenId, Instant>) -> Tally {
+        let mut t = Tally::default();
+        for r in batch {
+            let Some((id, prefix, _, account)) = &r.token else {
+                continue;
+            };
+            let counts = t.usage.entry((*id, r.at.div_euclid(DAY_MS))).or_default();
+            counts.0 += 1;
+            if r.status == 429 {
+                counts.2 += 1;
+            } else if r.status >= 400 {
+                counts.1 += 1;
+            }
+            if r.admitted {
+                match t.last_used.get_mut(id) {
+                    Some(e) if r.at >= e.0 => *e = (r.at, r.ip.clone()),
+                    Some(_) => {}
+                    None => {
+                        t.last_used.insert(*id, (r.at, r.ip.clone()));
+                    }
+                }
+                t.seen
+                    .entry((*id, r.ip.clone()))
+                    .or_insert((r.at, *account));
+            }
+            if r.rate_limited
+                && limited_notified
+                    .get(id)
+                    .is_none_or(|at| at.elapsed() >= RATE_LIMITED_EVENT_EVERY)
+            {
+                limited_notified.insert(*id, Instant::now());
+                t.limited.push((*id, *account, prefix.clone()));
             }
         }
+        t
     }
-    for ((id, day), (n, errors, limited)) in &usage {
-        audit::add_usage(tx, *id, day, *n, *errors, *limited)?;
-    }
-    let mut seen: HashMap<(TokenId, &str), (i64, AccountId)> = HashMap::new();
-    for r in batch.iter().filter(|r| r.admitted) {
-        if let Some((id, _, _, account)) = &r.token {
-            seen.entry((*id, r.ip.as_str())).or_insert((r.at, *account));
+
+    /// Writes the counters, addresses, stamps and events; returns the stamps written.
+    fn write(self, tx: &Connection) -> Result<u64, StoreError> {
+        for ((id, day), (n, errors, limited)) in &self.usage {
+            let day = &clock::format_ms(day * DAY_MS)[..10];
+            audit::add_usage(tx, *id, day, *n, *errors, *limited)?;
         }
-    }
-    for ((id, ip), (at, account)) in seen {
-        if audit::note_ip(tx, id, ip, at, NEW_IP_WINDOW_MS)? {
-            let token = tokens::find_by_id(tx, id)?;
-            let prefix = token.as_ref().map(|t| t.prefix.clone());
+        for ((id, ip), (at, account)) in &self.seen {
+            if audit::note_ip(tx, *id, ip, *at, NEW_IP_WINDOW_MS)? {
+                let token = tokens::find_by_id(tx, *id)?;
+                let prefix = token.as_ref().map(|t| t.prefix.clone());
+                events::enqueue(
+                    tx,
+                    *account,
+                    "token.new_ip",
+                    json!({ "token_id": id, "prefix": prefix, "ip": ip,
+                    "seen_at": clock::format_ms(*at) }),
+                )?;
+            }
+        }
+        for (id, (at, ip)) in &self.last_used {
+            tokens::stamp_last_used(tx, *id, *at, ip)?;
+        }
+        for (id, account, prefix) in &self.limited {
             events::enqueue(
                 tx,
-                account,
-                "token.new_ip",
-                json!({ "token_id": id, "prefix": prefix, "ip": ip,
-                "seen_at": clock::format_ms(at) }),
+                *account,
+                "token.rate_limited",
+                json!({ "token_id": id, "prefix": prefix,
+                "at": clock::format_ms(clock::now_ms()) }),
             )?;
         }
+        Ok(self.last_used.len() as u64)
     }
-    for (id, (at, ip, _)) in &last_used {
-        tokens::stamp_last_used(tx, *id, *at, ip)?;
-    }
-    for (id, account, prefix) in limited {
-        events::enqueue(
-            tx,
-            *account,
-            "token.rate_limited",
-            json!({ "token_id": id, "prefix": prefix,
-            "at": clock::format_ms(clock::now_ms()) }),
-        )?;
-    }
-    Ok(last_used.len() as u64)
 }
 
 #[cfg(test)]
@@ -342,6 +347,52 @@ mod tests {
             ip: "127.0.0.1".into(),
             latency_us: 1,
         }
+    }
+
+    #[test]
+    fn a_flush_adds_up_each_token_once_whatever_its_size() {
+        let token = |id: i64| Some((TokenId(id), format!("pfx{id}"), UserId(1), AccountId(1)));
+        // 1,000 calls of two tokens over two UTC days, from two addresses; some refused.
+        let batch: Vec<CallRecord> = (0..1_000i64)
+            .map(|n| CallRecord {
+                at: DAY_MS - 500 + n,
+                token: token(n % 2),
+                admitted: n % 10 != 0,
+                rate_limited: n % 10 == 0,
+                status: if n % 10 == 0 {
+                    429
+                } else if n % 7 == 0 {
+                    404
+                } else {
+                    200
+                },
+                code: None,
+                ip: if n < 500 { "10.0.0.1" } else { "10.0.0.2" }.into(),
+                ..call(n)
+            })
+            .collect();
+        let mut notified = HashMap::new();
+        let t = Tally::of(&batch, &mut notified);
+        // One counter row per (token, day), whose sums are the calls.
+        assert_eq!(t.usage.len(), 4);
+        let sum = |f: fn(&(i64, i64, i64)) -> i64| t.usage.values().map(f).sum::<i64>();
+        assert_eq!(sum(|c| c.0), 1_000);
+        assert_eq!(sum(|c| c.2), 100);
+        let errors = (0..1_000).filter(|n| n % 10 != 0 && n % 7 == 0).count() as i64;
+        assert_eq!(sum(|c| c.1), errors);
+        // One stamp per token: its latest admitted call.
+        assert_eq!(t.last_used.len(), 2);
+        assert_eq!(
+            t.last_used[&TokenId(1)],
+            (DAY_MS - 500 + 999, "10.0.0.2".into())
+        );
+        assert_eq!(t.last_used[&TokenId(0)].0, DAY_MS - 500 + 998);
+        // Each address once per token, at its first admitted call.
+        assert_eq!(t.seen.len(), 4);
+        assert_eq!(t.seen[&(TokenId(0), "10.0.0.1".into())].0, DAY_MS - 500 + 2);
+        // One rate-limit event per token, and none again within the hour.
+        assert_eq!(t.limited.len(), 1);
+        assert!(Tally::of(&batch, &mut notified).limited.is_empty());
     }
 
     #[test]

@@ -354,11 +354,11 @@ pub fn find_auth_by_hash(conn: &Connection, hash: &[u8; 32]) -> StoreResult<Opti
 
 /// Stamps last-used time and IP, never moving the time backwards.
 pub fn stamp_last_used(conn: &Connection, id: TokenId, at: i64, ip: &str) -> StoreResult<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE api_tokens SET last_used_at = ?2, last_used_ip = ?3 \
          WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2)",
-        params![id, at, ip],
-    )?;
+    )?
+    .execute(params![id, at, ip])?;
     Ok(())
 }
 
