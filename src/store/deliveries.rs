@@ -183,24 +183,26 @@ pub fn claim(
         .prepare_cached("SELECT id FROM webhook_endpoints WHERE enabled = 1")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, e.secret, \
-           CASE WHEN e.previous_until > ?3 THEN e.previous_secret END, d.next_attempt_at \
-         FROM webhook_deliveries d \
-         JOIN webhook_events ev ON ev.id = d.event_id \
-         JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         WHERE d.endpoint_id = ?1 AND d.status = ?2 AND d.next_attempt_at <= ?3 \
-           AND (d.lease_until IS NULL OR d.lease_until < ?3) \
-         ORDER BY d.next_attempt_at, d.id LIMIT ?4",
-    )?;
     let mut rows: Vec<(i64, Claimed)> = Vec::new();
     for endpoint in endpoints {
         let room = per_endpoint.saturating_sub(busy.get(&endpoint).copied().unwrap_or(0));
         if room == 0 {
             continue;
         }
+        // The LIMIT is a literal (one statement per size): SQLite plans with a bound LIMIT's
+        // value and so would prepare the statement again at every claim.
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, \
+               e.secret, CASE WHEN e.previous_until > ?3 THEN e.previous_secret END, d.next_attempt_at \
+             FROM webhook_deliveries d \
+             JOIN webhook_events ev ON ev.id = d.event_id \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+             WHERE d.endpoint_id = ?1 AND d.status = ?2 AND d.next_attempt_at <= ?3 \
+               AND (d.lease_until IS NULL OR d.lease_until < ?3) \
+             ORDER BY d.next_attempt_at, d.id LIMIT {room}"
+        ))?;
         for status in ["pending", "failed"] {
-            let found = stmt.query_map(params![endpoint, status, now, room as i64], |r| {
+            let found = stmt.query_map(params![endpoint, status, now], |r| {
                 Ok((
                     r.get::<_, i64>(8)?,
                     Claimed {
