@@ -346,6 +346,35 @@ async fn metrics(
         "Idle reader connections.",
         pool.idle,
     );
+    let w = store.writer().stats();
+    gauge_like(
+        &mut out,
+        "switchboard_db_writer_commits_total",
+        "counter",
+        "Transactions the writer committed (group commit: many writes each).",
+        w.commits,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_db_writer_writes_total",
+        "counter",
+        "Writes the writer ran, each in its own savepoint.",
+        w.writes,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_db_writer_busy_seconds_total",
+        "counter",
+        "Time the writer spent running batches, commits included.",
+        w.busy_seconds,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_db_writer_commit_seconds_total",
+        "counter",
+        "Time the writer spent committing (writing the WAL, waiting for the disk).",
+        w.commit_seconds,
+    );
     let reader = store.clone().into_inner();
     let depth = web::block(move || reader.read(store_ops::deliveries_by_status)).await;
     header(

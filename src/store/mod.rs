@@ -26,7 +26,7 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use migrate::{SCHEMA_VERSION, migrate, migrate_to};
-pub use writer::Writer;
+pub use writer::{Writer, WriterStats};
 
 use crate::model::{AccountId, EndpointId, TokenId, UserId};
 

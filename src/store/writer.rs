@@ -4,9 +4,11 @@
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use rusqlite::Connection;
 
@@ -33,6 +35,30 @@ struct Inner {
     queue: Mutex<Option<SyncSender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     on_events: Arc<OnceLock<EventsHook>>,
+    stats: Arc<Counters>,
+}
+
+/// What the writer has done since start, for metrics: writes per commit is the group
+/// commit's batch size, and the busy time against the wall clock its load.
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+    busy_us: AtomicU64,
+    commit_us: AtomicU64,
+}
+
+/// A snapshot of the writer's counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Writes run (each in its savepoint), committed or not.
+    pub writes: u64,
+    /// Seconds spent running batches, their commits included.
+    pub busy_seconds: f64,
+    /// Seconds spent in `COMMIT` (writing the WAL and waiting for the disk).
+    pub commit_seconds: f64,
 }
 
 /// Called after a commit that queued webhook events.
@@ -53,18 +79,31 @@ impl Writer {
     pub(super) fn start(conn: Connection) -> StoreResult<Writer> {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
         let on_events = Arc::new(OnceLock::new());
-        let hook = on_events.clone();
+        let stats = Arc::new(Counters::default());
+        let (hook, counters) = (on_events.clone(), stats.clone());
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx, &hook))
+            .spawn(move || run(conn, rx, &hook, &counters))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Writer {
             inner: Arc::new(Inner {
                 queue: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
                 on_events,
+                stats,
             }),
         })
+    }
+
+    /// The writer's counters since start.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.inner.stats;
+        WriterStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            busy_seconds: c.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
+            commit_seconds: c.commit_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
     }
 
     /// Sets what to call after every commit that queued webhook events (once; later calls
@@ -169,9 +208,15 @@ where
     (job, rx)
 }
 
-fn run(mut conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>) {
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Job>,
+    on_events: &OnceLock<EventsHook>,
+    stats: &Counters,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
+        let started = Instant::now();
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -179,7 +224,13 @@ fn run(mut conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(&mut conn, &mut batch);
+        stats
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let committed = commit_batch(&mut conn, &mut batch, stats);
+        stats
+            .busy_us
+            .fetch_add(micros_since(started), Ordering::Relaxed);
         if EVENTS_QUEUED.with(|q| q.replace(false))
             && committed
             && let Some(hook) = on_events.get()
@@ -190,7 +241,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>
 }
 
 /// Runs and commits one batch; true when it committed.
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> bool {
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -> bool {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "writer could not begin a transaction");
         for job in batch.drain(..) {
@@ -223,8 +274,14 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> bool {
             }
         }
     }
-    match conn.execute_batch("COMMIT") {
+    let committing = Instant::now();
+    let result = conn.execute_batch("COMMIT");
+    stats
+        .commit_us
+        .fetch_add(micros_since(committing), Ordering::Relaxed);
+    match result {
         Ok(()) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
             completions.into_iter().for_each(|c| c(Ok(())));
             true
         }
@@ -245,6 +302,10 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+fn micros_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
     match e {
         rusqlite::Error::SqliteFailure(code, msg) => {
@@ -254,5 +315,52 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
             Some(other.to_string()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counters_tell_writes_from_commits_and_a_failed_write_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        let writer = Writer::start(conn).unwrap();
+        // Twenty writes at once from as many threads: fewer commits than writes.
+        let threads: Vec<_> = (0..20)
+            .map(|i| {
+                let w = writer.clone();
+                std::thread::spawn(move || {
+                    w.write_blocking(move |c| -> StoreResult<usize> {
+                        // Every fifth write fails (NOT NULL) and must not take its batch along.
+                        let v = if i % 5 == 0 { None } else { Some(i) };
+                        Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
+                    })
+                })
+            })
+            .collect();
+        let ok = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(Result::is_ok)
+            .count();
+        assert_eq!(ok, 16);
+        let stored: i64 = writer
+            .write_blocking(|c| -> StoreResult<i64> {
+                Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(stored, 16);
+        let s = writer.stats();
+        assert_eq!(s.writes, 21);
+        assert!((1..=21).contains(&s.commits), "{s:?}");
+        assert!(
+            s.busy_seconds >= s.commit_seconds && s.commit_seconds > 0.0,
+            "{s:?}"
+        );
+        writer.shutdown();
     }
 }

@@ -46,6 +46,10 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         r#"switchboard_http_request_duration_seconds_count{route="/api/v1/leads"} 3"#,
         "switchboard_token_cache_hit_ratio ",
         "switchboard_db_pool_waits_total ",
+        "switchboard_db_writer_commits_total ",
+        "switchboard_db_writer_writes_total ",
+        "switchboard_db_writer_busy_seconds_total ",
+        "switchboard_db_writer_commit_seconds_total ",
         r#"switchboard_webhook_deliveries{status="pending"} "#,
         "switchboard_rate_limited_total 0",
         // Memory: what a soak watches to tell a leak from caches filling up.
