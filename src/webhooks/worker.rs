@@ -185,12 +185,20 @@ fn send_loop(
         let sent = sender.send(&c);
         tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
             latency_ms = sent.attempt.latency_ms, "webhook attempt");
-        let (record, s) = (c.clone(), settings.clone());
-        if let Err(e) = store
-            .writer()
-            .write_blocking(move |conn| outcome::record(conn, &record, &sent, &s))
-        {
-            // The lease runs out (or the next start releases it): the delivery is sent again.
+        // The outcome is queued, not waited for: the worker's next claim, queued after it,
+        // commits with it or later, so this delivery is never claimed again before its outcome
+        // is durable, and the sender's slot is free a commit sooner. Until the outcome commits
+        // the delivery stays leased; a failure leaves it to be sent again when the lease runs
+        // out (or at the next start).
+        let (record, s, id) = (c.clone(), settings.clone(), c.id);
+        let queued = store.writer().submit(move |conn| {
+            let result = outcome::record(conn, &record, &sent, &s);
+            if let Err(e) = &result {
+                tracing::error!(delivery = id, error = %e, "could not record a webhook attempt");
+            }
+            result
+        });
+        if let Err(e) = queued {
             tracing::error!(delivery = c.id, error = %e, "could not record a webhook attempt");
         }
         let mut b = busy.lock().unwrap_or_else(|p| p.into_inner());
