@@ -138,6 +138,33 @@ impl Writer {
             .unwrap_or(Err(StoreError::WriterGone.into()))
     }
 
+    /// Like [`Writer::write_blocking`], but answers as soon as `f` has run in its batch, before
+    /// the batch commits: a failed commit can still undo what the answer describes. Only for
+    /// writes whose loss costs at most a repeat, never an acknowledged change: the delivery
+    /// worker's lease on what it is about to send (leases are void after a restart anyway, and
+    /// sending is at least once). Writes queued after this one still see it.
+    pub fn write_uncommitted<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(StoreError::WriterGone.into()),
+            };
+            let ok = result.is_ok();
+            let _ = tx.send(result);
+            let nothing_more: Completion = Box::new(|_| {});
+            (ok, nothing_more)
+        });
+        self.enqueue(job, true)?;
+        rx.blocking_recv()
+            .unwrap_or(Err(StoreError::WriterGone.into()))
+    }
+
     /// Queues `f` without waiting for its commit (waiting only for room in the queue). For
     /// a thread that must not stall on the disk but whose write may lag: `f` reports its own
     /// failure, and a failed commit is logged here. Writes run in the order they were
@@ -399,6 +426,34 @@ mod tests {
             })
             .unwrap();
         assert_eq!(seen, 100);
+        writer.shutdown();
+    }
+
+    #[test]
+    fn an_uncommitted_answer_is_the_writes_own_and_later_writes_see_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        let writer = Writer::start(conn).unwrap();
+        let n = writer
+            .write_uncommitted(|c| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t (v) VALUES (1), (2)", [])?)
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        // A failing one answers its error and leaves nothing behind.
+        let failed = writer.write_uncommitted(|c| -> StoreResult<usize> {
+            c.execute("INSERT INTO t (v) VALUES (3)", [])?;
+            Ok(c.execute("INSERT INTO t (v) VALUES (NULL)", [])?)
+        });
+        assert!(failed.is_err());
+        let seen: i64 = writer
+            .write_blocking(|c| -> StoreResult<i64> {
+                Ok(c.query_row("SELECT sum(v) FROM t", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(seen, 3);
         writer.shutdown();
     }
 }

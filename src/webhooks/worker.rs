@@ -136,7 +136,12 @@ fn claim(
     }
     let per_endpoint = settings.per_endpoint.max(1);
     let lease_ms = lease.as_millis() as i64;
-    let batch = store.writer().write_blocking(move |c| {
+    // Sent as soon as leased, without waiting for the lease's commit (see
+    // `Writer::write_uncommitted`): a refill of the senders would otherwise wait for the disk,
+    // which bounded the draining of a backlog. The lease keeps this process from claiming the
+    // delivery twice (the claim runs on the writer, after every queued outcome) and tells the
+    // CLI it is being sent; a restart voids leases anyway, and sending is at least once.
+    let batch = store.writer().write_uncommitted(move |c| {
         let now = clock::now_ms();
         deliveries::claim(c, now, now + lease_ms, free, per_endpoint, &busy)
     })?;
