@@ -13,6 +13,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::web;
 
 use crate::error::ApiError;
+use crate::resources::RESOURCES;
 
 /// Registers `/api/v1`. Routing comes first, so an unknown path or method is answered
 /// 404/405 before any credential is looked at.
@@ -29,33 +30,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/openapi.json")
                     .route(web::get().to(openapi::openapi_json))
-                    .default_service(web::to(records::method_not_allowed)),
+                    .default_service(records::allow_only("GET")),
             )
             .service(
                 web::resource("/me")
                     .route(web::get().to(me::me))
-                    .default_service(web::to(records::method_not_allowed)),
+                    .default_service(records::allow_only("GET")),
             )
-            .service(
-                web::resource("/{resource}")
-                    .route(web::get().to(records::list_records))
-                    .route(web::post().to(records::create_record))
-                    .default_service(web::to(records::method_not_allowed)),
-            )
-            .service(
-                web::resource("/{resource}/batch")
-                    .route(web::post().to(records::create_batch))
-                    .default_service(web::to(records::method_not_allowed)),
-            )
-            .service(
-                web::resource("/{resource}/{id}")
-                    .route(web::get().to(records::get_record))
-                    .route(web::patch().to(records::update_record))
-                    .route(web::delete().to(records::delete_record))
-                    .default_service(web::to(records::method_not_allowed)),
-            )
+            .configure(record_routes)
             .default_service(web::to(not_found)),
     );
+}
+
+/// Each resource's routes under its own static path (`/leads`, `/leads/batch`,
+/// `/leads/{id}`), the resource riding along as route data: the router compares strings for
+/// the collection routes and runs one pattern for an item, where `/{resource}/...` cost three
+/// pattern matches per call (5% of a point read's CPU).
+fn record_routes(cfg: &mut web::ServiceConfig) {
+    for res in RESOURCES {
+        let base = format!("/{}", res.plural);
+        let this = records::RouteResource(res);
+        cfg.service(
+            web::resource(base.clone())
+                .app_data(this)
+                .route(web::get().to(records::list_records))
+                .route(web::post().to(records::create_record))
+                .default_service(records::allow_only("GET, POST")),
+        )
+        .service(
+            web::resource(format!("{base}/batch"))
+                .app_data(this)
+                .route(web::post().to(records::create_batch))
+                .default_service(records::allow_only("POST")),
+        )
+        .service(
+            web::resource(format!("{base}/{{id}}"))
+                .app_data(this)
+                .route(web::get().to(records::get_record))
+                .route(web::patch().to(records::update_record))
+                .route(web::delete().to(records::delete_record))
+                .default_service(records::allow_only("GET, PATCH, DELETE")),
+        );
+    }
 }
 
 /// Any path nobody serves.

@@ -48,14 +48,17 @@ impl Target {
     }
 }
 
+/// The resource a route serves, set on each resource's routes (see `api::record_routes`).
+#[derive(Clone, Copy)]
+pub struct RouteResource(pub &'static Resource);
+
 impl FromRequest for Target {
     type Error = ApiError;
     type Future = Ready<Result<Target, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let info = req.match_info();
-        let resource = info.get("resource").and_then(Resource::by_plural);
-        let id = info.get("id").map(record_id);
+        let resource = req.app_data::<RouteResource>().map(|r| r.0);
+        let id = req.match_info().get("id").map(record_id);
         ready(match (resource, id) {
             (Some(resource), None) => Ok(Target { resource, id: None }),
             (Some(resource), Some(Ok(id))) => Ok(Target {
@@ -323,26 +326,17 @@ pub async fn delete_record(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Unknown method on a known path, with the `Allow` header RFC 9110 asks for; an unknown
-/// resource stays a 404.
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    match req.match_info().get("resource") {
-        Some(name) if Resource::by_plural(name).is_none() => Err(ApiError::NotFound),
-        _ => {
-            let allow = match req.match_pattern().as_deref() {
-                Some("/api/v1/{resource}") => "GET, POST",
-                Some("/api/v1/{resource}/batch") => "POST",
-                Some("/api/v1/{resource}/{id}") => "GET, PATCH, DELETE",
-                _ => "GET",
-            };
-            let mut res = HttpResponse::from_error(ApiError::MethodNotAllowed);
-            res.headers_mut().insert(
-                ALLOW,
-                actix_web::http::header::HeaderValue::from_static(allow),
-            );
-            Ok(res)
-        }
-    }
+/// The answer to a method a known path does not serve: 405 with the `Allow` header RFC 9110
+/// asks for. (An unknown resource matches no route: 404.)
+pub fn allow_only(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        let mut res = HttpResponse::from_error(ApiError::MethodNotAllowed);
+        res.headers_mut().insert(
+            ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        res
+    })
 }
 
 fn check_references(
