@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A/B runs of two Switchboard binaries on the database `bench/run.sh` seeded: the way to judge
+# a change on a machine whose figures move 10-15% between runs. Each binary serves a fresh copy
+# of that database, pinned as in the benchmark, for each case in turn; the pairs alternate.
+#
+#   bench/ab.sh OLD_BINARY NEW_BINARY [CASE...]     cases: healthz get list create (default: all)
+#   AB_ROUNDS=3 AB_SECONDS=6 bench/ab.sh ...
+#
+# Needs a previous `bench/run.sh` (for bench/work: the seeded database, the tokens and ids).
+# Prints one line per run with req/s, p50, p99 and the writer's batch figures from /metrics.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WORK="$HERE/work"
+AB="$WORK/ab"
+ROUNDS="${AB_ROUNDS:-2}"
+SECS="${AB_SECONDS:-6}"
+SERVER_CORE="${BENCH_SERVER_CORE:-0}"
+LOAD_CORE="${BENCH_LOAD_CORE:-1}"
+PORT=18080
+SINK_PORT=18099 # the port the seeded webhook endpoint points at
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+
+(($# >= 2)) || { sed -n '2,10p' "$0"; exit 2; }
+OLD=$(realpath "$1")
+NEW=$(realpath "$2")
+shift 2
+if (($#)); then CASES=("$@"); else CASES=(healthz get list create); fi
+[[ -f $WORK/sb/switchboard.db && -f $WORK/sb_data.lua ]] ||
+  { echo "no seeded database in $WORK: run bench/run.sh first" >&2; exit 1; }
+
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+mkdir -p "$AB"
+taskset -c "$LOAD_CORE" python3 "$HERE/tools/sink.py" "$SINK_PORT" >"$AB/sink.log" 2>&1 &
+PIDS+=($!)
+
+one_run() {
+  local label=$1 bin=$2 case=$3 script pid out i
+  case $case in
+    healthz) script=healthz.lua ;;
+    get) script=sb_get.lua ;;
+    list) script=sb_list.lua ;;
+    create) script=sb_create.lua ;;
+    *) echo "unknown case $case" >&2; exit 2 ;;
+  esac
+  rm -f "$AB"/sb.db*
+  cp "$WORK/sb/switchboard.db" "$AB/sb.db"
+  SWITCHBOARD_DB="$AB/sb.db" taskset -c "$SERVER_CORE" "$bin" serve \
+    --listen "127.0.0.1:$PORT" --default-limit 1000000/1s >"$AB/serve-$label.log" 2>&1 &
+  pid=$!
+  for ((i = 0; i < 200; i++)); do
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+    sleep 0.05
+  done
+  out="$AB/wrk-$label-$case.txt"
+  BENCH_WORK="$WORK" LUA_PATH="$HERE/lua/?.lua;;" taskset -c "$LOAD_CORE" \
+    wrk -t1 -c64 -d"${SECS}s" --latency -s "$HERE/lua/$script" "http://127.0.0.1:$PORT" >"$out" 2>&1
+  local writer
+  writer=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+    /^switchboard_db_writer_commits_total/ { c = $2 } /^switchboard_db_writer_writes_total/ { w = $2 }
+    /^switchboard_db_writer_busy_seconds_total/ { b = $2 } /^switchboard_db_writer_commit_seconds_total/ { s = $2 }
+    END { if (c > 0) printf "writes/commit %.1f, writer busy %.2f s, committing %.2f s", w / c, b, s }')
+  local wal
+  wal=$(stat -c %s "$AB/sb.db-wal" 2>/dev/null || echo 0)
+  printf '%-4s %-8s %10s req/s  p50 %8s  p99 %8s  WAL %5.1f MB  %s\n' "$label" "$case" \
+    "$(awk '/Requests\/sec/ { print $2 }' "$out")" "$(awk '$1 == "50%" { print $2 }' "$out")" \
+    "$(awk '$1 == "99%" { print $2 }' "$out")" "$(awk -v b="$wal" 'BEGIN { print b / 1e6 }')" "$writer"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  for c in "${CASES[@]}"; do
+    one_run old "$OLD" "$c"
+    one_run new "$NEW" "$c"
+  done
+done
