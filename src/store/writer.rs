@@ -120,7 +120,7 @@ impl Writer {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, rx) = make_job(f);
+        let (job, rx) = make_job(f, Answer::WhenCommitted);
         self.enqueue(job, false)?;
         rx.await.unwrap_or(Err(StoreError::WriterGone.into()))
     }
@@ -132,7 +132,7 @@ impl Writer {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, rx) = make_job(f);
+        let (job, rx) = make_job(f, Answer::WhenCommitted);
         self.enqueue(job, true)?;
         rx.blocking_recv()
             .unwrap_or(Err(StoreError::WriterGone.into()))
@@ -149,17 +149,7 @@ impl Writer {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = match conn {
-                Some(conn) => f(conn),
-                None => Err(StoreError::WriterGone.into()),
-            };
-            let ok = result.is_ok();
-            let _ = tx.send(result);
-            let nothing_more: Completion = Box::new(|_| {});
-            (ok, nothing_more)
-        });
+        let (job, rx) = make_job(f, Answer::WhenRun);
         self.enqueue(job, true)?;
         rx.blocking_recv()
             .unwrap_or(Err(StoreError::WriterGone.into()))
@@ -174,7 +164,7 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<(), E> + Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, _unwatched) = make_job(f);
+        let (job, _unwatched) = make_job(f, Answer::WhenCommitted);
         self.enqueue(job, true)
     }
 
@@ -222,7 +212,16 @@ impl Writer {
 
 type Reply<R, E> = tokio::sync::oneshot::Receiver<Result<R, E>>;
 
-fn make_job<R, E, F>(f: F) -> (Job, Reply<R, E>)
+/// When a queued write's caller hears back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Once its batch has committed (or failed): the normal case.
+    WhenCommitted,
+    /// As soon as it has run, before its batch commits (see `Writer::write_uncommitted`).
+    WhenRun,
+}
+
+fn make_job<R, E, F>(f: F, answer: Answer) -> (Job, Reply<R, E>)
 where
     F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
     R: Send + 'static,
@@ -235,13 +234,18 @@ where
             None => Err(StoreError::WriterGone.into()),
         };
         let ok = result.is_ok();
+        if answer == Answer::WhenRun {
+            let _ = tx.send(result);
+            let nothing_more: Completion = Box::new(|_| {});
+            return (ok, nothing_more);
+        }
         let completion: Completion = Box::new(move |committed| {
-            let answer = match committed {
+            let reply = match committed {
                 Ok(()) => result,
                 // The write itself may have succeeded, but nothing of it is durable.
                 Err(e) => Err(e.into()),
             };
-            let _ = tx.send(answer);
+            let _ = tx.send(reply);
         });
         (ok, completion)
     });
@@ -362,13 +366,18 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_counters_tell_writes_from_commits_and_a_failed_write_fails_alone() {
+    /// A writer on a fresh database with one table `t (v INTEGER NOT NULL)`.
+    fn writer_on_table_t() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
             .unwrap();
-        let writer = Writer::start(conn).unwrap();
+        (dir, Writer::start(conn).unwrap())
+    }
+
+    #[test]
+    fn the_counters_tell_writes_from_commits_and_a_failed_write_fails_alone() {
+        let (_dir, writer) = writer_on_table_t();
         // Twenty writes at once from as many threads: fewer commits than writes.
         let threads: Vec<_> = (0..20)
             .map(|i| {
@@ -406,11 +415,7 @@ mod tests {
 
     #[test]
     fn a_submitted_write_commits_before_any_write_queued_after_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
-            .unwrap();
-        let writer = Writer::start(conn).unwrap();
+        let (_dir, writer) = writer_on_table_t();
         for v in 0..100 {
             writer
                 .submit(move |c| -> StoreResult<()> {
@@ -431,11 +436,7 @@ mod tests {
 
     #[test]
     fn an_uncommitted_answer_is_the_writes_own_and_later_writes_see_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
-            .unwrap();
-        let writer = Writer::start(conn).unwrap();
+        let (_dir, writer) = writer_on_table_t();
         let n = writer
             .write_uncommitted(|c| -> StoreResult<usize> {
                 Ok(c.execute("INSERT INTO t (v) VALUES (1), (2)", [])?)
