@@ -89,11 +89,6 @@ pub enum Change {
 }
 
 impl Resource {
-    /// Looks a resource up by its path segment.
-    pub fn by_plural(plural: &str) -> Option<&'static Resource> {
-        RESOURCES.iter().copied().find(|r| r.plural == plural)
-    }
-
     /// The scope a method needs.
     pub fn scope_for(&self, write: bool) -> Scope {
         let name = if write {
