@@ -80,12 +80,15 @@ fn the_document_names_every_code_the_api_answers_with() {
 #[test]
 fn a_405_names_the_allowed_methods() {
     let app = spawn_app();
-    for (path, allow) in [
-        ("/api/v1/leads", "GET, POST"),
-        ("/api/v1/leads/batch", "POST"),
-        ("/api/v1/leads/7", "GET, PATCH, DELETE"),
-        ("/api/v1/me", "GET"),
-    ] {
+    let mut cases = vec![("/api/v1/me".to_owned(), "GET")];
+    // Every resource has its own routes: each answers the same.
+    for res in ["leads", "jobs", "invoices", "appointments"] {
+        cases.push((format!("/api/v1/{res}"), "GET, POST"));
+        cases.push((format!("/api/v1/{res}/batch"), "POST"));
+        cases.push((format!("/api/v1/{res}/7"), "GET, PATCH, DELETE"));
+    }
+    for (path, allow) in cases {
+        let path = path.as_str();
         let r = app.send("PUT", path, &[], None);
         assert_eq!(r.status, 405, "{path}");
         assert_eq!(r.header("allow"), Some(allow), "{path}");
