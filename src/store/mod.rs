@@ -289,10 +289,10 @@ where
     Ok(out)
 }
 
-/// Busy handler of management changes and checkpoints: look again every 2 ms, for up to `BUSY_TIMEOUT`.
-/// A busy server's writer holds the write lock batch after batch with short gaps between;
-/// SQLite's own handler sleeps up to 100 ms between looks and can miss gaps for a second,
-/// which a revocation from the CLI must not wait.
+/// Busy handler of management changes and checkpoints: look again every 2 ms, for up to
+/// `BUSY_TIMEOUT`. A busy server's writer holds the write lock batch after batch with short
+/// gaps between; SQLite's own handler sleeps up to 100 ms between looks and can miss the gaps
+/// for a second, which neither a revocation from the CLI nor a WAL restart must wait.
 pub(super) fn retry_soon(attempt: i32) -> bool {
     const STEP: Duration = Duration::from_millis(2);
     if u128::try_from(attempt).unwrap_or(0) * STEP.as_millis() >= BUSY_TIMEOUT.as_millis() {

@@ -132,10 +132,7 @@ impl Writer {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, rx) = make_job(f, Answer::WhenCommitted);
-        self.enqueue(job, true)?;
-        rx.blocking_recv()
-            .unwrap_or(Err(StoreError::WriterGone.into()))
+        self.write_and_wait(f, Answer::WhenCommitted)
     }
 
     /// Like [`Writer::write_blocking`], but answers as soon as `f` has run in its batch, before
@@ -149,7 +146,17 @@ impl Writer {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, rx) = make_job(f, Answer::WhenRun);
+        self.write_and_wait(f, Answer::WhenRun)
+    }
+
+    /// Queues `f` and blocks the calling thread until it is answered.
+    fn write_and_wait<R, E, F>(&self, f: F, answer: Answer) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, rx) = make_job(f, answer);
         self.enqueue(job, true)?;
         rx.blocking_recv()
             .unwrap_or(Err(StoreError::WriterGone.into()))
