@@ -1,7 +1,7 @@
 //! The audit log and per-token daily usage counters. Written in batches by the telemetry
 //! flusher, read by the admin page and the CLI.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, params, params_from_iter};
 use serde::Serialize;
 
 use super::StoreResult;
@@ -82,44 +82,59 @@ pub struct AuditFilter {
 }
 
 /// One page of the log, newest first.
+///
+/// The statement names only the filters given, so SQLite can walk the `(token_id, id)` or
+/// `(account_id, id)` index newest first: the generic `(?1 IS NULL OR token_id = ?1)` form
+/// hides both and scans the whole log backwards for a rarely used token.
 pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, latency_us \
-         FROM audit_log WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR token_id = ?2) \
-         AND (?3 IS NULL OR user_id = ?3) AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR at >= ?5) \
-         AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR id < ?7) ORDER BY id DESC LIMIT ?8",
-    )?;
+    let (sql, args) = list_query(f);
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(
-            params![
-                f.account,
-                f.token,
-                f.user,
-                f.status,
-                f.since,
-                f.until,
-                f.before_id,
-                f.limit
-            ],
-            |r| {
-                Ok(AuditEntry {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    account_id: r.get(2)?,
-                    token_id: r.get(3)?,
-                    token_prefix: r.get(4)?,
-                    user_id: r.get(5)?,
-                    method: r.get(6)?,
-                    path: r.get(7)?,
-                    status: r.get(8)?,
-                    code: r.get(9)?,
-                    ip: r.get(10)?,
-                    latency_us: r.get(11)?,
-                })
-            },
-        )?
+        .query_map(params_from_iter(args), |r| {
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                account_id: r.get(2)?,
+                token_id: r.get(3)?,
+                token_prefix: r.get(4)?,
+                user_id: r.get(5)?,
+                method: r.get(6)?,
+                path: r.get(7)?,
+                status: r.get(8)?,
+                code: r.get(9)?,
+                ip: r.get(10)?,
+                latency_us: r.get(11)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// The statement of `list` and its arguments.
+fn list_query(f: &AuditFilter) -> (String, Vec<i64>) {
+    let mut sql = String::from(
+        "SELECT id, at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, latency_us \
+         FROM audit_log WHERE 1",
+    );
+    let mut args = Vec::new();
+    let filters = [
+        ("account_id =", f.account.map(|a| a.0)),
+        ("token_id =", f.token.map(|t| t.0)),
+        ("user_id =", f.user.map(|u| u.0)),
+        ("status =", f.status.map(i64::from)),
+        ("at >=", f.since),
+        ("at <", f.until),
+        ("id <", f.before_id),
+    ];
+    for (test, value) in filters {
+        if let Some(v) = value {
+            args.push(v);
+            sql.push_str(&format!(" AND {test} ?{}", args.len()));
+        }
+    }
+    // A literal limit: SQLite plans with a bound one's value, so it would prepare again.
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit));
+    (sql, args)
 }
 
 /// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first;
@@ -206,4 +221,121 @@ pub fn note_ip(
 /// Forgets addresses not seen since `cutoff` (ms).
 pub fn prune_seen_ips(conn: &Connection, cutoff: i64) -> StoreResult<usize> {
     Ok(conn.execute("DELETE FROM token_seen_ips WHERE last_seen < ?1", [cutoff])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: i64, token: Option<i64>, status: u16) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at,
+            account_id: token.map(|_| AccountId(1)),
+            token_id: token.map(TokenId),
+            token_prefix: token.map(|t| format!("pref{t:04}")),
+            user_id: token.map(|_| UserId(1)),
+            method: "GET".into(),
+            path: "/api/v1/leads".into(),
+            status,
+            code: None,
+            ip: "127.0.0.1".into(),
+            latency_us: 100,
+        }
+    }
+
+    fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    #[test]
+    fn filters_combine_and_pages_go_newest_first() {
+        let conn = migrated();
+        let entries: Vec<_> = (0..30)
+            .map(|i| {
+                entry(
+                    1_000 + i,
+                    (i % 3 != 0).then_some(i % 2),
+                    200 + (i % 2) as u16,
+                )
+            })
+            .collect();
+        insert_many(&conn, &entries).unwrap();
+        let ats = |f: AuditFilter| -> Vec<i64> {
+            list(&conn, &AuditFilter { limit: 100, ..f })
+                .unwrap()
+                .iter()
+                .map(|e| e.at)
+                .collect()
+        };
+        let want = |keep: &dyn Fn(&AuditEntry) -> bool| -> Vec<i64> {
+            entries
+                .iter()
+                .rev()
+                .filter(|e| keep(e))
+                .map(|e| e.at)
+                .collect()
+        };
+        assert_eq!(ats(AuditFilter::default()), want(&|_| true));
+        assert_eq!(
+            ats(AuditFilter {
+                token: Some(TokenId(1)),
+                ..Default::default()
+            }),
+            want(&|e| e.token_id == Some(TokenId(1)))
+        );
+        assert_eq!(
+            ats(AuditFilter {
+                account: Some(AccountId(1)),
+                status: Some(200),
+                since: Some(1_010),
+                until: Some(1_025),
+                ..Default::default()
+            }),
+            want(&|e| e.account_id.is_some() && e.status == 200 && (1_010..1_025).contains(&e.at))
+        );
+        let first = list(
+            &conn,
+            &AuditFilter {
+                limit: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(first.len(), 4);
+        let next = ats(AuditFilter {
+            before_id: Some(first[3].id),
+            ..Default::default()
+        });
+        assert_eq!(next, want(&|e| e.at < first[3].at));
+    }
+
+    #[test]
+    fn a_token_or_account_filter_walks_its_index() {
+        let conn = migrated();
+        let plan = |f: AuditFilter| -> String {
+            let (sql, args) = list_query(&AuditFilter { limit: 50, ..f });
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let details = explain
+                .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
+                .unwrap();
+            details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let by_token = plan(AuditFilter {
+            account: Some(AccountId(1)),
+            token: Some(TokenId(7)),
+            ..Default::default()
+        });
+        assert!(by_token.contains("INDEX audit_log_token"), "{by_token}");
+        let by_account = plan(AuditFilter {
+            account: Some(AccountId(1)),
+            ..Default::default()
+        });
+        assert!(
+            by_account.contains("INDEX audit_log_account"),
+            "{by_account}"
+        );
+    }
 }
