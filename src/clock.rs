@@ -21,20 +21,61 @@ pub fn now_ms() -> Millis {
 /// Every record answered carries two or more of these (a page of 50, a hundred): a direct
 /// calendar computation instead of the `time` crate's general formatter.
 pub fn format_ms(ms: Millis) -> String {
-    use std::fmt::Write as _;
+    let mut buf = [0; 24];
+    match write_ms(ms, &mut buf) {
+        Some(text) => text.to_owned(),
+        None => format_ms_general(ms),
+    }
+}
+
+/// An instant that serializes as `format_ms` formats it, without allocating: a page of 50
+/// records carries a hundred of them.
+pub struct Stamp(pub Millis);
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0; 24];
+        match write_ms(self.0, &mut buf) {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&format_ms_general(self.0)),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf`; `None` outside years 0000-9999.
+fn write_ms(ms: Millis, buf: &mut [u8; 24]) -> Option<&str> {
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
-        return format_ms_general(ms);
+        return None;
     }
-    let (h, m) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
-    let (sec, milli) = (ms_of_day / 1_000 % 60, ms_of_day % 1_000);
-    let mut out = String::with_capacity(24);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{sec:02}.{milli:03}Z"
-    );
-    out
+    let parts = [
+        (0..4, year),
+        (5..7, month),
+        (8..10, day),
+        (11..13, ms_of_day / 3_600_000),
+        (14..16, ms_of_day / 60_000 % 60),
+        (17..19, ms_of_day / 1_000 % 60),
+        (20..23, ms_of_day % 1_000),
+    ];
+    for (range, mut n) in parts {
+        for b in buf[range].iter_mut().rev() {
+            *b = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    for (i, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
+        buf[i] = sep;
+    }
+    std::str::from_utf8(buf).ok()
 }
 
 /// (year, month, day) of the proleptic Gregorian calendar, `days` after 1970-01-01
@@ -128,6 +169,8 @@ mod tests {
             4_107_542_400_000, // 2100-03-01
             MAX_MS,
             MIN_MS,
+            MAX_MS + 1,
+            MIN_MS - 1,
         ];
         // A deterministic walk over ten millennia in uneven steps.
         let mut t = MIN_MS;
@@ -137,6 +180,8 @@ mod tests {
         }
         for ms in samples {
             assert_eq!(format_ms(ms), format_ms_general(ms), "{ms}");
+            let json = serde_json::to_string(&Stamp(ms)).unwrap();
+            assert_eq!(json, format!("\"{}\"", format_ms_general(ms)), "{ms}");
         }
     }
 

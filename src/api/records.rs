@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::{Ready, ready};
 use rusqlite::Connection;
 use rusqlite::types::Value;
-use serde::Serialize;
 use serde_json::json;
 
 use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
@@ -16,9 +15,9 @@ use super::pagination::{ListParams, encode_cursor};
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::ApiError;
-use crate::resources::{Change, FieldError, RecordView, Resource};
-use crate::store::Store;
-use crate::store::records::{self, Reach, Row};
+use crate::resources::{Change, FieldError, Resource};
+use crate::store::records::{self, Columns, PageQuery, Reach, Row};
+use crate::store::{Store, StoreError, StoreResult};
 use crate::webhooks::events;
 
 /// The most records one batch may carry.
@@ -78,13 +77,6 @@ fn record_id(s: &str) -> Result<i64, ApiError> {
     }
 }
 
-/// A page of a list.
-#[derive(Serialize)]
-struct Page<'a> {
-    data: Vec<RecordView<'a>>,
-    next_cursor: Option<String>,
-}
-
 /// `GET /api/v1/{resource}`
 pub async fn list_records(
     target: Target,
@@ -96,22 +88,54 @@ pub async fn list_records(
     let params = web::Query::<ListParams>::from_query(req.query_string())
         .map_err(|e| ApiError::Validation(vec![FieldError::new("(query)", e.to_string())]))?
         .into_inner();
-    let mut query = params.into_query(res)?;
+    let query = params.into_query(res)?;
+    let store = store.into_inner();
+    let page = web::block(move || store.read(|c| write_page(c, res, reach, query))).await??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(page))
+}
+
+/// A page as its JSON body, `{"data": [...], "next_cursor": ...}`, written while the rows are
+/// read: no copy of a row is made on the way.
+fn write_page(
+    conn: &Connection,
+    res: &'static Resource,
+    reach: Reach,
+    mut query: PageQuery,
+) -> StoreResult<Vec<u8>> {
     let limit = query.limit as usize;
     query.limit += 1; // one more than asked tells whether another page exists
-    let store = store.into_inner();
-    let q = query.clone();
-    let mut rows =
-        web::block(move || store.read(|c| records::list_page(c, &res.table, reach, &q))).await??;
-    let next_cursor = (rows.len() > limit).then(|| {
-        rows.truncate(limit);
-        encode_cursor(
-            rows.last().expect("non-empty page"),
-            query.updated_since.is_some(),
-        )
-    });
-    let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
-    Ok(HttpResponse::Ok().json(Page { data, next_cursor }))
+    let mut out = Vec::with_capacity(512 * limit + 64);
+    out.extend_from_slice(b"{\"data\":[");
+    let (mut shown, mut last, mut more) = (0, None, false);
+    records::list_page(conn, &res.table, reach, &query, |row| {
+        if shown == limit {
+            more = true;
+            return Ok(());
+        }
+        if shown > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, &res.view(row))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (id, _, _, updated_at) = row.common()?;
+        last = Some((updated_at, id));
+        shown += 1;
+        Ok(())
+    })?;
+    out.extend_from_slice(b"],\"next_cursor\":");
+    match last.filter(|_| more) {
+        Some((updated_at, id)) => {
+            let cursor = encode_cursor(updated_at, id, query.updated_since.is_some());
+            out.push(b'"');
+            out.extend_from_slice(cursor.as_bytes()); // base64url: nothing to escape
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 /// `GET /api/v1/{resource}/{id}`

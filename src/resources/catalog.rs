@@ -39,10 +39,7 @@ const CENTS: super::FieldKind = Integer {
 };
 
 fn table(name: &'static str, fields: &'static [Field]) -> Table {
-    Table {
-        name,
-        columns: fields.iter().map(|f| f.name).collect(),
-    }
+    Table::new(name, fields.iter().map(|f| f.name).collect())
 }
 
 /// Leads: people who might become customers.

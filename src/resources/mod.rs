@@ -6,15 +6,15 @@ mod validate;
 
 use std::sync::LazyLock;
 
-use rusqlite::types::Value;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use rusqlite::types::ValueRef;
+use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
 
 pub use catalog::{APPOINTMENTS, INVOICES, JOBS, LEADS, RESOURCES};
 pub use validate::FieldError;
 
 use crate::auth::scope::Scope;
 use crate::clock;
-use crate::store::records::{Row, Table};
+use crate::store::records::{Columns, Row, Table};
 
 /// What a field holds, and so how it is validated, stored and shown.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +115,7 @@ impl Resource {
     }
 
     /// A serializable view of a stored row, in the public field order.
-    pub fn view<'a>(&'static self, row: &'a Row) -> RecordView<'a> {
+    pub fn view<'a, C: Columns>(&'static self, row: &'a C) -> RecordView<'a, C> {
         RecordView {
             resource: self,
             row,
@@ -124,30 +124,34 @@ impl Resource {
 }
 
 /// A record as clients see it: `id`, `owner_id`, the fields, `created_at`, `updated_at`.
-pub struct RecordView<'a> {
+pub struct RecordView<'a, C = Row> {
     resource: &'static Resource,
-    row: &'a Row,
+    row: &'a C,
 }
 
-impl Serialize for RecordView<'_> {
+impl<C: Columns> Serialize for RecordView<'_, C> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let stored = |e: rusqlite::Error| S::Error::custom(format!("stored record: {e}"));
+        let (id, owner_id, created_at, updated_at) = self.row.common().map_err(stored)?;
         let mut map = s.serialize_map(Some(self.resource.fields.len() + 4))?;
-        map.serialize_entry("id", &self.row.id)?;
-        map.serialize_entry("owner_id", &self.row.owner_id)?;
-        for (field, value) in self.resource.fields.iter().zip(&self.row.values) {
-            match (field.kind, value) {
-                (_, Value::Null) => map.serialize_entry(field.name, &())?,
-                (FieldKind::Instant, Value::Integer(ms)) => {
-                    map.serialize_entry(field.name, &clock::format_ms(*ms))?
+        map.serialize_entry("id", &id)?;
+        map.serialize_entry("owner_id", &owner_id)?;
+        for (i, field) in self.resource.fields.iter().enumerate() {
+            match (field.kind, self.row.field(i).map_err(stored)?) {
+                (_, ValueRef::Null | ValueRef::Blob(_)) => map.serialize_entry(field.name, &())?,
+                (FieldKind::Instant, ValueRef::Integer(ms)) => {
+                    map.serialize_entry(field.name, &clock::Stamp(ms))?
                 }
-                (_, Value::Integer(n)) => map.serialize_entry(field.name, n)?,
-                (_, Value::Text(t)) => map.serialize_entry(field.name, t)?,
-                (_, Value::Real(f)) => map.serialize_entry(field.name, f)?,
-                (_, Value::Blob(_)) => map.serialize_entry(field.name, &())?,
+                (_, ValueRef::Integer(n)) => map.serialize_entry(field.name, &n)?,
+                (_, ValueRef::Real(f)) => map.serialize_entry(field.name, &f)?,
+                (_, ValueRef::Text(t)) => {
+                    let t = std::str::from_utf8(t).map_err(S::Error::custom)?;
+                    map.serialize_entry(field.name, t)?
+                }
             }
         }
-        map.serialize_entry("created_at", &clock::format_ms(self.row.created_at))?;
-        map.serialize_entry("updated_at", &clock::format_ms(self.row.updated_at))?;
+        map.serialize_entry("created_at", &clock::Stamp(created_at))?;
+        map.serialize_entry("updated_at", &clock::Stamp(updated_at))?;
         map.end()
     }
 }

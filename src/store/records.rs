@@ -2,19 +2,26 @@
 //! its field columns; every table also has `id`, `account_id`, `owner_id`, `created_at` and
 //! `updated_at`. Table and column names come from static descriptions, never from input.
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::StoreResult;
 use crate::model::{AccountId, UserId};
 
-/// A resource table: its name and its field columns, in order.
+/// A resource table: its name, its field columns in order, and the statements the API runs
+/// on every call, written once (a point read used to format and hash its SQL per call).
 #[derive(Debug)]
 pub struct Table {
     /// Table name.
     pub name: &'static str,
     /// Field columns (beyond the common ones), in order.
     pub columns: Vec<&'static str>,
+    /// `id, owner_id, created_at, updated_at` and the field columns: what statements return.
+    returning: String,
+    /// The point read: for a whole account, and for one owner.
+    by_id: [String; 2],
+    /// The insert, `RETURNING` the new row.
+    insert: String,
 }
 
 /// Which rows a caller may reach: the account's, and an agent only their own.
@@ -41,6 +48,42 @@ pub struct Row {
     pub values: Vec<Value>,
 }
 
+/// A record's columns as a view reads them: from an owned `Row`, or in place from a
+/// statement's current row while a page is written out, without copying its text.
+pub trait Columns {
+    /// `(id, owner_id, created_at, updated_at)`.
+    fn common(&self) -> rusqlite::Result<(i64, UserId, i64, i64)>;
+    /// The value of the `i`th field column.
+    fn field(&self, i: usize) -> rusqlite::Result<ValueRef<'_>>;
+}
+
+impl Columns for Row {
+    fn common(&self) -> rusqlite::Result<(i64, UserId, i64, i64)> {
+        Ok((self.id, self.owner_id, self.created_at, self.updated_at))
+    }
+
+    fn field(&self, i: usize) -> rusqlite::Result<ValueRef<'_>> {
+        self.values
+            .get(i)
+            .map(ValueRef::from)
+            .ok_or(rusqlite::Error::InvalidColumnIndex(i))
+    }
+}
+
+/// The current row of a page's statement (see `list_page`).
+pub struct InPlace<'a, 'stmt>(&'a rusqlite::Row<'stmt>);
+
+impl Columns for InPlace<'_, '_> {
+    fn common(&self) -> rusqlite::Result<(i64, UserId, i64, i64)> {
+        let r = self.0;
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    }
+
+    fn field(&self, i: usize) -> rusqlite::Result<ValueRef<'_>> {
+        self.0.get_ref(4 + i)
+    }
+}
+
 /// Where a page starts and what it filters on.
 #[derive(Debug, Clone, Default)]
 pub struct PageQuery {
@@ -55,13 +98,27 @@ pub struct PageQuery {
 }
 
 impl Table {
-    fn returning(&self) -> String {
-        let mut s = String::from("id, owner_id, created_at, updated_at");
-        for c in &self.columns {
-            s.push_str(", ");
-            s.push_str(c);
+    /// Describes the table `name` with these field columns.
+    pub fn new(name: &'static str, columns: Vec<&'static str>) -> Table {
+        let mut returning = String::from("id, owner_id, created_at, updated_at");
+        for c in &columns {
+            returning.push_str(", ");
+            returning.push_str(c);
         }
-        s
+        let by_id = format!("SELECT {returning} FROM {name} WHERE id = ?1 AND account_id = ?2");
+        let placeholders: String = (5..5 + columns.len()).map(|i| format!(", ?{i}")).collect();
+        let insert = format!(
+            "INSERT INTO {name} (account_id, owner_id, created_at, updated_at, {}) \
+             VALUES (?1, ?2, ?3, ?4{placeholders}) RETURNING {returning}",
+            columns.join(", "),
+        );
+        Table {
+            name,
+            columns,
+            by_id: [by_id.clone(), format!("{by_id} AND owner_id = ?3")],
+            returning,
+            insert,
+        }
     }
 
     fn decode(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -98,14 +155,6 @@ pub fn insert(
     values: Vec<Value>,
     now: i64,
 ) -> StoreResult<Row> {
-    let placeholders: String = (5..5 + values.len()).map(|i| format!(", ?{i}")).collect();
-    let sql = format!(
-        "INSERT INTO {} (account_id, owner_id, created_at, updated_at, {}) VALUES (?1, ?2, ?3, ?4{placeholders}) \
-         RETURNING {}",
-        table.name,
-        table.columns.join(", "),
-        table.returning()
-    );
     let mut params = vec![
         Value::Integer(account.0),
         Value::Integer(owner.0),
@@ -113,7 +162,7 @@ pub fn insert(
         Value::Integer(now),
     ];
     params.extend(values);
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&table.insert)?;
     Ok(stmt.query_row(params_from_iter(params), |r| table.decode(r))?)
 }
 
@@ -124,17 +173,13 @@ pub fn find_by_id(
     reach: Reach,
     id: i64,
 ) -> StoreResult<Option<Row>> {
-    let mut params = vec![Value::Integer(id)];
-    let sql = format!(
-        "SELECT {} FROM {} WHERE id = ?1 AND {}",
-        table.returning(),
-        table.name,
-        reach_clause(reach, &mut params)
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    Ok(stmt
-        .query_row(params_from_iter(params), |r| table.decode(r))
-        .optional()?)
+    let mut stmt = conn.prepare_cached(&table.by_id[usize::from(reach.owner.is_some())])?;
+    let decode = |r: &rusqlite::Row<'_>| table.decode(r);
+    let row = match reach.owner {
+        None => stmt.query_row(params![id, reach.account_id.0], decode),
+        Some(owner) => stmt.query_row(params![id, reach.account_id.0, owner.0], decode),
+    };
+    Ok(row.optional()?)
 }
 
 /// True when the caller can reach the row `id` of `table`.
@@ -170,7 +215,7 @@ pub fn update(
         "UPDATE {} SET {sets} WHERE id = ?2 AND {} RETURNING {}",
         table.name,
         reach_clause(reach, &mut params),
-        table.returning()
+        table.returning
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     Ok(stmt
@@ -185,7 +230,7 @@ pub fn delete(conn: &Connection, table: &Table, reach: Reach, id: i64) -> StoreR
         "DELETE FROM {} WHERE id = ?1 AND {} RETURNING {}",
         table.name,
         reach_clause(reach, &mut params),
-        table.returning()
+        table.returning
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     Ok(stmt
@@ -194,16 +239,18 @@ pub fn delete(conn: &Connection, table: &Table, reach: Reach, id: i64) -> StoreR
 }
 
 /// One page of reachable rows: by id, or by `(updated_at, id)` when `updated_since` is set.
+/// Each row is handed to `each` in place, in page order.
 pub fn list_page(
     conn: &Connection,
     table: &Table,
     reach: Reach,
     q: &PageQuery,
-) -> StoreResult<Vec<Row>> {
+    mut each: impl FnMut(&InPlace<'_, '_>) -> StoreResult<()>,
+) -> StoreResult<()> {
     let mut params = Vec::new();
     let mut sql = format!(
         "SELECT {} FROM {} WHERE {}",
-        table.returning(),
+        table.returning,
         table.name,
         reach_clause(reach, &mut params)
     );
@@ -241,8 +288,9 @@ pub fn list_page(
     // statement again at every run (it was an eighth of a list's CPU).
     sql.push_str(&format!(" LIMIT {}", q.limit));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| table.decode(r))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let mut rows = stmt.query(params_from_iter(params))?;
+    while let Some(r) = rows.next()? {
+        each(&InPlace(r))?;
+    }
+    Ok(())
 }
