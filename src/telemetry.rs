@@ -1,12 +1,14 @@
 //! Logging: `tracing` to stderr, pretty or one JSON object per line; level from `RUST_LOG`.
 //!
-//! The one line per request (`ops::request_log`) is the bulk of the output: those lines are
-//! gathered in memory and written together every 100 ms, so a call pays for formatting but
-//! not for a `write` system call of its own. Every other line is written at once, after
-//! whatever request lines wait, so the order on stderr stays the order of events.
+//! The one line per request (`ops::request_log`) is the bulk of the output. It is formatted
+//! here by hand (`request_line`), in the same shape `tracing`'s formatter gives every other
+//! line: going through `tracing`'s event machinery cost a fifth of a point read's throughput.
+//! Those lines are gathered in memory and written together every 100 ms, so a call pays for
+//! formatting but not for a `write` system call of its own. Every other line is written at
+//! once, after whatever request lines wait, so the order on stderr stays the order of events.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, Once};
 use std::time::Duration;
 
@@ -29,6 +31,12 @@ static FLUSHER: Once = Once::new();
 /// Whether the flusher thread runs (else every line is written at once).
 static FLUSHING: AtomicBool = AtomicBool::new(false);
 
+/// How request lines are written: `STYLE_JSON`, `STYLE_PLAIN` or `STYLE_ANSI`.
+static STYLE: AtomicU8 = AtomicU8::new(STYLE_PLAIN);
+const STYLE_JSON: u8 = 0;
+const STYLE_PLAIN: u8 = 1;
+const STYLE_ANSI: u8 = 2;
+
 /// Installs the global subscriber. Safe to call once per process.
 /// `quiet` (management commands) logs only warnings unless `RUST_LOG` says otherwise.
 pub fn init(format: LogFormat, quiet: bool) {
@@ -41,6 +49,13 @@ pub fn init(format: LogFormat, quiet: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let style = match format {
+        LogFormat::Json => STYLE_JSON,
+        LogFormat::Pretty if ansi => STYLE_ANSI,
+        LogFormat::Pretty => STYLE_PLAIN,
+    };
+    STYLE.store(style, Ordering::Relaxed);
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -48,11 +63,119 @@ pub fn init(format: LogFormat, quiet: bool) {
             .with_current_span(false)
             .try_init(),
         // Colours only for a person at a terminal, not in a journal or a file.
-        LogFormat::Pretty => builder
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
+        LogFormat::Pretty => builder.with_target(false).with_ansi(ansi).try_init(),
     };
+}
+
+/// What the one line per request says.
+pub struct RequestLine<'a> {
+    /// The request id, also answered as `X-Request-Id`.
+    pub request_id: &'a str,
+    /// Method.
+    pub method: &'a str,
+    /// Path, without its query string.
+    pub path: &'a str,
+    /// The route pattern.
+    pub route: &'a str,
+    /// Answer status.
+    pub status: u16,
+    /// Time to answer.
+    pub latency: Duration,
+    /// The caller's address.
+    pub ip: &'a str,
+    /// The token's prefix, `-` without one.
+    pub token_prefix: &'a str,
+    /// The problem code, `-` for a success.
+    pub code: &'a str,
+}
+
+/// Whether request lines are wanted (`RUST_LOG` may turn them off).
+pub fn request_lines_enabled() -> bool {
+    tracing::enabled!(target: "switchboard::ops::request_log", Level::INFO)
+}
+
+/// Writes one request line, shaped as `tracing`'s formatter shapes an event of the
+/// `request_log` target inside a `request{request_id}` span.
+pub fn request_line(line: &RequestLine<'_>) {
+    let mut out = Vec::with_capacity(320);
+    format_request_line(&mut out, line, STYLE.load(Ordering::Relaxed), &utc_now_us());
+    if flusher_running() {
+        Line::Gathered
+    } else {
+        Line::Direct
+    }
+    .write_all(&out)
+    .ok(); // nowhere to report a failure to write the log
+}
+
+fn format_request_line(out: &mut Vec<u8>, l: &RequestLine<'_>, style: u8, now: &str) {
+    // `{:?}` of an f64, as `tracing` records it.
+    let latency_ms = l.latency.as_secs_f64() * 1000.0;
+    if style == STYLE_JSON {
+        let text = |out: &mut Vec<u8>, s: &str| {
+            // Serializing a str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        };
+        let _ = write!(
+            out,
+            "{{\"timestamp\":\"{now}\",\"level\":\"INFO\",\"message\":\"request\",\"method\":"
+        );
+        text(out, l.method);
+        out.extend_from_slice(b",\"path\":");
+        text(out, l.path);
+        out.extend_from_slice(b",\"route\":");
+        text(out, l.route);
+        let _ = write!(
+            out,
+            ",\"status\":{},\"latency_ms\":{latency_ms:?},\"ip\":",
+            l.status
+        );
+        text(out, l.ip);
+        out.extend_from_slice(b",\"token_prefix\":");
+        text(out, l.token_prefix);
+        out.extend_from_slice(b",\"code\":");
+        text(out, l.code);
+        out.extend_from_slice(
+            b",\"target\":\"switchboard::ops::request_log\",\"spans\":[{\"request_id\":",
+        );
+        text(out, l.request_id);
+        out.extend_from_slice(b",\"name\":\"request\"}]}\n");
+        return;
+    }
+    let (dim, green, bold, italic, reset) = if style == STYLE_ANSI {
+        ("\x1b[2m", "\x1b[32m", "\x1b[1m", "\x1b[3m", "\x1b[0m")
+    } else {
+        ("", "", "", "", "")
+    };
+    let _ = write!(
+        out,
+        "{dim}{now}{reset} {green} INFO{reset} {bold}request{reset}{bold}{{{reset}{italic}request_id{reset}={}{bold}}}{reset}{dim}:{reset} request",
+        l.request_id
+    );
+    let fields: [(&str, &dyn std::fmt::Display); 4] = [
+        ("method", &l.method),
+        ("path", &l.path),
+        ("route", &l.route),
+        ("status", &l.status),
+    ];
+    for (name, value) in fields {
+        let _ = write!(out, " {italic}{name}{reset}={value}");
+    }
+    let _ = writeln!(
+        out,
+        " {italic}latency_ms{reset}={latency_ms:?} {italic}ip{reset}={} {italic}token_prefix{reset}={:?} {italic}code{reset}={:?}",
+        l.ip, l.token_prefix, l.code
+    );
+}
+
+/// Now, UTC, to the microsecond, as `tracing`'s formatter writes it.
+fn utc_now_us() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let ms = crate::clock::format_ms(now.as_millis() as i64);
+    // `...SS.mmmZ` -> `...SS.mmmuuuZ`
+    format!("{}{:03}Z", &ms[..ms.len() - 1], now.subsec_micros() % 1000)
 }
 
 /// Writes the request lines still gathered. Called at shutdown; harmless at any time.
@@ -141,6 +264,64 @@ impl Write for Line {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample() -> RequestLine<'static> {
+        RequestLine {
+            request_id: "abc123",
+            method: "GET",
+            path: "/api/v1/le\"ads\n",
+            route: "(unmatched)",
+            status: 404,
+            latency: Duration::from_micros(1_234),
+            ip: "10.0.0.7",
+            token_prefix: "-",
+            code: "not_found",
+        }
+    }
+
+    #[test]
+    fn a_json_request_line_is_one_object_with_the_fields_of_a_tracing_event() {
+        let mut out = Vec::new();
+        format_request_line(
+            &mut out,
+            &sample(),
+            STYLE_JSON,
+            "2026-11-28T14:31:54.987030Z",
+        );
+        assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "timestamp": "2026-11-28T14:31:54.987030Z", "level": "INFO", "message": "request",
+                "method": "GET", "path": "/api/v1/le\"ads\n", "route": "(unmatched)", "status": 404,
+                "latency_ms": 1.234, "ip": "10.0.0.7", "token_prefix": "-", "code": "not_found",
+                "target": "switchboard::ops::request_log",
+                "spans": [{"request_id": "abc123", "name": "request"}]
+            })
+        );
+    }
+
+    #[test]
+    fn a_plain_request_line_reads_like_the_other_lines() {
+        let mut out = Vec::new();
+        let line = RequestLine {
+            path: "/healthz",
+            route: "/healthz",
+            status: 200,
+            code: "-",
+            ..sample()
+        };
+        format_request_line(&mut out, &line, STYLE_PLAIN, "2026-11-28T14:31:58.519531Z");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2026-11-28T14:31:58.519531Z  INFO request{request_id=abc123}: request method=GET \
+             path=/healthz route=/healthz status=200 latency_ms=1.234 ip=10.0.0.7 \
+             token_prefix=\"-\" code=\"-\"\n"
+        );
+        let now = utc_now_us();
+        assert_eq!((now.len(), &now[26..]), (27, "Z"), "{now}");
+    }
 
     // One test: the gathered lines are process-wide, and tests run in parallel.
     #[test]

@@ -17,6 +17,7 @@ use super::metrics::Metrics;
 use crate::auth::client_ip::client_ip;
 use crate::auth::{AuthState, CallContext};
 use crate::error::ApiError;
+use crate::telemetry::{self, RequestLine};
 
 /// The response header (and accepted request header) carrying the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -33,40 +34,41 @@ pub async fn log_request(
     let start = Instant::now();
     let id = incoming_id(&req).unwrap_or_else(new_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let path = truncate(req.path(), 200).to_owned();
+    // Lines logged while the call is served carry its id.
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = next.call(req).instrument(span).await?;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
     let code = ApiError::code_of(&res);
     let route = route_label(res.request());
-    let ip = res
-        .request()
-        .app_data::<web::Data<AuthState>>()
-        .map(|a| client_ip(res.request(), &a.settings().trusted_proxies).to_string())
-        .unwrap_or_default();
-    let prefix = res
-        .request()
-        .extensions()
-        .get::<CallContext>()
-        .and_then(|c| c.token.as_ref().map(|t| t.prefix.clone()));
     if let Some(m) = res.request().app_data::<web::Data<Metrics>>() {
         m.observe(&route, status, elapsed.as_secs_f64(), code);
     }
-    span.in_scope(|| {
-        tracing::info!(
-            %method,
-            %path,
-            %route,
+    if telemetry::request_lines_enabled() {
+        let ip = res
+            .request()
+            .app_data::<web::Data<AuthState>>()
+            .map(|a| client_ip(res.request(), &a.settings().trusted_proxies).to_string())
+            .unwrap_or_default();
+        let extensions = res.request().extensions();
+        let prefix = extensions
+            .get::<CallContext>()
+            .and_then(|c| c.token.as_deref())
+            .map(|t| t.prefix.as_str());
+        telemetry::request_line(&RequestLine {
+            request_id: &id,
+            method: method.as_str(),
+            path: &path,
+            route: &route,
             status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            %ip,
-            token_prefix = prefix.as_deref().unwrap_or("-"),
-            code = code.unwrap_or("-"),
-            "request"
-        );
-    });
+            latency: elapsed,
+            ip: &ip,
+            token_prefix: prefix.unwrap_or("-"),
+            code: code.unwrap_or("-"),
+        });
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
