@@ -70,7 +70,10 @@ impl Columns for Row {
     }
 }
 
-/// The current row of a page's statement (see `list_page`).
+/// Where the field columns start in what statements return (after the four of `common`).
+const FIELDS_FROM: usize = 4;
+
+/// The current row of a statement returning `Table::returning` (see `list_page`).
 pub struct InPlace<'a, 'stmt>(&'a rusqlite::Row<'stmt>);
 
 impl Columns for InPlace<'_, '_> {
@@ -80,7 +83,7 @@ impl Columns for InPlace<'_, '_> {
     }
 
     fn field(&self, i: usize) -> rusqlite::Result<ValueRef<'_>> {
-        self.0.get_ref(4 + i)
+        self.0.get_ref(FIELDS_FROM + i)
     }
 }
 
@@ -122,15 +125,16 @@ impl Table {
     }
 
     fn decode(&self, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let (id, owner_id, created_at, updated_at) = InPlace(r).common()?;
         let mut values = Vec::with_capacity(self.columns.len());
         for i in 0..self.columns.len() {
-            values.push(r.get::<_, Value>(4 + i)?);
+            values.push(r.get::<_, Value>(FIELDS_FROM + i)?);
         }
         Ok(Row {
-            id: r.get(0)?,
-            owner_id: r.get(1)?,
-            created_at: r.get(2)?,
-            updated_at: r.get(3)?,
+            id,
+            owner_id,
+            created_at,
+            updated_at,
             values,
         })
     }
