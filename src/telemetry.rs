@@ -110,7 +110,6 @@ pub fn request_line(line: &RequestLine<'_>) {
 }
 
 fn format_request_line(out: &mut Vec<u8>, l: &RequestLine<'_>, style: u8, now: &str) {
-    // `{:?}` of an f64, as `tracing` records it.
     let latency_ms = l.latency.as_secs_f64() * 1000.0;
     if style == STYLE_JSON {
         let text = |out: &mut Vec<u8>, s: &str| {
@@ -126,11 +125,10 @@ fn format_request_line(out: &mut Vec<u8>, l: &RequestLine<'_>, style: u8, now: &
         text(out, l.path);
         out.extend_from_slice(b",\"route\":");
         text(out, l.route);
-        let _ = write!(
-            out,
-            ",\"status\":{},\"latency_ms\":{latency_ms:?},\"ip\":",
-            l.status
-        );
+        let _ = write!(out, ",\"status\":{},\"latency_ms\":", l.status);
+        // As `tracing`'s JSON formatter writes an f64: through serde_json.
+        let _ = serde_json::to_writer(&mut *out, &latency_ms);
+        out.extend_from_slice(b",\"ip\":");
         text(out, l.ip);
         out.extend_from_slice(b",\"token_prefix\":");
         text(out, l.token_prefix);
@@ -143,14 +141,20 @@ fn format_request_line(out: &mut Vec<u8>, l: &RequestLine<'_>, style: u8, now: &
         out.extend_from_slice(b",\"name\":\"request\"}]}\n");
         return;
     }
+    // Text: `{:?}` of an f64, as `tracing` records it; in colour, each `=` dimmed as it does.
     let (dim, green, bold, italic, reset) = if style == STYLE_ANSI {
         ("\x1b[2m", "\x1b[32m", "\x1b[1m", "\x1b[3m", "\x1b[0m")
     } else {
         ("", "", "", "", "")
     };
+    let eq = if style == STYLE_ANSI {
+        "\x1b[2m=\x1b[0m"
+    } else {
+        "="
+    };
     let _ = write!(
         out,
-        "{dim}{now}{reset} {green} INFO{reset} {bold}request{reset}{bold}{{{reset}{italic}request_id{reset}={}{bold}}}{reset}{dim}:{reset} request",
+        "{dim}{now}{reset} {green} INFO{reset} {bold}request{reset}{bold}{{{reset}{italic}request_id{reset}{eq}{}{bold}}}{reset}{dim}:{reset} request",
         l.request_id
     );
     let fields: [(&str, &dyn std::fmt::Display); 4] = [
@@ -160,11 +164,11 @@ fn format_request_line(out: &mut Vec<u8>, l: &RequestLine<'_>, style: u8, now: &
         ("status", &l.status),
     ];
     for (name, value) in fields {
-        let _ = write!(out, " {italic}{name}{reset}={value}");
+        let _ = write!(out, " {italic}{name}{reset}{eq}{value}");
     }
     let _ = writeln!(
         out,
-        " {italic}latency_ms{reset}={latency_ms:?} {italic}ip{reset}={} {italic}token_prefix{reset}={:?} {italic}code{reset}={:?}",
+        " {italic}latency_ms{reset}{eq}{latency_ms:?} {italic}ip{reset}{eq}{} {italic}token_prefix{reset}{eq}{:?} {italic}code{reset}{eq}{:?}",
         l.ip, l.token_prefix, l.code
     );
 }
@@ -307,10 +311,32 @@ mod tests {
         };
         format_request_line(&mut out, &line, STYLE_PLAIN, "2026-11-28T14:31:58.519531Z");
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out.clone()).unwrap(),
             "2026-11-28T14:31:58.519531Z  INFO request{request_id=abc123}: request method=GET \
              path=/healthz route=/healthz status=200 latency_ms=1.234 ip=10.0.0.7 \
              token_prefix=\"-\" code=\"-\"\n"
+        );
+        let mut coloured = Vec::new();
+        format_request_line(
+            &mut coloured,
+            &line,
+            STYLE_ANSI,
+            "2026-11-28T14:31:58.519531Z",
+        );
+        let coloured = String::from_utf8(coloured).unwrap();
+        assert!(coloured.contains("\x1b[2m=\x1b[0m"), "{coloured:?}");
+        let mut plain = String::new();
+        for (i, part) in coloured.split("\x1b[").enumerate() {
+            plain.push_str(if i == 0 {
+                part
+            } else {
+                &part[part.find('m').unwrap() + 1..]
+            });
+        }
+        assert_eq!(
+            plain,
+            String::from_utf8(out).unwrap(),
+            "colour changes nothing else"
         );
         let now = utc_now_us();
         assert_eq!((now.len(), &now[26..]), (27, "Z"), "{now}");

@@ -38,7 +38,7 @@ pub async fn log_request(
     let path = truncate(req.path(), 200).to_owned();
     // Lines logged while the call is served carry its id.
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = next.call(req).instrument(span).await?;
+    let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
     let code = ApiError::code_of(&res);
@@ -46,7 +46,8 @@ pub async fn log_request(
     if let Some(m) = res.request().app_data::<web::Data<Metrics>>() {
         m.observe(&route, status, elapsed.as_secs_f64(), code);
     }
-    if telemetry::request_lines_enabled() {
+    // In the span, as the line used to be logged: a `RUST_LOG` directive may name the span.
+    if span.in_scope(telemetry::request_lines_enabled) {
         let ip = res
             .request()
             .app_data::<web::Data<AuthState>>()
