@@ -132,8 +132,11 @@ fn list_query(f: &AuditFilter) -> (String, Vec<i64>) {
             sql.push_str(&format!(" AND {test} ?{}", args.len()));
         }
     }
-    // A literal limit: SQLite plans with a bound one's value, so it would prepare again.
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit));
+    // Bound, not a literal: each limit would be a statement of its own in the connection's
+    // small statement cache, pushing out the API's. (A bound limit is planned again at each
+    // run, which a page of the log can afford.)
+    args.push(i64::from(f.limit));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
     (sql, args)
 }
 
