@@ -132,8 +132,15 @@ const READER_CACHE_KIB: u32 = 1024;
 /// The writer's page cache, in KiB: it walks the same index pages batch after batch.
 const WRITER_CACHE_KIB: u32 = 4096;
 
+/// Statements each connection keeps prepared.
+const STATEMENT_CACHE: usize = 64;
+
 fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A list page's statement is one per resource, filter shape and page size (a bound LIMIT
+    // is planned again at every run): rusqlite's default of 16 kept statements would let a
+    // client that varies its page size push the point reads out.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous}; \
          PRAGMA cache_size = -{READER_CACHE_KIB};"
