@@ -25,7 +25,7 @@ pub async fn record_call(
     let recorder = req.app_data::<web::Data<Recorder>>().cloned();
     let method = req.method().as_str().to_owned();
     let path = req.path().to_owned();
-    let peer = req.peer_addr().map(|a| a.ip().to_canonical().to_string());
+    let peer = req.peer_addr().map(|a| a.ip().to_canonical());
     let mut res = next.call(req).await?;
     let ctx = res
         .request()
@@ -35,9 +35,10 @@ pub async fn record_call(
         .unwrap_or_default();
     if let (Some(token), Some(rate)) = (&ctx.token, &ctx.rate) {
         let headers = res.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&token.policy_header) {
-            headers.insert(HeaderName::from_static("ratelimit-policy"), v);
-        }
+        headers.insert(
+            HeaderName::from_static("ratelimit-policy"),
+            token.policy_header.clone(),
+        );
         if let Some(v) = rate.header().and_then(|h| HeaderValue::from_str(&h).ok()) {
             headers.insert(HeaderName::from_static("ratelimit"), v);
         }
@@ -57,7 +58,7 @@ pub async fn record_call(
             path,
             status,
             code,
-            ip: ctx.ip.map(|ip| ip.to_string()).or(peer).unwrap_or_default(),
+            ip: ctx.ip.or(peer).map(|ip| ip.to_string()).unwrap_or_default(),
             latency_us: started.elapsed().as_micros() as i64,
         });
     }

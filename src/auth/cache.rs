@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
 use ipnet::IpNet;
 use moka::sync::Cache;
 
@@ -33,8 +34,8 @@ pub struct CachedToken {
     pub allow_ips: Vec<IpNet>,
     /// Effective limits (the token's or the defaults).
     pub limits: Arc<[Limit]>,
-    /// `RateLimit-Policy` for those limits, computed once.
-    pub policy_header: String,
+    /// `RateLimit-Policy` for those limits, computed and checked once.
+    pub policy_header: HeaderValue,
     /// Whether the limits are the server defaults.
     pub default_limits: bool,
     /// Expiry (ms).

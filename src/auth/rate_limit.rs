@@ -7,6 +7,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::HeaderValue;
 use moka::sync::Cache;
 
 /// The windows a limit may use.
@@ -73,13 +74,15 @@ pub fn default_limits() -> Vec<Limit> {
     Limit::parse_list(&["20/1s", "200/10s", "1000/1m"]).expect("valid defaults")
 }
 
-/// The IETF `RateLimit-Policy` value for a set of limits.
-pub fn policy_header(limits: &[Limit]) -> String {
-    limits
+/// The IETF `RateLimit-Policy` value for a set of limits, ready to be sent (each token's is
+/// made once, when the token is cached).
+pub fn policy_header(limits: &[Limit]) -> HeaderValue {
+    let text = limits
         .iter()
         .map(|l| format!("\"{}\";q={};w={}", l.window, l.quota, l.window_s))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    HeaderValue::try_from(text).expect("window names and numbers are visible ASCII")
 }
 
 /// The state of one window after a check.
