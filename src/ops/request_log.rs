@@ -48,14 +48,18 @@ pub async fn log_request(
     }
     // In the span, as the line used to be logged: a `RUST_LOG` directive may name the span.
     if span.in_scope(telemetry::request_lines_enabled) {
-        let ip = res
-            .request()
-            .app_data::<web::Data<AuthState>>()
-            .map(|a| client_ip(res.request(), &a.settings().trusted_proxies).to_string())
-            .unwrap_or_default();
         let extensions = res.request().extensions();
-        let prefix = extensions
-            .get::<CallContext>()
+        let call = extensions.get::<CallContext>();
+        // An API call's address was worked out by the guard; other requests work it out here.
+        let ip = call
+            .and_then(|c| c.ip)
+            .or_else(|| {
+                let auth = res.request().app_data::<web::Data<AuthState>>()?;
+                Some(client_ip(res.request(), &auth.settings().trusted_proxies))
+            })
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        let prefix = call
             .and_then(|c| c.token.as_deref())
             .map(|t| t.prefix.as_str());
         telemetry::request_line(&RequestLine {
