@@ -323,6 +323,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::Busy => ApiError::Unavailable("The server is busy; retry shortly.".into()),
+            StoreError::RolledBack => ApiError::Unavailable(
+                "The database could not store this change just now; retry shortly.".into(),
+            ),
             e if e.is_full() => {
                 ApiError::Unavailable("The database is full; writes are refused.".into())
             }

@@ -291,18 +291,16 @@ fn run(
     }
 }
 
-/// Runs and commits one batch; true when it committed.
+/// Runs and commits one batch; true when its last transaction committed.
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -> bool {
-    if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
-        tracing::error!(error = %e, "writer could not begin a transaction");
-        for job in batch.drain(..) {
-            let (_, done) = job(None);
-            done(Err(StoreError::Sqlite(clone_error(&e))));
-        }
-        return false;
-    }
+    let mut open = begin(conn);
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
+        if let Err(e) = &open {
+            let (_, done) = job(None);
+            done(Err(StoreError::Sqlite(clone_error(e))));
+            continue;
+        }
         if let Err(e) = run_cached(conn, "SAVEPOINT w") {
             // The transaction itself is broken: fail this write and carry on with the next.
             tracing::error!(error = %e, "writer could not open a savepoint");
@@ -310,7 +308,22 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -
             done(Err(StoreError::Sqlite(clone_error(&e))));
             continue;
         }
-        match catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back under this write (a full disk, an I/O
+            // error): the batch's writes before it are gone with it. Each is told so; the
+            // failed write answers its own error; the rest of the batch starts afresh.
+            tracing::error!("a failed write took its transaction with it");
+            for done in completions.drain(..) {
+                done(Err(StoreError::RolledBack));
+            }
+            if let Ok((_, done)) = outcome {
+                done(Ok(()));
+            }
+            open = begin(conn);
+            continue;
+        }
+        match outcome {
             Ok((true, done)) => {
                 let _ = run_cached(conn, "RELEASE w");
                 completions.push(done);
@@ -324,6 +337,9 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -
                 let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
             }
         }
+    }
+    if open.is_err() {
+        return false;
     }
     let committing = Instant::now();
     let result = run_cached(conn, "COMMIT");
@@ -345,6 +361,15 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -
             false
         }
     }
+}
+
+/// Opens a batch's transaction, logging a failure (every write of the batch then fails).
+fn begin(conn: &Connection) -> rusqlite::Result<()> {
+    let begun = run_cached(conn, "BEGIN IMMEDIATE");
+    if let Err(e) = &begun {
+        tracing::error!(error = %e, "writer could not begin a transaction");
+    }
+    begun
 }
 
 /// Runs a statement kept prepared: the savepoint statements run twice per write, and parsing
@@ -418,6 +443,67 @@ mod tests {
             s.busy_seconds >= s.commit_seconds && s.commit_seconds > 0.0,
             "{s:?}"
         );
+        writer.shutdown();
+    }
+
+    #[test]
+    fn a_write_that_takes_its_transaction_along_fails_the_batch_before_it_not_after() {
+        let (_dir, writer) = writer_on_table_t();
+        writer
+            .write_blocking(|c| -> StoreResult<()> {
+                c.execute_batch("CREATE TABLE big (b BLOB)")?;
+                // Room for a few pages more, not for a megabyte.
+                let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                c.query_row(
+                    &format!("PRAGMA max_page_count = {}", pages + 8),
+                    [],
+                    |_| Ok(()),
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        // Hold the writer so that the next three writes make one batch, in this order.
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let (job, _) = make_job(
+            move |_| -> StoreResult<()> {
+                let _ = held.recv();
+                Ok(())
+            },
+            Answer::WhenCommitted,
+        );
+        writer.enqueue(job, true).unwrap();
+        let insert = |v: i64| {
+            move |c: &Connection| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
+            }
+        };
+        let (before, before_rx) = make_job(insert(1), Answer::WhenCommitted);
+        let (full, full_rx) = make_job(
+            |c: &Connection| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO big (b) VALUES (zeroblob(1048576))", [])?)
+            },
+            Answer::WhenCommitted,
+        );
+        let (after, after_rx) = make_job(insert(3), Answer::WhenCommitted);
+        for job in [before, full, after] {
+            writer.enqueue(job, true).unwrap();
+        }
+        hold.send(()).unwrap();
+        let full = full_rx.blocking_recv().unwrap().unwrap_err();
+        assert!(full.is_full(), "{full}");
+        let before = before_rx.blocking_recv().unwrap();
+        let after = after_rx.blocking_recv().unwrap();
+        // Whatever SQLite undid under the full write, no answer claims a write that is not
+        // stored, and a write queued after it is not refused for it.
+        let stored: Vec<i64> = writer
+            .write_blocking(|c| -> StoreResult<Vec<i64>> {
+                let mut s = c.prepare("SELECT v FROM t ORDER BY v")?;
+                Ok(s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(after.unwrap(), 1);
+        assert_eq!(before.is_ok(), stored.contains(&1), "{before:?} {stored:?}");
+        assert!(stored.contains(&3), "{stored:?}");
         writer.shutdown();
     }
 
