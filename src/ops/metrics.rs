@@ -334,6 +334,13 @@ async fn metrics(
     );
     gauge_like(
         &mut out,
+        "switchboard_db_inline_reads_moved_total",
+        "counter",
+        "Reads begun on a server worker that ran past their budget and ran again on the pool.",
+        pool.moved,
+    );
+    gauge_like(
+        &mut out,
         "switchboard_db_pool_connections",
         "gauge",
         "Open reader connections.",

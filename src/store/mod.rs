@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod deliveries;
 pub mod generation;
 pub mod idempotency;
+mod inline;
 mod migrate;
 pub mod ops;
 pub mod records;
@@ -92,14 +93,16 @@ pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
     path: PathBuf,
-    waits: Arc<PoolWaits>,
+    reads: Arc<ReadCounters>,
 }
 
-/// Reads that had to wait for a pooled connection, for metrics.
+/// Reads that had to wait for a pooled connection, and inline reads moved to the pool, for
+/// metrics.
 #[derive(Debug, Default)]
-struct PoolWaits {
-    count: AtomicU64,
-    micros: AtomicU64,
+struct ReadCounters {
+    waits: AtomicU64,
+    wait_micros: AtomicU64,
+    moved: AtomicU64,
 }
 
 /// A snapshot of the reader pool, for metrics.
@@ -113,6 +116,8 @@ pub struct PoolStats {
     pub connections: u32,
     /// Idle connections.
     pub idle: u32,
+    /// Reads begun inline that ran past their budget and ran again on the pool.
+    pub moved: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -122,12 +127,6 @@ impl std::fmt::Debug for Store {
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-thread_local! {
-    /// Each server worker thread's own read connections, by database file.
-    static INLINE_READERS: std::cell::RefCell<Vec<(PathBuf, Connection)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
 
 /// Page cache of every connection but the writer's, in KiB. SQLite's default (2 MiB) times
 /// the pool, the workers' own readers and the checkpointer let RSS creep up as the file
@@ -206,7 +205,7 @@ impl Store {
             pool,
             writer,
             path: path.to_owned(),
-            waits: Arc::default(),
+            reads: Arc::default(),
         })
     }
 
@@ -216,9 +215,9 @@ impl Store {
         let conn = if self.pool.state().idle_connections == 0 {
             let start = Instant::now();
             let conn = self.pool.get()?;
-            self.waits.count.fetch_add(1, Ordering::Relaxed);
+            self.reads.waits.fetch_add(1, Ordering::Relaxed);
             let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.waits.micros.fetch_add(us, Ordering::Relaxed);
+            self.reads.wait_micros.fetch_add(us, Ordering::Relaxed);
             conn
         } else {
             self.pool.get()?
@@ -230,8 +229,9 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         let state = self.pool.state();
         PoolStats {
-            waits: self.waits.count.load(Ordering::Relaxed),
-            wait_seconds: self.waits.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            waits: self.reads.waits.load(Ordering::Relaxed),
+            wait_seconds: self.reads.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            moved: self.reads.moved.load(Ordering::Relaxed),
             connections: state.connections,
             idle: state.idle_connections,
         }
@@ -240,28 +240,6 @@ impl Store {
     /// False once the writer thread has ended (shut down or died).
     pub fn writer_alive(&self) -> bool {
         self.writer.is_alive()
-    }
-
-    /// Runs an indexed point read on this thread's own connection, without a thread hop or a
-    /// pool checkout. Only for reads that take microseconds (a primary-key or unique-index
-    /// lookup); anything longer goes through [`Store::read`] on a blocking thread.
-    pub fn read_inline<R>(&self, f: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
-        INLINE_READERS.with(|cell| {
-            let mut readers = cell.borrow_mut();
-            let index = match readers.iter().position(|(p, _)| *p == self.path) {
-                Some(i) => i,
-                None => {
-                    let conn = Connection::open_with_flags(
-                        &self.path,
-                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
-                    apply_pragmas(&conn, "NORMAL")?;
-                    readers.push((self.path.clone(), conn));
-                    readers.len() - 1
-                }
-            };
-            f(&readers[index].1)
-        })
     }
 
     /// The writer thread: every write of the server goes through it.

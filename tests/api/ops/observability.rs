@@ -51,6 +51,7 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         r#"switchboard_http_request_duration_seconds_count{route="/api/v1/leads"} 3"#,
         "switchboard_token_cache_hit_ratio ",
         "switchboard_db_pool_waits_total ",
+        "switchboard_db_inline_reads_moved_total ",
         "switchboard_db_writer_commits_total ",
         "switchboard_db_writer_writes_total ",
         "switchboard_db_writer_busy_seconds_total ",
