@@ -35,12 +35,14 @@ fn a_call_without_credentials_is_told_how_to_authenticate() {
 fn bad_tokens_are_invalid_tokens() {
     let app = spawn_app();
     let good = app.admin_token();
+    // The last character changed: one time in 62 it was already an `x`.
+    let other = if good.ends_with('x') { 'y' } else { 'x' };
     let cases = [
         ("Bearer ", "empty bearer"),
         ("Bearer not-a-token", "malformed"),
         (&*format!("Bearer {VECTOR}"), "well-formed but unknown"),
         (
-            &*format!("Bearer {}x", &good[..good.len() - 1]),
+            &*format!("Bearer {}{other}", &good[..good.len() - 1]),
             "bad checksum",
         ),
     ];
