@@ -294,51 +294,54 @@ fn run(
 /// Runs and commits one batch; true when its last transaction committed.
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -> bool {
     let mut open = begin(conn);
-    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    // Each write run so far and whether it succeeded: one that failed answers its own error
+    // whatever becomes of the transaction.
+    let mut ran: Vec<(bool, Completion)> = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
+        if open.is_ok() && conn.is_autocommit() {
+            undone(&mut ran);
+            open = begin(conn);
+        }
         if let Err(e) = &open {
             let (_, done) = job(None);
             done(Err(StoreError::Sqlite(clone_error(e))));
             continue;
         }
         if let Err(e) = run_cached(conn, "SAVEPOINT w") {
-            // The transaction itself is broken: fail this write and carry on with the next.
             tracing::error!(error = %e, "writer could not open a savepoint");
             let (_, done) = job(None);
             done(Err(StoreError::Sqlite(clone_error(&e))));
             continue;
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| job(Some(conn))));
-        if conn.is_autocommit() {
-            // SQLite rolled the whole transaction back under this write (a full disk, an I/O
-            // error): the batch's writes before it are gone with it. Each is told so; the
-            // failed write answers its own error; the rest of the batch starts afresh.
-            tracing::error!("a failed write took its transaction with it");
-            for done in completions.drain(..) {
-                done(Err(StoreError::RolledBack));
-            }
-            if let Ok((_, done)) = outcome {
-                done(Ok(()));
-            }
-            open = begin(conn);
-            continue;
-        }
+        // Once SQLite has dropped the transaction there is no savepoint left to close.
+        let in_transaction = !conn.is_autocommit();
         match outcome {
             Ok((true, done)) => {
-                let _ = run_cached(conn, "RELEASE w");
-                completions.push(done);
+                if in_transaction {
+                    let _ = run_cached(conn, "RELEASE w");
+                }
+                ran.push((true, done));
             }
             Ok((false, done)) => {
-                let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
-                completions.push(done);
+                if in_transaction {
+                    let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
+                }
+                ran.push((false, done));
             }
             Err(_) => {
                 tracing::error!("a write panicked; rolled back alone");
-                let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
+                if in_transaction {
+                    let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
+                }
             }
         }
     }
     if open.is_err() {
+        return false;
+    }
+    if conn.is_autocommit() {
+        undone(&mut ran);
         return false;
     }
     let committing = Instant::now();
@@ -349,17 +352,36 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -
     match result {
         Ok(()) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
-            completions.into_iter().for_each(|c| c(Ok(())));
+            ran.into_iter().for_each(|(_, done)| done(Ok(())));
             true
         }
         Err(e) => {
             tracing::error!(error = %e, "group commit failed");
             let _ = conn.execute_batch("ROLLBACK");
-            for c in completions {
-                c(Err(StoreError::Sqlite(clone_error(&e))));
+            for (ok, done) in ran {
+                done(if ok {
+                    Err(StoreError::Sqlite(clone_error(&e)))
+                } else {
+                    Ok(())
+                });
             }
             false
         }
+    }
+}
+
+/// SQLite rolled the whole transaction back on its own (on some errors, a full disk or an
+/// I/O error, it undoes the transaction rather than the statement): the writes run in it
+/// so far are gone, and are told so. Left open, the next `SAVEPOINT` would start a
+/// transaction of its own and each later write would commit alone, outside the batch.
+fn undone(ran: &mut Vec<(bool, Completion)>) {
+    tracing::error!("the database rolled back a batch's transaction; its writes so far are undone");
+    for (ok, done) in ran.drain(..) {
+        done(if ok {
+            Err(StoreError::RolledBack)
+        } else {
+            Ok(())
+        });
     }
 }
 
@@ -462,7 +484,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        // Hold the writer so that the next three writes make one batch, in this order.
+        // Hold the writer so that the next four writes make one batch, in this order.
         let (hold, held) = std::sync::mpsc::channel::<()>();
         let (job, _) = make_job(
             move |_| -> StoreResult<()> {
@@ -478,6 +500,12 @@ mod tests {
             }
         };
         let (before, before_rx) = make_job(insert(1), Answer::WhenCommitted);
+        let (alone, alone_rx) = make_job(
+            |c: &Connection| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t (v) VALUES (NULL)", [])?)
+            },
+            Answer::WhenCommitted,
+        );
         let (full, full_rx) = make_job(
             |c: &Connection| -> StoreResult<usize> {
                 Ok(c.execute("INSERT INTO big (b) VALUES (zeroblob(1048576))", [])?)
@@ -485,12 +513,19 @@ mod tests {
             Answer::WhenCommitted,
         );
         let (after, after_rx) = make_job(insert(3), Answer::WhenCommitted);
-        for job in [before, full, after] {
+        for job in [before, alone, full, after] {
             writer.enqueue(job, true).unwrap();
         }
         hold.send(()).unwrap();
         let full = full_rx.blocking_recv().unwrap().unwrap_err();
         assert!(full.is_full(), "{full}");
+        // A write that failed alone keeps its own error.
+        match alone_rx.blocking_recv().unwrap() {
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))) => {
+                assert_eq!(e.code, rusqlite::ErrorCode::ConstraintViolation)
+            }
+            other => panic!("{other:?}"),
+        }
         let before = before_rx.blocking_recv().unwrap();
         let after = after_rx.blocking_recv().unwrap();
         // Whatever SQLite undid under the full write, no answer claims a write that is not
