@@ -324,15 +324,15 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -
                 ran.push((true, done));
             }
             Ok((false, done)) => {
-                if in_transaction {
-                    let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
-                }
                 ran.push((false, done));
+                if in_transaction {
+                    undo_write(conn, &mut ran, &mut open);
+                }
             }
             Err(_) => {
                 tracing::error!("a write panicked; rolled back alone");
                 if in_transaction {
-                    let _ = conn.execute_batch("ROLLBACK TO w; RELEASE w");
+                    undo_write(conn, &mut ran, &mut open);
                 }
             }
         }
@@ -367,6 +367,24 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -
             }
             false
         }
+    }
+}
+
+/// Undoes a failed (or panicked) write alone. Should even that fail, the transaction goes
+/// whole rather than commit what is left of the write: the writes run in it so far are told,
+/// and the rest of the batch gets a new one.
+fn undo_write(
+    conn: &Connection,
+    ran: &mut Vec<(bool, Completion)>,
+    open: &mut rusqlite::Result<()>,
+) {
+    if let Err(e) = conn.execute_batch("ROLLBACK TO w; RELEASE w") {
+        tracing::error!(error = %e, "writer could not undo a failed write alone");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        undone(ran);
+        *open = begin(conn);
     }
 }
 
@@ -468,6 +486,66 @@ mod tests {
         writer.shutdown();
     }
 
+    /// Keeps the writer busy until the returned sender is used: writes queued meanwhile
+    /// make one batch, in the order queued.
+    fn hold(writer: &Writer) -> std::sync::mpsc::Sender<()> {
+        let (hold, held) = std::sync::mpsc::channel::<()>();
+        let (job, _) = make_job(
+            move |_| -> StoreResult<()> {
+                let _ = held.recv();
+                Ok(())
+            },
+            Answer::WhenCommitted,
+        );
+        writer.enqueue(job, true).unwrap();
+        hold
+    }
+
+    fn stored_values(writer: &Writer) -> Vec<i64> {
+        writer
+            .write_blocking(|c| -> StoreResult<Vec<i64>> {
+                let mut s = c.prepare("SELECT v FROM t ORDER BY v")?;
+                Ok(s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failed_write_that_cannot_be_undone_alone_is_not_committed() {
+        let (_dir, writer) = writer_on_table_t();
+        let hold = hold(&writer);
+        let insert = |v: i64| {
+            move |c: &Connection| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
+            }
+        };
+        let (before, before_rx) = make_job(insert(1), Answer::WhenCommitted);
+        // Fails after a change, having closed the savepoint the writer would undo it with.
+        let (broken, broken_rx) = make_job(
+            |c: &Connection| -> StoreResult<()> {
+                c.execute_batch("INSERT INTO t (v) VALUES (2); RELEASE w")?;
+                Err(StoreError::Corrupt("gave up".into()))
+            },
+            Answer::WhenCommitted,
+        );
+        let (after, after_rx) = make_job(insert(3), Answer::WhenCommitted);
+        for job in [before, broken, after] {
+            writer.enqueue(job, true).unwrap();
+        }
+        hold.send(()).unwrap();
+        assert!(matches!(
+            broken_rx.blocking_recv().unwrap(),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            before_rx.blocking_recv().unwrap(),
+            Err(StoreError::RolledBack)
+        ));
+        assert_eq!(after_rx.blocking_recv().unwrap().unwrap(), 1);
+        assert_eq!(stored_values(&writer), [3]);
+        writer.shutdown();
+    }
+
     #[test]
     fn a_write_that_takes_its_transaction_along_fails_the_batch_before_it_not_after() {
         let (_dir, writer) = writer_on_table_t();
@@ -485,15 +563,7 @@ mod tests {
             })
             .unwrap();
         // Hold the writer so that the next four writes make one batch, in this order.
-        let (hold, held) = std::sync::mpsc::channel::<()>();
-        let (job, _) = make_job(
-            move |_| -> StoreResult<()> {
-                let _ = held.recv();
-                Ok(())
-            },
-            Answer::WhenCommitted,
-        );
-        writer.enqueue(job, true).unwrap();
+        let hold = hold(&writer);
         let insert = |v: i64| {
             move |c: &Connection| -> StoreResult<usize> {
                 Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
@@ -530,12 +600,7 @@ mod tests {
         let after = after_rx.blocking_recv().unwrap();
         // Whatever SQLite undid under the full write, no answer claims a write that is not
         // stored, and a write queued after it is not refused for it.
-        let stored: Vec<i64> = writer
-            .write_blocking(|c| -> StoreResult<Vec<i64>> {
-                let mut s = c.prepare("SELECT v FROM t ORDER BY v")?;
-                Ok(s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
-            })
-            .unwrap();
+        let stored = stored_values(&writer);
         assert_eq!(after.unwrap(), 1);
         assert_eq!(before.is_ok(), stored.contains(&1), "{before:?} {stored:?}");
         assert!(stored.contains(&3), "{stored:?}");
