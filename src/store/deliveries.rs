@@ -449,10 +449,13 @@ mod tests {
         };
         let due = plan(NEXT_DUE, &[]);
         assert!(
-            due.contains("INDEX webhook_deliveries_endpoint_due"),
+            due.contains("INDEX webhook_deliveries_endpoint_due (endpoint_id=? AND status=?)"),
             "{due}"
         );
-        assert!(!due.contains("SCAN d"), "{due}");
+        assert!(
+            !due.contains("SCAN d") && !due.contains("TEMP B-TREE"),
+            "{due}"
+        );
         let prune = plan(PRUNE_DELIVERIES, &[0]);
         assert!(
             prune.contains("INDEX webhook_deliveries_updated"),
