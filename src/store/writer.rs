@@ -501,6 +501,16 @@ mod tests {
         hold
     }
 
+    /// A job that inserts `v` into `t`, and its answer.
+    fn insert(v: i64) -> (Job, Reply<usize, StoreError>) {
+        make_job(
+            move |c: &Connection| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
+            },
+            Answer::WhenCommitted,
+        )
+    }
+
     fn stored_values(writer: &Writer) -> Vec<i64> {
         writer
             .write_blocking(|c| -> StoreResult<Vec<i64>> {
@@ -514,12 +524,7 @@ mod tests {
     fn a_failed_write_that_cannot_be_undone_alone_is_not_committed() {
         let (_dir, writer) = writer_on_table_t();
         let hold = hold(&writer);
-        let insert = |v: i64| {
-            move |c: &Connection| -> StoreResult<usize> {
-                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
-            }
-        };
-        let (before, before_rx) = make_job(insert(1), Answer::WhenCommitted);
+        let (before, before_rx) = insert(1);
         // Fails after a change, having closed the savepoint the writer would undo it with.
         let (broken, broken_rx) = make_job(
             |c: &Connection| -> StoreResult<()> {
@@ -528,7 +533,7 @@ mod tests {
             },
             Answer::WhenCommitted,
         );
-        let (after, after_rx) = make_job(insert(3), Answer::WhenCommitted);
+        let (after, after_rx) = insert(3);
         for job in [before, broken, after] {
             writer.enqueue(job, true).unwrap();
         }
@@ -564,12 +569,7 @@ mod tests {
             .unwrap();
         // Hold the writer so that the next four writes make one batch, in this order.
         let hold = hold(&writer);
-        let insert = |v: i64| {
-            move |c: &Connection| -> StoreResult<usize> {
-                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
-            }
-        };
-        let (before, before_rx) = make_job(insert(1), Answer::WhenCommitted);
+        let (before, before_rx) = insert(1);
         let (alone, alone_rx) = make_job(
             |c: &Connection| -> StoreResult<usize> {
                 Ok(c.execute("INSERT INTO t (v) VALUES (NULL)", [])?)
@@ -582,7 +582,7 @@ mod tests {
             },
             Answer::WhenCommitted,
         );
-        let (after, after_rx) = make_job(insert(3), Answer::WhenCommitted);
+        let (after, after_rx) = insert(3);
         for job in [before, alone, full, after] {
             writer.enqueue(job, true).unwrap();
         }
