@@ -57,8 +57,9 @@ pub enum StoreError {
     /// The writer queue is full: the server is overloaded.
     #[error("the write queue is full")]
     Busy,
-    /// SQLite rolled back the transaction this write ran in, because of another write in
-    /// the same batch that failed with a full disk or an I/O error: nothing of it is stored.
+    /// The transaction this write ran in was rolled back under it: SQLite dropped it on a
+    /// full disk or an I/O error, or another write of the batch could not be undone alone.
+    /// Nothing of the write is stored.
     #[error("the write was rolled back with its batch")]
     RolledBack,
     /// The writer thread is gone (shutdown or a bug).
