@@ -92,7 +92,7 @@ pub async fn list_records(
     // A page walks an index and stops after it (`records::page_query`), so it usually takes
     // well under a millisecond: inline. One whose filter skips many rows is stopped at its
     // budget and written on the blocking pool instead.
-    let inline = store.try_read_inline(inline_steps(query.limit), |c| {
+    let inline = store.try_read_inline(records::page_steps(&query), |c| {
         write_page(c, res, reach, &query)
     })?;
     let page = match inline {
@@ -105,13 +105,6 @@ pub async fn list_records(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(page))
-}
-
-/// SQLite steps a page may take on a server worker before it moves to the blocking pool.
-/// An unfiltered page takes ~15 per row (777 for 51 rows of leads): twice that, and room
-/// for a filter that skips a few rows.
-fn inline_steps(limit: u32) -> u32 {
-    1_000 + 30 * (limit + 1)
 }
 
 /// A page as its JSON body, `{"data": [...], "next_cursor": ...}`, written while the rows are

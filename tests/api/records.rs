@@ -199,6 +199,16 @@ fn path_ids_that_are_not_positive_integers_are_not_found() {
     }
 }
 
+/// The `name` of each record of a page, in order.
+fn names(page: &Value) -> Vec<Value> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect()
+}
+
 fn count_pages(app: &TestApp, token: &str, first: &str) -> Vec<i64> {
     let mut ids = Vec::new();
     let mut path = first.to_owned();
@@ -297,13 +307,7 @@ fn a_filter_that_skips_many_rows_still_answers_whole_pages() {
     // The first page skips 500 rows: more than a page may take on a server worker, so it
     // moves to the blocking pool and answers the same.
     let first = app.get("/api/v1/leads?status=won&limit=2", &t).json();
-    let names: Vec<_> = first["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].clone())
-        .collect();
-    assert_eq!(names, [json!("l0"), json!("l1")]);
+    assert_eq!(names(&first), [json!("l0"), json!("l1")]);
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = app
         .get(
@@ -415,13 +419,7 @@ fn a_batch_is_all_or_nothing_and_names_bad_records_by_index() {
         &json!({"records": [{"name": "a"}, {"name": "b"}]}),
     );
     assert_eq!(ok.status, 201);
-    let names: Vec<_> = ok.json()["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].clone())
-        .collect();
-    assert_eq!(names, [json!("a"), json!("b")]);
+    assert_eq!(names(&ok.json()), [json!("a"), json!("b")]);
     let too_many: Vec<Value> = (0..501).map(|_| json!({"name": "x"})).collect();
     assert_eq!(
         app.post("/api/v1/leads/batch", &t, &json!({"records": too_many}))
