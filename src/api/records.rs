@@ -188,14 +188,15 @@ pub async fn create_record(
     let (owner, key) = (caller.token.user_id, guard.pending());
     let (location, json) = store
         .writer()
-        .write(move |tx| {
+        .write_repeatable(move |tx| {
             check_references(tx, res, reach, &values, "")?;
             let now = clock::now_ms();
-            let row = records::insert(tx, &res.table, reach.account_id, owner, values, now)?;
+            let row =
+                records::insert(tx, &res.table, reach.account_id, owner, values.clone(), now)?;
             events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
             let location = format!("/api/v1/{}/{}", res.plural, row.id);
             let json = serde_json::to_vec(&res.view(&row)).map_err(internal)?;
-            if let Some(k) = key {
+            if let Some(k) = &key {
                 k.store(tx, 201, Some(&location), &json)?;
             }
             Ok::<_, ApiError>((location, json))
@@ -230,7 +231,7 @@ pub async fn create_batch(
     let (owner, key) = (caller.token.user_id, guard.pending());
     let json = store
         .writer()
-        .write(move |tx| {
+        .write_repeatable(move |tx| {
             let now = clock::now_ms();
             let mut errors = Vec::new();
             for (i, values) in batch.iter().enumerate() {
@@ -244,14 +245,15 @@ pub async fn create_batch(
                 return Err(ApiError::Validation(errors));
             }
             let mut rows = Vec::with_capacity(batch.len());
-            for values in batch {
+            for values in &batch {
+                let values = values.clone();
                 let row = records::insert(tx, &res.table, reach.account_id, owner, values, now)?;
                 events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
                 rows.push(row);
             }
             let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
             let json = serde_json::to_vec(&json!({ "data": data })).map_err(internal)?;
-            if let Some(k) = key {
+            if let Some(k) = &key {
                 k.store(tx, 201, None, &json)?;
             }
             Ok::<_, ApiError>(json)
@@ -319,7 +321,7 @@ pub async fn update_record(
     let changes = res.validate_patch(&body).map_err(ApiError::Validation)?;
     let row = store
         .writer()
-        .write(move |tx| {
+        .write_repeatable(move |tx| {
             let current =
                 records::find_by_id(tx, &res.table, reach, id)?.ok_or(ApiError::NotFound)?;
             let mut merged = current.values.clone();
@@ -337,7 +339,7 @@ pub async fn update_record(
                 indices.iter().copied().zip(changed.iter()),
                 "",
             )?;
-            let row = records::update(tx, &res.table, reach, id, changes, clock::now_ms())?
+            let row = records::update(tx, &res.table, reach, id, changes.clone(), clock::now_ms())?
                 .ok_or(ApiError::NotFound)?;
             events::record_changed(tx, reach.account_id, res, Change::Updated, &row)?;
             Ok::<_, ApiError>(row)
@@ -356,7 +358,7 @@ pub async fn delete_record(
     let id = target.id();
     store
         .writer()
-        .write(move |tx| {
+        .write_repeatable(move |tx| {
             let row: Row = records::delete(tx, &res.table, reach, id)?.ok_or(ApiError::NotFound)?;
             events::record_changed(tx, reach.account_id, res, Change::Deleted, &row)?;
             Ok::<_, ApiError>(())
