@@ -365,8 +365,15 @@ async fn metrics(
         &mut out,
         "switchboard_db_writer_writes_total",
         "counter",
-        "Writes the writer ran, each in its own savepoint.",
+        "Writes the writer took into its batches.",
         w.writes,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_db_writer_queued",
+        "gauge",
+        "Writes waiting for the writer.",
+        store.writer().queued(),
     );
     gauge_like(
         &mut out,

@@ -190,9 +190,9 @@ impl Store {
             "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
             checkpoint::WAL_SIZE_LIMIT
         ))?;
-        // Every write runs in a savepoint, whose journal (a copy of each page it first
-        // touches) would otherwise go through a temporary file: in memory it is a copy, not a
-        // system call, and it never outgrows one batch.
+        // Writes run in savepoints (see `writer`), whose journal (a copy of each page first
+        // touched inside one) would otherwise go through a temporary file: in memory it is a
+        // copy, not a system call, and it never outgrows one batch.
         writer_conn.execute_batch(&format!(
             "PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
         ))?;

@@ -59,6 +59,8 @@ struct Inner {
 /// commit's batch size, and the busy time against the wall clock its load.
 #[derive(Debug, Default)]
 struct Counters {
+    /// Writes queued and not yet taken into a batch.
+    queued: AtomicU64,
     commits: AtomicU64,
     writes: AtomicU64,
     busy_us: AtomicU64,
@@ -70,7 +72,7 @@ struct Counters {
 pub struct WriterStats {
     /// Transactions committed.
     pub commits: u64,
-    /// Writes run (each in its savepoint), committed or not.
+    /// Writes taken into batches, committed or not.
     pub writes: u64,
     /// Seconds spent running batches, their commits included.
     pub busy_seconds: f64,
@@ -121,6 +123,17 @@ impl Writer {
             busy_seconds: c.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
             commit_seconds: c.commit_us.load(Ordering::Relaxed) as f64 / 1e6,
         }
+    }
+
+    /// Writes queued and not yet taken into a batch.
+    pub fn queued(&self) -> u64 {
+        self.inner.stats.queued.load(Ordering::Relaxed)
+    }
+
+    /// True when no write waits for the writer: a large write queued now holds nobody back,
+    /// unless a write arrives while it runs.
+    pub fn is_idle(&self) -> bool {
+        self.queued() == 0
     }
 
     /// Sets what to call after every commit that queued webhook events (once; later calls
@@ -213,13 +226,21 @@ impl Writer {
         let guard = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
         let sender = guard.as_ref().ok_or(StoreError::WriterGone)?.clone();
         drop(guard);
-        if block {
-            return sender.send(job).map_err(|_| StoreError::WriterGone);
+        // Counted before it is sent, so that the writer never takes a job it has not counted.
+        let queued = &self.inner.stats.queued;
+        queued.fetch_add(1, Ordering::Relaxed);
+        let sent = if block {
+            sender.send(job).map_err(|_| StoreError::WriterGone)
+        } else {
+            sender.try_send(job).map_err(|e| match e {
+                TrySendError::Full(_) => StoreError::Busy,
+                TrySendError::Disconnected(_) => StoreError::WriterGone,
+            })
+        };
+        if sent.is_err() {
+            queued.fetch_sub(1, Ordering::Relaxed);
         }
-        sender.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => StoreError::Busy,
-            TrySendError::Disconnected(_) => StoreError::WriterGone,
-        })
+        sent
     }
 
     /// True while the writer thread runs.
@@ -359,6 +380,9 @@ fn run(
                 Err(_) => break,
             }
         }
+        stats
+            .queued
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
         stats
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -681,14 +705,17 @@ mod tests {
     /// make one batch, in the order queued.
     fn hold(writer: &Writer) -> std::sync::mpsc::Sender<()> {
         let (hold, held) = std::sync::mpsc::channel::<()>();
+        let (started, has_started) = std::sync::mpsc::channel::<()>();
         let (job, _) = make_job(
             move |_| -> StoreResult<()> {
+                let _ = started.send(());
                 let _ = held.recv();
                 Ok(())
             },
             Mode::Once,
         );
         writer.enqueue(job, true).unwrap();
+        has_started.recv().unwrap();
         hold
     }
 
@@ -918,6 +945,20 @@ mod tests {
             assert_eq!(stored_values(&writer), [1, 3]);
             writer.shutdown();
         }
+    }
+
+    #[test]
+    fn the_writer_is_idle_when_no_write_waits() {
+        let (_dir, writer) = writer_on_table_t();
+        assert!(writer.is_idle());
+        let hold = hold(&writer);
+        let (job, rx) = insert(1);
+        writer.enqueue(job, true).unwrap();
+        assert!(!writer.is_idle(), "a write waits behind the held one");
+        hold.send(()).unwrap();
+        rx.blocking_recv().unwrap().unwrap();
+        assert!(writer.is_idle());
+        writer.shutdown();
     }
 
     #[test]

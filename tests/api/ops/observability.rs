@@ -54,6 +54,7 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         "switchboard_db_inline_reads_moved_total ",
         "switchboard_db_writer_commits_total ",
         "switchboard_db_writer_writes_total ",
+        "switchboard_db_writer_queued ",
         "switchboard_db_writer_busy_seconds_total ",
         "switchboard_db_writer_commit_seconds_total ",
         r#"switchboard_webhook_deliveries{status="pending"} "#,
