@@ -27,10 +27,10 @@ const FLUSH_AT: usize = 5_000;
 const WRITE_CHUNK: usize = 256;
 /// The most records one write carries when the writer has nothing else queued. Each commit
 /// writes every index page its rows touch (the token index's new entries land on a leaf per
-/// busy token) and waits for the disk: at 13.7k point reads a second, commits of 256 rows
-/// kept the writer busy 2.5-2.9 s in 8, of 1,024 rows 1.8-1.9 s, and reads went from
-/// 13.3-13.8k to 14.6-18.7k a second. A write of this size takes ~6 ms of the writer's time:
-/// the most a write arriving while it runs waits for it.
+/// busy token) and waits for the disk: under point reads alone, commits of 256 rows kept the
+/// writer busy 2.5-3.0 s in 8, of 1,024 rows 1.7-1.9 s (a write of 5,000 saved little more).
+/// A write of this size takes ~6 ms of the writer's time: the most a write arriving while it
+/// runs waits for it.
 const IDLE_WRITE_CHUNK: usize = 1024;
 /// How often the flusher looks at its stop flag while waiting.
 const STOP_TICK: Duration = Duration::from_millis(100);

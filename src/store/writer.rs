@@ -159,7 +159,8 @@ impl Writer {
     /// savepoint of its own (see the module's header). When a repeatable write queued next to
     /// it fails after changing something, SQLite undoes both and `f` runs again; its last
     /// run's effects and answer are the ones that count. So `f` must change nothing outside
-    /// the transaction, and must not depend on having run before.
+    /// the transaction, and must not depend on having run before. Nor may it change the
+    /// schema: whether a failed run left anything to undo is told by the rows it changed.
     pub async fn write_repeatable<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnMut(&Connection) -> Result<R, E> + Send + 'static,
