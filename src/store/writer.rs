@@ -303,6 +303,9 @@ where
     E: From<StoreError> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
+        // Forget the last run's answer first: a run that panics leaves none, and the write
+        // must not answer for an earlier run that has since been undone.
+        self.result = None;
         let result = (self.f)(conn);
         let ok = result.is_ok();
         match (self.mode, self.reply.take()) {
@@ -547,7 +550,8 @@ impl Txn<'_> {
             tracing::error!("a write panicked; its group is undone and run again without it");
         }
         // SQLite undoes a failed statement by itself: a write that failed before any of its
-        // statements changed a row leaves nothing behind.
+        // statements changed a row (as `total_changes` counts them: inserts, updates and
+        // deletes, which is all a repeatable write may do) leaves nothing behind.
         let clean = ok || (outcome.is_ok() && self.conn.total_changes() == changes);
         self.ran.push((ok, job));
         if !clean && !self.conn.is_autocommit() {
@@ -628,8 +632,8 @@ fn begin(conn: &Connection) -> rusqlite::Result<()> {
     begun
 }
 
-/// Runs a statement kept prepared: the savepoint statements run twice per write, and parsing
-/// them each time showed in the writer's profile (as did `BEGIN` and `COMMIT` when the
+/// Runs a statement kept prepared: the savepoint statements run twice for most writes, and
+/// parsing them each time showed in the writer's profile (as did `BEGIN` and `COMMIT` when the
 /// telemetry's writes commit one by one, during reads).
 fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
@@ -890,6 +894,36 @@ mod tests {
         assert_eq!(first_runs.load(Ordering::Relaxed), 2);
         assert_eq!(grouped_runs.load(Ordering::Relaxed), 2);
         assert_eq!(last_runs.load(Ordering::Relaxed), 1);
+        writer.shutdown();
+    }
+
+    #[test]
+    fn a_write_whose_run_again_fails_answers_that_failure_not_its_first_run() {
+        let (_dir, writer) = writer_on_table_t();
+        let hold = hold(&writer);
+        // Succeeds the first time, panics when run again after its group is undone.
+        let mut runs = 0;
+        let (flaky, flaky_rx) = make_job(
+            move |c: &Connection| -> StoreResult<usize> {
+                runs += 1;
+                assert_eq!(runs, 1, "a bug that shows only on the second run");
+                Ok(c.execute("INSERT INTO t (v) VALUES (1)", [])?)
+            },
+            Mode::Repeatable,
+        );
+        let (broken, broken_rx) = fails_after_inserting(2);
+        let (after, after_rx, _) = counted(3);
+        for job in [flaky, broken, after] {
+            writer.enqueue(job, true).unwrap();
+        }
+        hold.send(()).unwrap();
+        assert!(matches!(
+            flaky_rx.blocking_recv().unwrap(),
+            Err(StoreError::WriterGone)
+        ));
+        assert!(broken_rx.blocking_recv().unwrap().is_err());
+        assert_eq!(after_rx.blocking_recv().unwrap().unwrap(), 1);
+        assert_eq!(stored_values(&writer), [3]);
         writer.shutdown();
     }
 
