@@ -181,9 +181,9 @@ impl Application {
             maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
         })?;
 
-        let checkpoint_path = settings.db.clone();
+        let (checkpoint_path, checkpoint_store) = (settings.db.clone(), store.clone());
         background.spawn("wal-checkpointer", move |stop| {
-            run_checkpointer(&checkpoint_path, &stop)
+            run_checkpointer(&checkpoint_path, checkpoint_store.writer(), &stop)
         })?;
         let notifier = Arc::new(Notifier::default());
         // Whoever queues events (an API write, the admin page, the recorder, the upkeep),
@@ -296,8 +296,8 @@ fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
 }
 
 /// Copies the WAL back into the database in the background (see `store::checkpoint`).
-fn run_checkpointer(path: &std::path::Path, stop: &AtomicBool) {
-    let conn = match checkpoint::open_checkpointer(path) {
+fn run_checkpointer(path: &std::path::Path, writer: &crate::store::Writer, stop: &AtomicBool) {
+    let checkpointer = match checkpoint::open_checkpointer(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "the WAL checkpointer could not open the database");
@@ -307,10 +307,10 @@ fn run_checkpointer(path: &std::path::Path, stop: &AtomicBool) {
     let mut wait = CHECKPOINT_EVERY;
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(wait);
-        wait = match checkpoint::checkpoint(&conn, checkpoint::RESTART_ABOVE_PAGES) {
+        wait = match checkpointer.pass(checkpoint::RESTART_ABOVE_PAGES, writer) {
             Ok(c) => {
-                if c.restarted {
-                    tracing::debug!(wal_pages = c.wal_pages, "WAL restarted after checkpoint");
+                if c.restart_asked {
+                    tracing::debug!(wal_pages = c.wal_pages, "WAL to be started over");
                 }
                 checkpoint::next_wait(&c, CHECKPOINT_EVERY)
             }

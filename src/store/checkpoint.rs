@@ -4,19 +4,20 @@
 //!
 //! The WAL starts over from its beginning, instead of growing, only when a write begins just
 //! after a pass that copied all of it. Under a steady stream of writes a pass every half
-//! second never gets there: the WAL grew by tens of MB a second, and the blocking checkpoint
-//! that then bounded it held every write back for up to 100 ms. So a pass that finds itself
-//! behind is followed 10 ms later by another (each copies little), and past `RESTART_ABOVE`
-//! a RESTART checkpoint makes the next write start the WAL over: it holds writes back only
-//! for what arrived since the last pass. The writer's `journal_size_limit` then cuts the file
-//! back, so an SD card never holds a large WAL for long.
+//! second never gets there: the WAL grew by tens of MB a second. So a pass that finds itself
+//! behind is followed 10 ms later by another (each copies little), and past `RESTART_ABOVE_PAGES`
+//! the checkpointer syncs the database file and has the writer copy the last few batches'
+//! pages back between two batches (`Writer::finish_checkpoint`): its next batch starts the
+//! WAL over, and the writer's `journal_size_limit` cuts the file back, so an SD card never
+//! holds a large WAL for long.
 
+use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{StoreResult, open_connection, retry_soon};
+use super::{StoreResult, Writer, open_connection, retry_soon};
 
 /// A WAL longer than this many pages (4 KiB each: 16 MiB) is restarted after checkpointing.
 pub const RESTART_ABOVE_PAGES: i64 = 4_096;
@@ -32,48 +33,60 @@ pub struct Checkpoint {
     pub wal_pages: i64,
     /// Pages copied back so far.
     pub checkpointed: i64,
-    /// Whether the WAL was restarted (the next write starts it over).
-    pub restarted: bool,
+    /// Whether the writer was asked to start the WAL over.
+    pub restart_asked: bool,
 }
 
-/// The checkpointer's own connection. A RESTART waits for the write lock, which a busy
-/// writer takes batch after batch with short gaps between: it looks every 2 ms, where
-/// SQLite's own busy handler sleeps up to 100 ms between looks and can miss the gaps for
-/// seconds while the WAL grows (85 MB after a 10 s create burst in the benchmark).
-pub fn open_checkpointer(path: &Path) -> StoreResult<Connection> {
+/// The checkpointer's own connection, and the database file, which it syncs itself.
+pub struct Checkpointer {
+    conn: Connection,
+    db: File,
+}
+
+/// Opens the checkpointer.
+pub fn open_checkpointer(path: &Path) -> StoreResult<Checkpointer> {
     let conn = open_connection(path)?;
     conn.busy_handler(Some(retry_soon))?;
-    Ok(conn)
+    let db = File::open(path)?;
+    Ok(Checkpointer { conn, db })
 }
 
-/// One pass: PASSIVE, then RESTART when the WAL has grown past `restart_above` pages.
-pub fn checkpoint(conn: &Connection, restart_above: i64) -> StoreResult<Checkpoint> {
-    let (_busy, wal_pages, checkpointed): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let mut out = Checkpoint {
-        wal_pages,
-        checkpointed,
-        restarted: false,
-    };
-    if wal_pages > restart_above {
-        let (busy, wal_pages, checkpointed): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-        out = Checkpoint {
+impl Checkpointer {
+    /// One PASSIVE pass; when the WAL has grown past `restart_above` pages, the writer is
+    /// then asked to start it over.
+    ///
+    /// A PASSIVE pass syncs the database file only when it copied the whole WAL, which it
+    /// never does while writes keep coming. The pages copied since are synced here, with
+    /// writes going on, so that the writer's own pass has only its few pages to sync.
+    pub fn pass(&self, restart_above: i64, writer: &Writer) -> StoreResult<Checkpoint> {
+        let mut out = self.run()?;
+        if out.wal_pages > restart_above {
+            self.db.sync_data()?;
+            // What came during the sync, so that the writer's share is smaller still.
+            out = self.run()?;
+            writer.finish_checkpoint();
+            out.restart_asked = true;
+        }
+        Ok(out)
+    }
+
+    fn run(&self) -> StoreResult<Checkpoint> {
+        let (_busy, wal_pages, checkpointed): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        Ok(Checkpoint {
             wal_pages,
             checkpointed,
-            restarted: busy == 0,
-        };
+            restart_asked: false,
+        })
     }
-    Ok(out)
 }
 
 /// When to checkpoint next: soon when the last pass was behind, else after `idle`.
 pub fn next_wait(last: &Checkpoint, idle: Duration) -> Duration {
-    if last.checkpointed < last.wal_pages && !last.restarted {
+    if last.checkpointed < last.wal_pages && !last.restart_asked {
         CATCH_UP
     } else {
         idle
@@ -90,12 +103,12 @@ mod tests {
         let behind = Checkpoint {
             wal_pages: 900,
             checkpointed: 850,
-            restarted: false,
+            restart_asked: false,
         };
         let caught_up = Checkpoint {
             wal_pages: 900,
             checkpointed: 900,
-            restarted: false,
+            restart_asked: false,
         };
         assert_eq!(next_wait(&behind, idle), CATCH_UP);
         assert_eq!(next_wait(&caught_up, idle), idle);
@@ -103,39 +116,47 @@ mod tests {
     }
 
     #[test]
-    fn a_wal_past_the_bound_is_restarted_and_cut_back_by_the_next_write() {
+    fn a_wal_past_the_bound_is_started_over_by_the_writers_next_batch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
-        let writer = open_connection(&path).unwrap();
+        let store = crate::store::Store::open(&path, 1, None).unwrap();
+        let writer = store.writer();
+        let insert = |size: i64| {
+            writer
+                .write_blocking(move |c| -> StoreResult<usize> {
+                    Ok(c.execute("INSERT INTO t VALUES (zeroblob(?1))", [size])?)
+                })
+                .unwrap()
+        };
         writer
-            .execute_batch(
-                "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 100000; \
-                 CREATE TABLE t (x BLOB);",
-            )
+            .write_blocking(|c| -> StoreResult<()> {
+                Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?)
+            })
             .unwrap();
         for _ in 0..200 {
-            writer
-                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-                .unwrap();
+            insert(4000);
         }
-        let wal = dir.path().join("wal.db-wal");
-        assert!(
-            std::fs::metadata(&wal).unwrap().len() > 500_000,
-            "the WAL grew"
-        );
-        let c = checkpoint(&open_checkpointer(&path).unwrap(), 10).unwrap();
+        let checkpointer = open_checkpointer(&path).unwrap();
+        let c = checkpointer.pass(10, writer).unwrap();
         assert!(c.wal_pages >= 200 && c.checkpointed == c.wal_pages, "{c:?}");
-        assert!(c.restarted);
-        writer
-            .execute("INSERT INTO t VALUES (zeroblob(10))", [])
+        assert!(c.restart_asked);
+        insert(10);
+        let c = checkpointer.pass(10_000, writer).unwrap();
+        assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+        assert!(!c.restart_asked);
+        // Writes after the checkpointer's pass: the writer copies them back itself before
+        // its next batch, which then starts the WAL over.
+        for _ in 0..100 {
+            insert(4000);
+        }
+        writer.finish_checkpoint();
+        insert(10);
+        let c = checkpointer.pass(10_000, writer).unwrap();
+        assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
             .unwrap();
-        assert!(
-            std::fs::metadata(&wal).unwrap().len() <= 100_000,
-            "the next write started the WAL over and cut the file back"
-        );
-        let n: i64 = writer
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 201, "nothing lost");
+        assert_eq!(n, 302, "nothing lost");
+        writer.shutdown();
     }
 }

@@ -68,6 +68,9 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// The database file itself, outside SQLite (the checkpointer syncs it).
+    #[error("database file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl StoreError {
@@ -184,6 +187,10 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
         let writer_conn = open_connection(path)?;
+        // Another process's write (the CLI's) holds the write lock for a moment. With
+        // SQLite's own backoff (1, 2, 5, 10, 15, 20, 25 ms ...) the writer would look again
+        // up to 25 ms after it was free, with every request of its batch waiting.
+        writer_conn.busy_handler(Some(retry_soon))?;
         // Checkpoints run on a background thread instead (see `checkpoint`): an automatic
         // checkpoint inside a commit would stall every write waiting behind it.
         writer_conn.execute_batch(&format!(
@@ -279,7 +286,7 @@ where
     Ok(out)
 }
 
-/// Busy handler of management changes and checkpoints: look again every 2 ms, for up to
+/// Busy handler of the writer, management changes and checkpoints: look again every 2 ms, for up to
 /// `BUSY_TIMEOUT`. A busy server's writer holds the write lock batch after batch with short
 /// gaps between; SQLite's own handler sleeps up to 100 ms between looks and can miss the gaps
 /// for a second, which neither a revocation from the CLI nor a WAL restart must wait.
