@@ -12,14 +12,16 @@
 //! holds a large WAL for long.
 
 use std::fs::File;
+use std::mem::ManuallyDrop;
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{StoreResult, Writer, open_connection, retry_soon};
+use super::{StoreError, StoreResult, Writer, open_connection, retry_soon};
 
-/// A WAL longer than this many pages (4 KiB each: 16 MiB) is restarted after checkpointing.
+/// A WAL longer than this many pages (4 KiB each: 16 MiB) is started over after the pass
+/// (by the writer, see `Checkpointer::pass`).
 pub const RESTART_ABOVE_PAGES: i64 = 4_096;
 /// The size (bytes) the writer cuts the WAL file back to when it starts the WAL over.
 pub const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
@@ -40,14 +42,18 @@ pub struct Checkpoint {
 /// The checkpointer's own connection, and the database file, which it syncs itself.
 pub struct Checkpointer {
     conn: Connection,
-    db: File,
+    /// Never closed: closing any descriptor of a file drops every POSIX lock the process holds
+    /// on it, SQLite's included, and another process (the CLI) could then take the database
+    /// for its own and checkpoint or delete the WAL under the server. SQLite's own files
+    /// guard against that; this one is kept open until the process ends instead.
+    db: ManuallyDrop<File>,
 }
 
 /// Opens the checkpointer.
 pub fn open_checkpointer(path: &Path) -> StoreResult<Checkpointer> {
     let conn = open_connection(path)?;
     conn.busy_handler(Some(retry_soon))?;
-    let db = File::open(path)?;
+    let db = ManuallyDrop::new(File::open(path).map_err(StoreError::Io)?);
     Ok(Checkpointer { conn, db })
 }
 
@@ -61,7 +67,7 @@ impl Checkpointer {
     pub fn pass(&self, restart_above: i64, writer: &Writer) -> StoreResult<Checkpoint> {
         let mut out = self.run()?;
         if out.wal_pages > restart_above {
-            self.db.sync_data()?;
+            self.db.sync_data().map_err(StoreError::Io)?;
             // What came during the sync, so that the writer's share is smaller still.
             out = self.run()?;
             writer.finish_checkpoint();

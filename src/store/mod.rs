@@ -70,7 +70,7 @@ pub enum StoreError {
     Corrupt(String),
     /// The database file itself, outside SQLite (the checkpointer syncs it).
     #[error("database file: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
 }
 
 impl StoreError {
@@ -286,10 +286,11 @@ where
     Ok(out)
 }
 
-/// Busy handler of the writer, management changes and checkpoints: look again every 2 ms, for up to
-/// `BUSY_TIMEOUT`. A busy server's writer holds the write lock batch after batch with short
-/// gaps between; SQLite's own handler sleeps up to 100 ms between looks and can miss the gaps
-/// for a second, which neither a revocation from the CLI nor a WAL restart must wait.
+/// Busy handler of the writer, management changes and checkpoints: look again every 2 ms,
+/// for up to `BUSY_TIMEOUT`. SQLite's own handler sleeps longer and longer between looks (up
+/// to 100 ms). A busy server's writer holds the write lock batch after batch with short gaps
+/// between, which a revocation from the CLI would miss for a second; and the writer, waiting
+/// on another process's write, would look again up to 25 ms after it let go.
 pub(super) fn retry_soon(attempt: i32) -> bool {
     const STEP: Duration = Duration::from_millis(2);
     if u128::try_from(attempt).unwrap_or(0) * STEP.as_millis() >= BUSY_TIMEOUT.as_millis() {
