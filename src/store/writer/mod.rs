@@ -1,0 +1,451 @@
+//! The one writer: a thread that owns a `synchronous=FULL` connection and commits queued
+//! writes in batches (group commit). A failing write fails alone, not its batch; every
+//! caller is answered only after its batch is durable.
+//!
+//! A write fails alone in one of two ways. Most writes run inside a savepoint of their own,
+//! undone when the write fails. A repeatable write (`Writer::write_repeatable`, the API's
+//! record changes) skips it: SQLite copies every page a savepoint's write touches into the
+//! savepoint's journal, which was a fifth of a busy writer's time. Consecutive repeatable
+//! writes share one savepoint (none when they open the transaction); when one of them fails
+//! after changing something, the group is undone and its other writes run again, each in a
+//! savepoint of its own.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use super::{StoreError, StoreResult};
+
+mod batch;
+use batch::commit_batch;
+
+/// A queued write.
+type Job = Box<dyn Write>;
+
+/// What the writer thread does with a queued write.
+trait Write: Send {
+    /// Runs the write in the open transaction; true when it succeeded.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// True when `run` may be called again once what it did has been undone: the answer is
+    /// then the last run's.
+    fn repeatable(&self) -> bool;
+    /// Answers the caller: with the write's own result when `batch` is `Ok`, else with the
+    /// batch's error. A write that never ran answers the error, or `WriterGone`.
+    fn answer(self: Box<Self>, batch: StoreResult<()>);
+}
+
+/// Writes waiting beyond this answer `Busy` at once: memory stays bounded under a flood.
+const QUEUE_CAPACITY: usize = 4096;
+/// The most writes one transaction carries.
+const MAX_BATCH: usize = 256;
+
+/// Handle to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: Mutex<Option<SyncSender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    on_events: Arc<OnceLock<EventsHook>>,
+    stats: Arc<Counters>,
+}
+
+/// What the writer has done since start, for metrics: writes per commit is the group
+/// commit's batch size, and the busy time against the wall clock its load.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Writes queued and not yet taken into a batch.
+    queued: AtomicU64,
+    /// Set by the checkpointer: copy the rest of the WAL back before the next batch.
+    finish_checkpoint: AtomicBool,
+    commits: AtomicU64,
+    writes: AtomicU64,
+    busy_us: AtomicU64,
+    commit_us: AtomicU64,
+}
+
+/// A snapshot of the writer's counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Writes taken into batches, committed or not.
+    pub writes: u64,
+    /// Seconds spent running batches, their commits included.
+    pub busy_seconds: f64,
+    /// Seconds spent in `COMMIT` (writing the WAL and waiting for the disk).
+    pub commit_seconds: f64,
+}
+
+/// Called after a commit that queued webhook events.
+type EventsHook = Box<dyn Fn() + Send + Sync>;
+
+thread_local! {
+    /// Set (on the writer thread) by a write that queued webhook events.
+    static EVENTS_QUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the current transaction as one that queued webhook events: once it commits, the
+/// writer calls its events hook (which wakes the delivery worker at once).
+pub(crate) fn note_events_queued() {
+    EVENTS_QUEUED.with(|q| q.set(true));
+}
+
+impl Writer {
+    pub(super) fn start(conn: Connection) -> StoreResult<Writer> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
+        let on_events = Arc::new(OnceLock::new());
+        let stats = Arc::new(Counters::default());
+        let (hook, counters) = (on_events.clone(), stats.clone());
+        let thread = std::thread::Builder::new()
+            .name("db-writer".into())
+            .spawn(move || run(conn, rx, &hook, &counters))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Writer {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+                on_events,
+                stats,
+            }),
+        })
+    }
+
+    /// The writer's counters since start.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.inner.stats;
+        WriterStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            busy_seconds: c.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
+            commit_seconds: c.commit_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// Writes queued and not yet taken into a batch.
+    pub fn queued(&self) -> u64 {
+        self.inner.stats.queued.load(Ordering::Relaxed)
+    }
+
+    /// True when no write waits for the writer: a large write queued now holds nobody back,
+    /// unless a write arrives while it runs.
+    pub fn is_idle(&self) -> bool {
+        self.queued() == 0
+    }
+
+    /// Asks the writer to copy what is left of the WAL back into the database before its
+    /// next batch (see `checkpoint`): the batch then starts the WAL over from its beginning.
+    pub fn finish_checkpoint(&self) {
+        self.inner
+            .stats
+            .finish_checkpoint
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// Sets what to call after every commit that queued webhook events (once; later calls
+    /// are ignored). One place wakes the delivery worker, whoever made the change.
+    pub fn on_events_committed(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.inner.on_events.set(Box::new(hook));
+    }
+
+    /// Queues `f` and waits (asynchronously) until its batch has committed.
+    /// `f` must not do network I/O: it runs inside the shared transaction.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, rx) = make_job(once(f), Mode::Once);
+        self.enqueue(job, false)?;
+        rx.await.unwrap_or(Err(StoreError::WriterGone.into()))
+    }
+
+    /// Like [`Writer::write`], for a write that may run more than once and so needs no
+    /// savepoint of its own (see the module's header). When a repeatable write queued next to
+    /// it fails after changing something, SQLite undoes both and `f` runs again; its last
+    /// run's effects and answer are the ones that count. So `f` must change nothing outside
+    /// the transaction, and must not depend on having run before. Nor may it change the
+    /// schema: whether a failed run left anything to undo is told by the rows it changed.
+    pub async fn write_repeatable<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, rx) = make_job(f, Mode::Repeatable);
+        self.enqueue(job, false)?;
+        rx.await.unwrap_or(Err(StoreError::WriterGone.into()))
+    }
+
+    /// Like [`Writer::write`], for threads that may block.
+    pub fn write_blocking<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_and_wait(once(f), Mode::Once)
+    }
+
+    /// Like [`Writer::write_blocking`], but answers as soon as `f` has run in its batch, before
+    /// the batch commits: a failed commit can still undo what the answer describes. Only for
+    /// writes whose loss costs at most a repeat, never an acknowledged change: the delivery
+    /// worker's lease on what it is about to send (leases are void after a restart anyway, and
+    /// sending is at least once). Writes queued after this one still see it.
+    pub fn write_uncommitted<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_and_wait(once(f), Mode::OnceAnsweredWhenRun)
+    }
+
+    /// Queues `f` and blocks the calling thread until it is answered.
+    fn write_and_wait<R, E, F>(&self, f: F, mode: Mode) -> Result<R, E>
+    where
+        F: FnMut(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, rx) = make_job(f, mode);
+        self.enqueue(job, true)?;
+        rx.blocking_recv()
+            .unwrap_or(Err(StoreError::WriterGone.into()))
+    }
+
+    /// Queues a repeatable write (see [`Writer::write_repeatable`]) without waiting for its
+    /// commit (waiting only for room in the queue). For a thread that must not stall on the
+    /// disk but whose write may lag: `f` reports its own failure, and a failed commit is
+    /// logged by the writer. Writes run in the order they were queued, so a write queued
+    /// after this one commits with it or after it.
+    pub fn submit<E, F>(&self, f: F) -> StoreResult<()>
+    where
+        F: FnMut(&Connection) -> Result<(), E> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (job, _unwatched) = make_job(f, Mode::Repeatable);
+        self.enqueue(job, true)
+    }
+
+    fn enqueue(&self, job: Job, block: bool) -> StoreResult<()> {
+        let guard = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let sender = guard.as_ref().ok_or(StoreError::WriterGone)?.clone();
+        drop(guard);
+        // Counted before it is sent, so that the writer never takes a job it has not counted.
+        let queued = &self.inner.stats.queued;
+        queued.fetch_add(1, Ordering::Relaxed);
+        let sent = if block {
+            sender.send(job).map_err(|_| StoreError::WriterGone)
+        } else {
+            sender.try_send(job).map_err(|e| match e {
+                TrySendError::Full(_) => StoreError::Busy,
+                TrySendError::Disconnected(_) => StoreError::WriterGone,
+            })
+        };
+        if sent.is_err() {
+            queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// True while the writer thread runs.
+    pub fn is_alive(&self) -> bool {
+        self.inner
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|h| !h.is_finished())
+    }
+
+    /// Lets the queued writes finish, then stops the thread.
+    pub fn shutdown(&self) {
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let handle = self
+            .inner
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+type Reply<R, E> = tokio::sync::oneshot::Receiver<Result<R, E>>;
+
+/// How a queued write is run and answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Runs once, in a savepoint of its own; answered once its batch has committed.
+    Once,
+    /// Runs once, in a savepoint of its own; answered as soon as it has run (see
+    /// `Writer::write_uncommitted`).
+    OnceAnsweredWhenRun,
+    /// May run more than once (see `Writer::write_repeatable`); answered once its batch has
+    /// committed.
+    Repeatable,
+}
+
+/// A write and what it answered when last run.
+struct Queued<F, R, E> {
+    f: F,
+    mode: Mode,
+    result: Option<Result<R, E>>,
+    reply: Option<tokio::sync::oneshot::Sender<Result<R, E>>>,
+}
+
+impl<F, R, E> Write for Queued<F, R, E>
+where
+    F: FnMut(&Connection) -> Result<R, E> + Send,
+    R: Send,
+    E: From<StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        // Forget the last run's answer first: a run that panics leaves none, and the write
+        // must not answer for an earlier run that has since been undone.
+        self.result = None;
+        let result = (self.f)(conn);
+        let ok = result.is_ok();
+        match (self.mode, self.reply.take()) {
+            (Mode::OnceAnsweredWhenRun, Some(tx)) => {
+                let _ = tx.send(result);
+            }
+            (_, reply) => {
+                self.reply = reply;
+                self.result = Some(result);
+            }
+        }
+        ok
+    }
+
+    fn repeatable(&self) -> bool {
+        self.mode == Mode::Repeatable
+    }
+
+    fn answer(mut self: Box<Self>, batch: StoreResult<()>) {
+        let Some(tx) = self.reply.take() else { return };
+        let reply = match batch {
+            // The write itself may have succeeded, but nothing of it is durable.
+            Err(e) => Err(e.into()),
+            Ok(()) => self
+                .result
+                .take()
+                .unwrap_or(Err(StoreError::WriterGone.into())),
+        };
+        let _ = tx.send(reply);
+    }
+}
+
+/// A run-once write in the shape every queued write has; a second run (which the writer
+/// never asks of a write that is not repeatable) would answer `WriterGone`.
+fn once<R, E, F>(f: F) -> impl FnMut(&Connection) -> Result<R, E>
+where
+    F: FnOnce(&Connection) -> Result<R, E>,
+    E: From<StoreError>,
+{
+    let mut f = Some(f);
+    move |conn| match f.take() {
+        Some(f) => f(conn),
+        None => Err(StoreError::WriterGone.into()),
+    }
+}
+
+fn make_job<R, E, F>(f: F, mode: Mode) -> (Job, Reply<R, E>)
+where
+    F: FnMut(&Connection) -> Result<R, E> + Send + 'static,
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job = Queued {
+        f,
+        mode,
+        result: None,
+        reply: Some(tx),
+    };
+    (Box::new(job), rx)
+}
+
+fn run(
+    mut conn: Connection,
+    rx: Receiver<Job>,
+    on_events: &OnceLock<EventsHook>,
+    stats: &Counters,
+) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        let started = Instant::now();
+        if stats.finish_checkpoint.swap(false, Ordering::Relaxed) {
+            copy_wal_back(&conn);
+        }
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        stats
+            .queued
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let committed = commit_batch(&mut conn, &mut batch, stats);
+        stats
+            .busy_us
+            .fetch_add(micros_since(started), Ordering::Relaxed);
+        if EVENTS_QUEUED.with(|q| q.replace(false))
+            && committed
+            && let Some(hook) = on_events.get()
+        {
+            hook();
+        }
+    }
+}
+
+/// Copies the pages the checkpointer's last pass left in the WAL back into the database,
+/// between two batches. With the whole WAL copied, SQLite starts it over at the next batch's
+/// first write (unless a reader still holds part of it: then at a later request), and
+/// `journal_size_limit` cuts the file back. A RESTART checkpoint from the checkpointer's own
+/// connection did the same while holding writes back for 15-130 ms: it waited for a gap
+/// between batches, then copied everything the WAL had gained meanwhile. Here the writer
+/// copies only what came since the checkpointer's last pass, typically a few batches.
+fn copy_wal_back(conn: &Connection) {
+    let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    });
+    match copied {
+        Ok((0, wal, done)) if wal == done => {}
+        Ok((busy, wal, done)) => {
+            tracing::debug!(busy, wal, done, "the WAL could not be copied back whole");
+        }
+        Err(e) => tracing::warn!(error = %e, "the writer could not copy the WAL back"),
+    }
+}
+
+fn micros_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests;
