@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{StoreError, StoreResult, Writer, open_connection, retry_soon};
+use super::{StoreError, StoreResult, Writer, open_connection};
 
 /// A WAL longer than this many pages (4 KiB each: 16 MiB) is started over after the pass
 /// (by the writer, see `Checkpointer::pass`).
@@ -49,10 +49,10 @@ pub struct Checkpointer {
     db: ManuallyDrop<File>,
 }
 
-/// Opens the checkpointer.
+/// Opens the checkpointer. It runs only PASSIVE checkpoints, which never wait for a lock, so
+/// it needs no busy handler beyond the house one.
 pub fn open_checkpointer(path: &Path) -> StoreResult<Checkpointer> {
     let conn = open_connection(path)?;
-    conn.busy_handler(Some(retry_soon))?;
     let db = ManuallyDrop::new(File::open(path).map_err(StoreError::Io)?);
     Ok(Checkpointer { conn, db })
 }

@@ -286,7 +286,7 @@ where
     Ok(out)
 }
 
-/// Busy handler of the writer, management changes and checkpoints: look again every 2 ms,
+/// Busy handler of the writer and of management changes: look again every 2 ms,
 /// for up to `BUSY_TIMEOUT`. SQLite's own handler sleeps longer and longer between looks (up
 /// to 100 ms). A busy server's writer holds the write lock batch after batch with short gaps
 /// between, which a revocation from the CLI would miss for a second; and the writer, waiting

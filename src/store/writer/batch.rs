@@ -11,9 +11,9 @@ use super::{Counters, Job, micros_since};
 use crate::store::StoreError;
 
 /// Runs and commits one batch; true when its last transaction committed.
-pub(super) fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>, stats: &Counters) -> bool {
+pub(super) fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, stats: &Counters) -> bool {
     let mut txn = Txn {
-        conn: &*conn,
+        conn,
         open: begin(conn),
         ran: Vec::with_capacity(batch.len()),
         group: None,

@@ -381,12 +381,7 @@ where
     (Box::new(job), rx)
 }
 
-fn run(
-    mut conn: Connection,
-    rx: Receiver<Job>,
-    on_events: &OnceLock<EventsHook>,
-    stats: &Counters,
-) {
+fn run(conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         let started = Instant::now();
@@ -406,7 +401,7 @@ fn run(
         stats
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let committed = commit_batch(&mut conn, &mut batch, stats);
+        let committed = commit_batch(&conn, &mut batch, stats);
         stats
             .busy_us
             .fetch_add(micros_since(started), Ordering::Relaxed);
