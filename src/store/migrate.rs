@@ -22,12 +22,12 @@ pub static SCHEMA_VERSION: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|
 /// release left it.
 #[doc(hidden)]
 pub fn migrate_to(conn: &mut Connection, version: i32) -> StoreResult<()> {
-    embedded::migrations::runner()
-        .set_grouped(true)
-        .set_target(refinery::Target::Version(version))
-        .run(conn)
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-    Ok(())
+    without_foreign_keys(conn, |conn| {
+        embedded::migrations::runner()
+            .set_grouped(true)
+            .set_target(refinery::Target::Version(version))
+            .run(conn)
+    })
 }
 
 /// Brings the schema up to date. A file written by a newer binary is refused untouched.
@@ -53,9 +53,21 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
             known: *SCHEMA_VERSION,
         });
     }
-    embedded::migrations::runner()
-        .set_grouped(true)
-        .run(conn)
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-    Ok(())
+    without_foreign_keys(conn, |conn| {
+        embedded::migrations::runner().set_grouped(true).run(conn)
+    })
+}
+
+/// Runs the migrations with foreign keys off, as SQLite's procedure for rebuilding a table
+/// requires: with them on, dropping a parent table deletes its children's rows through
+/// their ON DELETE CASCADE (see V8). The setting is a no-op inside a transaction, so it is
+/// made here, around the runner's own transaction, and restored whatever happens.
+fn without_foreign_keys<R>(
+    conn: &mut Connection,
+    run: impl FnOnce(&mut Connection) -> Result<R, refinery::Error>,
+) -> StoreResult<()> {
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let ran = run(conn).map_err(|e| StoreError::Migration(e.to_string()));
+    conn.pragma_update(None, "foreign_keys", true)?;
+    ran.map(drop)
 }

@@ -58,3 +58,103 @@ fn a_database_made_by_the_first_schema_version_migrates_with_its_data() {
     assert_eq!(name, "From V1");
     assert_eq!(count(&db, "users"), 1);
 }
+
+/// V8 copies the delivery table (see the migration): every delivery keeps its row and its
+/// attempts, the attempts still cascade with it, and the CHECK still refuses a bad status.
+#[test]
+fn the_delivery_table_rebuild_keeps_every_delivery_and_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v7.db");
+    let mut c = store::open_connection(&db).unwrap();
+    store::migrate_to(&mut c, 7).unwrap();
+    c.execute_batch(
+        "INSERT INTO webhook_endpoints (id, account_id, url, events, secret, created_at, updated_at)
+             VALUES (1, 1, 'https://a.example/hook', '[\"*\"]', 'whsec_x', 0, 0),
+                    (2, 1, 'https://b.example/hook', '[\"*\"]', 'whsec_y', 0, 0);
+         INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at)
+             VALUES (1, 1, 'msg_1', 'lead.created', '{}', 10),
+                    (2, 1, 'msg_2', 'lead.updated', '{}', 20);
+         INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, attempts, next_attempt_at,
+                 lease_until, last_status, last_error, last_response, last_latency_ms,
+                 created_at, updated_at, attempt_base)
+             VALUES (1, 1, 1, 'delivered', 1, 10, NULL, 200, NULL, 'ok', 12, 10, 11, 0),
+                    (2, 1, 2, 'failed', 3, 99, 50, 500, 'HTTP 500', 'no', 30, 10, 40, 1),
+                    (3, 2, 1, 'pending', 0, 20, NULL, NULL, NULL, NULL, NULL, 20, 20, 0),
+                    (4, 2, 2, 'paused', 0, 20, NULL, NULL, NULL, NULL, NULL, 20, 20, 0);
+         INSERT INTO webhook_attempts (delivery_id, attempted_at, status, error, latency_ms)
+             VALUES (1, 11, 200, NULL, 12), (2, 12, 500, 'HTTP 500', 30),
+                    (2, 40, 500, 'HTTP 500', 30);",
+    )
+    .unwrap();
+    let rows = |c: &Connection| -> Vec<String> {
+        let mut s = c
+            .prepare("SELECT * FROM webhook_deliveries ORDER BY id")
+            .unwrap();
+        let n = s.column_count();
+        s.query_map([], |r| {
+            (0..n)
+                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let before = rows(&c);
+    drop(c);
+
+    let out = run(&db, &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let c = store::open_connection(&db).unwrap();
+    assert_eq!(rows(&c), before);
+    assert_eq!(count(&db, "webhook_attempts"), 3);
+    let broken: i64 = c
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(broken, 0);
+    let fk_on: bool = c
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert!(fk_on, "migrating leaves foreign keys on for the connection");
+    let due_index: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'webhook_deliveries_due'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(due_index, 0);
+    // The metrics' count by status reads an index, not the table.
+    let plan: String = c
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("COVERING INDEX"), "{plan}");
+
+    let bad = c.execute(
+        "UPDATE webhook_deliveries SET status = 'lost' WHERE id = 3",
+        [],
+    );
+    assert!(
+        format!("{:?}", bad.unwrap_err()).contains("CHECK constraint failed"),
+        "a status outside the five is refused"
+    );
+    for status in ["pending", "delivered", "failed", "dead", "paused"] {
+        c.execute(
+            "UPDATE webhook_deliveries SET status = ?1 WHERE id = 3",
+            [status],
+        )
+        .unwrap();
+    }
+
+    // An endpoint's deletion still takes its deliveries, and theirs their attempts.
+    c.execute("DELETE FROM webhook_endpoints WHERE id = 2", [])
+        .unwrap();
+    assert_eq!(count(&db, "webhook_deliveries"), 2);
+    assert_eq!(count(&db, "webhook_attempts"), 1);
+}
