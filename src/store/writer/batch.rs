@@ -18,13 +18,21 @@ pub(super) fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, stats: &Coun
         ran: Vec::with_capacity(batch.len()),
         group: None,
     };
-    for job in batch.drain(..) {
-        if job.repeatable() {
-            txn.run_in_group(job);
-        } else {
-            txn.close_group();
-            txn.run_alone(job);
-        }
+    // The repeatable writes go first, as one group that opens the transaction and so needs
+    // no savepoint; the others follow, each in its own. Run in queue order, every write of
+    // another kind split the group, and each later part paid for a savepoint's page copies.
+    // This never reorders the writes of one caller. Only `Writer::submit` queues a write
+    // without waiting for it to run, and it queues repeatable ones, which keep their order.
+    // Every other write is waited for at least until it has run, so whatever its caller
+    // queues next goes into a later batch.
+    let (repeatable, alone): (Vec<Job>, Vec<Job>) =
+        batch.drain(..).partition(|job| job.repeatable());
+    for job in repeatable {
+        txn.run_in_group(job);
+    }
+    txn.close_group();
+    for job in alone {
+        txn.run_alone(job);
     }
     let Txn { open, mut ran, .. } = txn;
     if open.is_err() || conn.is_autocommit() {

@@ -5,10 +5,10 @@
 //! A write fails alone in one of two ways. Most writes run inside a savepoint of their own,
 //! undone when the write fails. A repeatable write (`Writer::write_repeatable`, the API's
 //! record changes) skips it: SQLite copies every page a savepoint's write touches into the
-//! savepoint's journal, which was a fifth of a busy writer's time. Consecutive repeatable
-//! writes share one savepoint (none when they open the transaction); when one of them fails
-//! after changing something, the group is undone and its other writes run again, each in a
-//! savepoint of its own.
+//! savepoint's journal, which was a fifth of a busy writer's time. A batch runs its repeatable
+//! writes first, as one group that opens the transaction and so needs no savepoint; when one
+//! of them fails after changing something, the group is undone and its other writes run
+//! again, each in a savepoint of its own. The other writes follow, in queue order.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -225,8 +225,8 @@ impl Writer {
     /// Queues a repeatable write (see [`Writer::write_repeatable`]) without waiting for its
     /// commit (waiting only for room in the queue). For a thread that must not stall on the
     /// disk but whose write may lag: `f` reports its own failure, and a failed commit is
-    /// logged by the writer. Writes run in the order they were queued, so a write queued
-    /// after this one commits with it or after it.
+    /// logged by the writer. A write queued after this one runs after it, in the same batch
+    /// or a later one, so it commits with it or after it.
     pub fn submit<E, F>(&self, f: F) -> StoreResult<()>
     where
         F: FnMut(&Connection) -> Result<(), E> + Send + 'static,

@@ -208,7 +208,7 @@ fn a_write_that_takes_its_transaction_along(mode: Mode) {
 
 #[test]
 fn a_repeatable_write_that_fails_midway_takes_only_itself_along() {
-    // In a group that opened the transaction, and in one after a write of another kind.
+    // In the group that opened the transaction, and in one begun after that group's undo.
     let (_dir, writer) = writer_on_table_t();
     let hold = hold(&writer);
     let (first, first_rx, first_runs) = counted(1);
@@ -379,5 +379,35 @@ fn an_uncommitted_answer_is_the_writes_own_and_later_writes_see_it() {
         })
         .unwrap();
     assert_eq!(seen, 3);
+    writer.shutdown();
+}
+
+#[test]
+fn a_batch_runs_its_repeatable_writes_first_each_kind_in_queue_order() {
+    let (_dir, writer) = writer_on_table_t();
+    let hold = hold(&writer);
+    let (once_1, once_1_rx) = insert_as(Mode::Once, 1);
+    let (rep_2, rep_2_rx, _) = counted(2);
+    let (once_3, once_3_rx) = insert_as(Mode::Once, 3);
+    let (rep_4, rep_4_rx, _) = counted(4);
+    for job in [once_1, rep_2, once_3, rep_4] {
+        writer.enqueue(job, true).unwrap();
+    }
+    hold.send(()).unwrap();
+    for rx in [once_1_rx, rep_2_rx, once_3_rx, rep_4_rx] {
+        assert_eq!(rx.blocking_recv().unwrap().unwrap(), 1);
+    }
+    assert_eq!(
+        writer.stats().commits,
+        2,
+        "the hold's batch, then these four"
+    );
+    let order = writer
+        .write_blocking(|c| -> StoreResult<Vec<i64>> {
+            let mut s = c.prepare("SELECT v FROM t ORDER BY rowid")?;
+            Ok(s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    assert_eq!(order, [2, 4, 1, 3]);
     writer.shutdown();
 }
