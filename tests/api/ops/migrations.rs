@@ -93,7 +93,10 @@ fn the_delivery_table_rebuild_keeps_every_delivery_and_attempt() {
         let n = s.column_count();
         s.query_map([], |r| {
             (0..n)
-                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(|v| v.join("|"))
         })
@@ -111,7 +114,9 @@ fn the_delivery_table_rebuild_keeps_every_delivery_and_attempt() {
     assert_eq!(rows(&c), before);
     assert_eq!(count(&db, "webhook_attempts"), 3);
     let broken: i64 = c
-        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(broken, 0);
     let fk_on: bool = c
