@@ -6,7 +6,9 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::time::Duration;
 
+use moka::sync::Cache;
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -68,11 +70,21 @@ impl AddressPolicy {
     }
 }
 
+/// How long a name's addresses are reused. ureq looks the receiver up before every request,
+/// pooled connection or not, and with a timeout set it does so on a thread of its own: each
+/// delivery cost a thread and a DNS query. The system resolver tells no TTL; a receiver that
+/// moves is found again within this.
+const NAME_TTL: Duration = Duration::from_secs(30);
+/// The most names whose addresses are kept.
+const NAMES_KEPT: u64 = 256;
+
 /// ureq's resolver, with the policy applied to every answer.
 pub struct PolicyResolver {
     policy: AddressPolicy,
     custom: Option<Arc<dyn HostResolver>>,
     system: DefaultResolver,
+    /// The last answer for each (name, port), before the policy: it is applied at each use.
+    names: Cache<(String, u16), Arc<[SocketAddr]>>,
 }
 
 impl PolicyResolver {
@@ -82,6 +94,10 @@ impl PolicyResolver {
             policy,
             custom,
             system: DefaultResolver::default(),
+            names: Cache::builder()
+                .max_capacity(NAMES_KEPT)
+                .time_to_live(NAME_TTL)
+                .build(),
         }
     }
 
@@ -93,35 +109,48 @@ impl PolicyResolver {
     ) -> Result<Vec<SocketAddr>, ureq::Error> {
         let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        match &self.custom {
-            Some(custom) if bare.parse::<IpAddr>().is_err() => {
-                let port = uri.port_u16().unwrap_or_else(|| {
-                    if uri.scheme_str() == Some("https") {
-                        443
-                    } else {
-                        80
-                    }
-                });
-                Ok(custom.lookup(bare, port)?)
+        let port = uri.port_u16().unwrap_or_else(|| {
+            if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
             }
-            _ => Ok(self
+        });
+        self.addresses(bare, port, || match &self.custom {
+            Some(custom) => Ok(custom.lookup(bare, port)?),
+            None => Ok(self
                 .system
                 .resolve(uri, config, timeout)?
                 .iter()
                 .copied()
                 .collect()),
-        }
+        })
     }
-}
 
-impl Resolver for PolicyResolver {
-    fn resolve(
+    /// The addresses of `host` at `port`: an IP literal's own, else the cached answer for
+    /// the name, else `look_up`'s (kept unless it failed or was empty).
+    fn addresses(
         &self,
-        uri: &Uri,
-        config: &Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let found = self.resolve_unchecked(uri, config, timeout)?;
+        host: &str,
+        port: u16,
+        look_up: impl FnOnce() -> Result<Vec<SocketAddr>, ureq::Error>,
+    ) -> Result<Vec<SocketAddr>, ureq::Error> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let key = (host.to_ascii_lowercase(), port);
+        if let Some(found) = self.names.get(&key) {
+            return Ok(found.to_vec());
+        }
+        let found = look_up()?;
+        if !found.is_empty() {
+            self.names.insert(key, found.as_slice().into());
+        }
+        Ok(found)
+    }
+
+    /// Applies the policy to `found`: the allowed addresses, or why none is.
+    fn allowed(&self, found: Vec<SocketAddr>) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let mut out = self.empty();
         let mut refused = None;
         for addr in found {
@@ -141,6 +170,17 @@ impl Resolver for PolicyResolver {
             ))),
             (true, None) => Err(ureq::Error::HostNotFound),
         }
+    }
+}
+
+impl Resolver for PolicyResolver {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        self.allowed(self.resolve_unchecked(uri, config, timeout)?)
     }
 }
 
@@ -210,5 +250,67 @@ mod tests {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(closed.refusal(ip), None, "{ip} is public");
         }
+    }
+
+    /// `resolver.addresses` for `host`, counting the look-ups it made in `calls`.
+    fn resolve_counted(
+        resolver: &PolicyResolver,
+        host: &str,
+        answer: io::Result<Vec<SocketAddr>>,
+        calls: &std::cell::Cell<u32>,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let found = resolver.addresses(host, 443, || {
+            calls.set(calls.get() + 1);
+            Ok(answer?)
+        })?;
+        resolver.allowed(found)
+    }
+
+    #[test]
+    fn a_name_is_looked_up_once_and_its_answer_still_meets_the_policy_at_each_use() {
+        let closed = PolicyResolver::new(AddressPolicy { deny_private: true }, None);
+        let loopback: SocketAddr = "127.0.0.1:443".parse().unwrap();
+        let public: SocketAddr = "93.184.216.34:443".parse().unwrap();
+        let calls = std::cell::Cell::new(0);
+        for _ in 0..3 {
+            let got = resolve_counted(&closed, "Hooks.Example.com", Ok(vec![public]), &calls);
+            assert_eq!(got.unwrap().to_vec(), [public]);
+        }
+        // Names are case-insensitive: the cached answer, not this one, comes back.
+        resolve_counted(&closed, "hooks.example.com", Ok(vec![]), &calls).unwrap();
+        assert_eq!(calls.get(), 1);
+        for _ in 0..2 {
+            let refused = resolve_counted(&closed, "inside.example", Ok(vec![loopback]), &calls);
+            assert!(
+                refused
+                    .unwrap_err()
+                    .to_string()
+                    .contains("refused to connect")
+            );
+        }
+        assert_eq!(
+            calls.get(),
+            2,
+            "the refused answer was kept, and refused again"
+        );
+    }
+
+    #[test]
+    fn a_failed_lookup_is_not_kept_and_an_ip_literal_is_never_looked_up() {
+        let open = PolicyResolver::new(AddressPolicy::default(), None);
+        let calls = std::cell::Cell::new(0);
+        let failed = io::Error::new(io::ErrorKind::NotFound, "no such host");
+        assert!(resolve_counted(&open, "flaky.example", Err(failed), &calls).is_err());
+        let public: SocketAddr = "93.184.216.34:443".parse().unwrap();
+        let got = resolve_counted(&open, "flaky.example", Ok(vec![public]), &calls);
+        assert_eq!(got.unwrap().to_vec(), [public]);
+        assert_eq!(calls.get(), 2);
+
+        for host in ["10.0.0.7", "::1"] {
+            let got = resolve_counted(&open, host, Ok(vec![]), &calls).unwrap();
+            let ip: IpAddr = host.parse().unwrap();
+            assert_eq!(got.to_vec(), [SocketAddr::new(ip, 443)]);
+        }
+        assert_eq!(calls.get(), 2);
     }
 }
