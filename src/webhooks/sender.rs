@@ -40,6 +40,7 @@ impl Sender {
     /// An HTTP client with the delivery rules: timeouts, no redirects followed, no proxy,
     /// our user agent, and the address policy applied at connect time.
     pub fn new(settings: &WebhookSettings) -> Sender {
+        let senders = settings.senders.max(1);
         let config = Agent::config_builder()
             .timeout_connect(Some(settings.timeout))
             .timeout_global(Some(settings.timeout))
@@ -49,6 +50,11 @@ impl Sender {
             // A proxy would be resolved instead of the receiver, bypassing the address policy.
             .proxy(None)
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+            // Up to one idle connection per sender thread, to one receiver or several. With
+            // ureq's default of 3 a host, 4 deliveries at a time to one endpoint closed a
+            // connection after each burst and opened (and TLS-handshook) another for the next.
+            .max_idle_connections(senders)
+            .max_idle_connections_per_host(senders)
             .build();
         let resolver = PolicyResolver::new(
             AddressPolicy {

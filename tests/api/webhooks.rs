@@ -18,6 +18,7 @@ use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::receiver::{Answer, Received, Receiver};
 
 mod address_policy;
+mod connections;
 mod upkeep;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
