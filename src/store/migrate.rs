@@ -61,13 +61,15 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 /// Runs the migrations with foreign keys off, as SQLite's procedure for rebuilding a table
 /// requires: with them on, dropping a parent table deletes its children's rows through
 /// their ON DELETE CASCADE (see V8). The setting is a no-op inside a transaction, so it is
-/// made here, around the runner's own transaction, and restored whatever happens.
+/// made here, around the runner's own transaction, and put back as it was whatever happens.
 fn without_foreign_keys<R>(
     conn: &mut Connection,
     run: impl FnOnce(&mut Connection) -> Result<R, refinery::Error>,
 ) -> StoreResult<()> {
+    let was_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.pragma_update(None, "foreign_keys", false)?;
     let ran = run(conn).map_err(|e| StoreError::Migration(e.to_string()));
-    conn.pragma_update(None, "foreign_keys", true)?;
-    ran.map(drop)
+    let restored = conn.pragma_update(None, "foreign_keys", was_on);
+    ran?;
+    Ok(restored?)
 }
