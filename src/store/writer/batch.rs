@@ -24,7 +24,8 @@ pub(super) fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, stats: &Coun
     // This never reorders the writes of one caller. Only `Writer::submit` queues a write
     // without waiting for it to run, and it queues repeatable ones, which keep their order.
     // Every other write is waited for at least until it has run, so whatever its caller
-    // queues next goes into a later batch.
+    // queues next goes into a later batch. (A caller that stopped waiting, its request gone,
+    // was promised no order.)
     let (repeatable, alone): (Vec<Job>, Vec<Job>) =
         batch.drain(..).partition(|job| job.repeatable());
     for job in repeatable {
