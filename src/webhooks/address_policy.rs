@@ -70,6 +70,21 @@ impl AddressPolicy {
     }
 }
 
+/// The host of `uri` (an IPv6 literal without its brackets) and its port, given or the
+/// scheme's.
+fn host_and_port(uri: &Uri) -> Option<(&str, u16)> {
+    let host = uri.host()?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or_else(|| {
+        if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        }
+    });
+    Some((bare, port))
+}
+
 /// How long a name's addresses are reused. ureq looks the receiver up before every request,
 /// pooled connection or not, and with a timeout set it does so on a thread of its own: each
 /// delivery cost a thread and a DNS query. The system resolver tells no TTL; a receiver that
@@ -107,15 +122,7 @@ impl PolicyResolver {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<Vec<SocketAddr>, ureq::Error> {
-        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or_else(|| {
-            if uri.scheme_str() == Some("https") {
-                443
-            } else {
-                80
-            }
-        });
+        let (bare, port) = host_and_port(uri).ok_or(ureq::Error::HostNotFound)?;
         self.addresses(bare, port, || match &self.custom {
             Some(custom) => Ok(custom.lookup(bare, port)?),
             None => Ok(self
@@ -312,5 +319,22 @@ mod tests {
             assert_eq!(got.to_vec(), [SocketAddr::new(ip, 443)]);
         }
         assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn the_host_is_taken_bare_and_the_port_defaults_to_the_scheme() {
+        for (url, host, port) in [
+            ("http://[::1]/hook", "::1", 80),
+            (
+                "https://[2606:2800:220:1::1]:8443/h",
+                "2606:2800:220:1::1",
+                8443,
+            ),
+            ("https://Hooks.Example.com/h", "Hooks.Example.com", 443),
+            ("http://10.0.0.1:8080/", "10.0.0.1", 8080),
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            assert_eq!(host_and_port(&uri), Some((host, port)), "{url}");
+        }
     }
 }

@@ -49,11 +49,11 @@ fn keep_alive_receiver(delay: Duration) -> (Arc<AtomicUsize>, Arc<AtomicUsize>, 
                         return;
                     }
                     std::thread::sleep(delay);
-                    a.fetch_add(1, Ordering::SeqCst);
                     let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                     if out.write_all(answer).is_err() {
                         return;
                     }
+                    a.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
@@ -72,8 +72,9 @@ fn bursts_of_deliveries_to_one_receiver_reuse_its_connections() {
     let (connections, answered, url) = keep_alive_receiver(Duration::from_millis(100));
     endpoint(&app, &url, &["lead.created"]);
     let token = app.admin_token();
-    // Each burst keeps the endpoint's deliveries at their most at once; between two, the
-    // connections go idle.
+    // Each burst keeps the endpoint's deliveries at their most at once. A sender puts its
+    // connection back in the pool before its delivery's place frees up, so `at_once`
+    // connections can carry every burst.
     let burst = 2 * at_once;
     for round in 1..=3 {
         let records: Vec<_> = (0..burst)
@@ -85,8 +86,8 @@ fn bursts_of_deliveries_to_one_receiver_reuse_its_connections() {
             &json!({ "records": records }),
         );
         assert_eq!(r.status, 201, "{}", r.text);
-        assert!(eventually(WAIT, || answered.load(Ordering::SeqCst) == round * burst));
-        std::thread::sleep(Duration::from_millis(100));
+        // At least: a delivery retried after a slow answer is answered twice.
+        assert!(eventually(WAIT, || answered.load(Ordering::SeqCst) >= round * burst));
     }
     let opened = connections.load(Ordering::SeqCst);
     assert!(
