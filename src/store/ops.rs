@@ -144,7 +144,7 @@ mod tests {
             ("dead", 1),
             ("paused", 0),
         ];
-        assert_eq!(counts, expected.map(|(s, n)| (s.to_owned(), n)),);
+        assert_eq!(counts, expected.map(|(s, n)| (s.to_owned(), n)));
         let plan: Vec<String> = c
             .prepare(&format!("EXPLAIN QUERY PLAN {}", count_by_status()))
             .unwrap()
