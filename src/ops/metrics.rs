@@ -399,8 +399,8 @@ async fn metrics(
     );
     match depth {
         Ok(Ok(rows)) => {
-            for status in ["pending", "paused", "failed", "delivered", "dead"] {
-                let n = rows.iter().find(|(s, _)| s == status).map_or(0, |r| r.1);
+            // Every status, with its count (0 included).
+            for (status, n) in rows {
                 let _ = writeln!(
                     out,
                     "switchboard_webhook_deliveries{{status=\"{status}\"}} {n}"

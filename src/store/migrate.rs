@@ -62,9 +62,9 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 /// requires: with them on, dropping a parent table deletes its children's rows through
 /// their ON DELETE CASCADE (see V8). The setting is a no-op inside a transaction, so it is
 /// made here, around the runner's own transaction, and put back as it was whatever happens.
-fn without_foreign_keys<R>(
+fn without_foreign_keys(
     conn: &mut Connection,
-    run: impl FnOnce(&mut Connection) -> Result<R, refinery::Error>,
+    run: impl FnOnce(&mut Connection) -> Result<refinery::Report, refinery::Error>,
 ) -> StoreResult<()> {
     let was_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.pragma_update(None, "foreign_keys", false)?;
