@@ -416,8 +416,9 @@ fn run(conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>, st
 
 /// Copies the pages the checkpointer's last pass left in the WAL back into the database,
 /// between two batches. With the whole WAL copied, SQLite starts it over at the next batch's
-/// first write (unless a reader still holds part of it: then at a later request), and
-/// `journal_size_limit` cuts the file back. A RESTART checkpoint from the checkpointer's own
+/// first write (unless a reader still holds part of it: then at a later request), writing
+/// over the file from its beginning (`journal_size_limit` cuts back only a file grown past
+/// `checkpoint::WAL_SIZE_LIMIT`). A RESTART checkpoint from the checkpointer's own
 /// connection did the same while holding writes back for 15-130 ms: it waited for a gap
 /// between batches, then copied everything the WAL had gained meanwhile. Here the writer
 /// copies only what came since the checkpointer's last pass, typically a few batches.
