@@ -173,4 +173,41 @@ mod tests {
         assert_eq!(n, 302, "nothing lost");
         writer.shutdown();
     }
+
+    #[test]
+    fn a_restarted_wal_is_written_over_in_place_not_cut_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let wal = dir.path().join("wal.db-wal");
+        let store = crate::store::Store::open(&path, 1, None).unwrap();
+        let writer = store.writer();
+        // 20 MB in one commit: past the 16 MiB the file used to be cut back to.
+        writer
+            .write_blocking(|c| -> StoreResult<()> {
+                c.execute_batch(
+                    "CREATE TABLE t (x BLOB);
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+                     INSERT INTO t SELECT zeroblob(4000) FROM n;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let grown = std::fs::metadata(&wal).unwrap().len();
+        assert!(grown > 20_000_000, "{grown}");
+        let checkpointer = open_checkpointer(&path).unwrap();
+        assert!(checkpointer.pass(10, writer).unwrap().restart_asked);
+        writer
+            .write_blocking(|c| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t VALUES (zeroblob(10))", [])?)
+            })
+            .unwrap();
+        let c = checkpointer.pass(10_000, writer).unwrap();
+        assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+        assert_eq!(
+            std::fs::metadata(&wal).unwrap().len(),
+            grown,
+            "the file keeps its size (and blocks) below WAL_SIZE_LIMIT"
+        );
+        writer.shutdown();
+    }
 }
