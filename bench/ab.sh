@@ -5,6 +5,11 @@
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY [CASE...]     cases: healthz get list create (default: all)
 #   AB_ROUNDS=3 AB_SECONDS=6 bench/ab.sh ...
+#   AB_DB_NEW=/tmp/variant.db bench/ab.sh BIN BIN create   # one binary, two databases
+#
+# AB_DB_OLD and AB_DB_NEW name the database each side serves a copy of (default: the seeded
+# one), so that a schema change can be weighed on its own, e.g. the cost of one index on a
+# copy of the seeded database without it.
 #
 # Needs a previous `bench/run.sh` (for bench/work: the seeded database, the tokens and ids).
 # Prints one line per run with req/s, p50, p99, the server's CPU time per request, the
@@ -16,6 +21,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK="$HERE/work"
 AB="$WORK/ab"
 ROUNDS="${AB_ROUNDS:-2}"
+DB_OLD="${AB_DB_OLD:-$WORK/sb/switchboard.db}"
+DB_NEW="${AB_DB_NEW:-$WORK/sb/switchboard.db}"
 SECS="${AB_SECONDS:-6}"
 SERVER_CORE="${BENCH_SERVER_CORE:-0}"
 LOAD_CORE="${BENCH_LOAD_CORE:-1}"
@@ -30,6 +37,9 @@ shift 2
 if (($#)); then CASES=("$@"); else CASES=(healthz get list create); fi
 [[ -f $WORK/sb/switchboard.db && -f $WORK/sb_data.lua ]] ||
   { echo "no seeded database in $WORK: run bench/run.sh first" >&2; exit 1; }
+for db in "$DB_OLD" "$DB_NEW"; do
+  [[ -f $db ]] || { echo "no database at $db" >&2; exit 1; }
+done
 
 PIDS=()
 cleanup() {
@@ -64,7 +74,7 @@ one_run() {
     *) echo "unknown case $case" >&2; exit 2 ;;
   esac
   rm -f "$AB"/sb.db*
-  cp "$WORK/sb/switchboard.db" "$AB/sb.db"
+  if [[ $label == old ]]; then cp "$DB_OLD" "$AB/sb.db"; else cp "$DB_NEW" "$AB/sb.db"; fi
   SWITCHBOARD_DB="$AB/sb.db" taskset -c "$SERVER_CORE" "$bin" serve \
     --listen "127.0.0.1:$PORT" --default-limit 1000000/1s >"$AB/serve-$label.log" 2>&1 &
   pid=$!
