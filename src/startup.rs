@@ -16,7 +16,7 @@ use crate::api::idempotency::InFlightKeys;
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, checkpoint, generation};
+use crate::store::{SNAPSHOT_MAX_AGE, Store, StoreError, checkpoint, generation};
 use crate::webhooks::Notifier;
 use crate::{admin, api, ops, webhooks};
 
@@ -200,6 +200,8 @@ impl Application {
         let store_data = web::Data::new(store.clone());
         let recorder = web::Data::new(recorder);
         let server = HttpServer::new(move || {
+            // Called on each worker's own thread, where its read connections live.
+            release_snapshots_on_this_worker();
             App::new()
                 .app_data(store_data.clone())
                 .app_data(auth.clone())
@@ -277,6 +279,24 @@ impl Application {
         tracing::info!("switchboard stopped");
         result
     }
+}
+
+/// Starts, once per worker thread, the timer that ends read snapshots the worker no longer
+/// uses (see `store::inline`).
+fn release_snapshots_on_this_worker() {
+    thread_local! {
+        static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if STARTED.replace(true) {
+        return;
+    }
+    actix_web::rt::spawn(async {
+        let mut tick = actix_web::rt::time::interval(SNAPSHOT_MAX_AGE);
+        loop {
+            tick.tick().await;
+            Store::release_idle_snapshots();
+        }
+    });
 }
 
 /// Drops cached auth state whenever another process bumps the change generation.

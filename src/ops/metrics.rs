@@ -341,6 +341,20 @@ async fn metrics(
     );
     gauge_like(
         &mut out,
+        "switchboard_db_read_snapshots_total",
+        "counter",
+        "Read transactions the workers' reads began; each serves the reads after it until a write commits.",
+        pool.snapshots,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_db_read_snapshots_held",
+        "gauge",
+        "Read transactions held open by server workers for their next reads.",
+        pool.snapshots_held,
+    );
+    gauge_like(
+        &mut out,
         "switchboard_db_pool_connections",
         "gauge",
         "Open reader connections.",

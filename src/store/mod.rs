@@ -26,6 +26,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use inline::SNAPSHOT_MAX_AGE;
 pub use migrate::{SCHEMA_VERSION, migrate, migrate_to};
 pub use writer::{Writer, WriterStats};
 
@@ -100,13 +101,15 @@ pub struct Store {
     reads: Arc<ReadCounters>,
 }
 
-/// Reads that had to wait for a pooled connection, and inline reads moved to the pool, for
-/// metrics.
+/// Reads that had to wait for a pooled connection, inline reads moved to the pool, and the
+/// workers' snapshots (see `inline`), for metrics.
 #[derive(Debug, Default)]
 struct ReadCounters {
     waits: AtomicU64,
     wait_micros: AtomicU64,
     moved: AtomicU64,
+    snapshots: AtomicU64,
+    snapshots_held: AtomicU64,
 }
 
 /// A snapshot of the reader pool, for metrics.
@@ -122,6 +125,11 @@ pub struct PoolStats {
     pub idle: u32,
     /// Reads begun inline that ran past their budget and ran again on the pool.
     pub moved: u64,
+    /// Snapshots the workers' inline reads have taken (each serves the reads that follow
+    /// it until something commits).
+    pub snapshots: u64,
+    /// Snapshots held now, at most one per worker.
+    pub snapshots_held: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -240,6 +248,8 @@ impl Store {
             waits: self.reads.waits.load(Ordering::Relaxed),
             wait_seconds: self.reads.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
             moved: self.reads.moved.load(Ordering::Relaxed),
+            snapshots: self.reads.snapshots.load(Ordering::Relaxed),
+            snapshots_held: self.reads.snapshots_held.load(Ordering::Relaxed),
             connections: state.connections,
             idle: state.idle_connections,
         }

@@ -1,9 +1,11 @@
 //! The four resources through the one generic CRUD path.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use switchboard::model::Role;
 
-use crate::helpers::{ALL_SCOPES, TestApp, spawn_app};
+use crate::helpers::{ALL_SCOPES, TestApp, eventually, spawn_app};
 
 fn minimal(resource: &str) -> Value {
     match resource {
@@ -327,6 +329,53 @@ fn a_filter_that_skips_many_rows_still_answers_whole_pages() {
     let ids = count_pages(&app, &t, "/api/v1/leads?limit=200");
     assert_eq!(ids.len(), 503);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
+}
+
+/// A metric's value from `/metrics`.
+fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app.send("GET", "/metrics", &[], None).text;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn reads_see_each_write_at_once_and_a_worker_lets_go_of_its_snapshot_when_it_stops_reading() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let created = app.post("/api/v1/leads", &t, &json!({"name": "n0"}));
+    let path = created.header("location").unwrap().to_owned();
+    // The workers keep a snapshot between reads; each write is seen by the read after it.
+    for i in 1..=20 {
+        let name = format!("n{i}");
+        let r = app.patch(&path, &t, &json!({ "name": name }));
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(app.get(&path, &t).json()["name"], json!(name));
+        assert_eq!(app.get(&path, &t).json()["name"], json!(name));
+    }
+    assert!(metric(&app, "switchboard_db_read_snapshots_total") >= 1);
+    // With no more reads, the snapshots are let go, and with them the WAL.
+    assert!(
+        eventually(Duration::from_secs(5), || metric(
+            &app,
+            "switchboard_db_read_snapshots_held"
+        ) == 0),
+        "a worker kept its snapshot"
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        let (busy, _, _) = app.query(|c| {
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+        });
+        busy == 0
+    }));
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub(super) fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, stats: &Coun
         .fetch_add(micros_since(committing), Ordering::Relaxed);
     match result {
         Ok(()) => {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
+            // Release: a reader that sees the new count also sees the commit (`inline`).
+            stats.commits.fetch_add(1, Ordering::Release);
             ran.into_iter().for_each(|(_, job)| job.answer(Ok(())));
             true
         }

@@ -140,6 +140,20 @@ impl Writer {
         self.queued() == 0
     }
 
+    /// Transactions committed so far. Counted after each commit and before any of its
+    /// writes is answered: a read that finds the count unchanged since its snapshot began
+    /// misses no acknowledged write of this process (see `inline`).
+    pub(crate) fn commits(&self) -> u64 {
+        self.inner.stats.commits.load(Ordering::Acquire)
+    }
+
+    /// True from the checkpointer's request to start the WAL over until the writer takes it
+    /// up: readers then hold no snapshot beyond one read (see `inline`), since a snapshot
+    /// older than the last pass keeps the WAL from starting over.
+    pub(crate) fn restart_pending(&self) -> bool {
+        self.inner.stats.finish_checkpoint.load(Ordering::Relaxed)
+    }
+
     /// Asks the writer to copy what is left of the WAL back into the database before its
     /// next batch (see `checkpoint`): the batch then starts the WAL over from its beginning.
     pub fn finish_checkpoint(&self) {
