@@ -53,6 +53,9 @@ struct Reader {
     conn: Connection,
     held: Option<Snapshot>,
     counters: Arc<ReadCounters>,
+    /// Set when a read transaction could not be ended: the connection is then closed (which
+    /// ends it) and another opened, rather than every later read failing to begin its own.
+    stuck: bool,
 }
 
 /// A read transaction left open for the next read.
@@ -76,6 +79,7 @@ impl Reader {
             conn,
             held: None,
             counters,
+            stuck: false,
         })
     }
 
@@ -114,6 +118,7 @@ impl Reader {
                 .and_then(|mut s| s.execute([]));
             if let Err(e) = ended {
                 tracing::warn!(error = %e, "a read transaction could not be ended");
+                self.stuck = true;
             }
         }
     }
@@ -136,8 +141,11 @@ impl Store {
         READERS.with(|cell| {
             let mut readers = cell.borrow_mut();
             let index = match readers.iter().position(|r| r.path == self.path) {
-                Some(i) => i,
-                None => {
+                Some(i) if !readers[i].stuck => i,
+                found => {
+                    if let Some(i) = found {
+                        readers.swap_remove(i);
+                    }
                     readers.push(Reader::open(&self.path, self.reads.clone())?);
                     readers.len() - 1
                 }
@@ -318,6 +326,20 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(!holds_snapshot(&store));
+    }
+
+    #[test]
+    fn a_connection_that_could_not_end_its_transaction_is_replaced() {
+        let (_dir, store) = store_with_rows(10);
+        store.read_inline(count_all).unwrap();
+        READERS.with(|cell| cell.borrow_mut()[0].stuck = true);
+        assert_eq!(store.read_inline(count_all).unwrap(), 10);
+        READERS.with(|cell| {
+            let readers = cell.borrow();
+            assert_eq!(readers.len(), 1);
+            assert!(!readers[0].stuck, "a fresh connection took its place");
+        });
+        assert_eq!(store.pool_stats().snapshots_held, 1);
     }
 
     #[test]
