@@ -13,8 +13,9 @@
 //!   the batch is answered): a read never misses an acknowledged write;
 //! - it is older than `SNAPSHOT_MAX_AGE`, which also bounds how late a write from another
 //!   process is seen (the CLI writes no records, which are all these connections read);
-//! - the checkpointer has asked for the WAL to start over (`Writer::restart_pending`): a
-//!   snapshot older than the checkpoint would keep it from starting over;
+//! - the checkpointer has asked for the WAL to start over and not yet seen it done
+//!   (`Writer::restart_pending`): a snapshot held when the writer's batch begins keeps the
+//!   WAL from starting over;
 //! - or its read failed.
 //!
 //! A worker that stops reading would keep its snapshot, and with it the WAL, indefinitely:
@@ -312,13 +313,17 @@ mod tests {
         store.writer().finish_checkpoint();
         assert_eq!(store.read_inline(count_all).unwrap(), 10);
         assert!(!holds_snapshot(&store), "no snapshot kept past the read");
-        // The writer takes the request up with its next batch; snapshots are kept again.
+        // Not even once the writer has taken the request up: only once the checkpointer has
+        // seen the WAL start over.
         store
             .writer()
             .write_blocking(|c| -> StoreResult<usize> {
                 Ok(c.execute("INSERT INTO t (v) VALUES (0)", [])?)
             })
             .unwrap();
+        assert_eq!(store.read_inline(count_all).unwrap(), 11);
+        assert!(!holds_snapshot(&store));
+        store.writer().wal_within_bound();
         assert_eq!(store.read_inline(count_all).unwrap(), 11);
         assert!(holds_snapshot(&store));
         let failed = store.read_inline(|c| {
