@@ -395,6 +395,51 @@ flood() {
 }
 
 # ---------------------------------------------------------------------------------------
+# 6b. Point reads and creates at once, half the connections each: the WAL must stay bounded
+# while the readers keep snapshots between the writer's commits (store::inline).
+
+mixed() {
+  local half=$((CONNS / 2)) case script line pids=() size max=0
+  log "mixed: point reads and creates at once (${SECS} s, $half connections each)"
+  start_pinned "$LOAD_CORE" "$WORK/logs/sink-mixed.log" python3 "$TOOLS/sink.py" "$SINK_PORT"
+  local sink=$STARTED_PID
+  wait_http "http://127.0.0.1:$SINK_PORT/stats" "$sink"
+  start_pinned "$SERVER_CORE" "$WORK/logs/sb-mixed.log" \
+    "$SB_BIN" serve --listen "127.0.0.1:$SB_PORT" "${NO_LIMIT[@]}" "${SB_EXTRA[@]}"
+  local pid=$STARTED_PID
+  wait_http "$SB_URL/healthz" "$pid"
+  for case in point_read create; do
+    script=sb_get.lua
+    [[ $case == create ]] && script=sb_create.lua
+    BENCH_WORK="$WORK" LUA_PATH="$LUA_DIR/?.lua;;" taskset -c "$LOAD_CORE" \
+      wrk -t 1 -c "$half" -d "${SECS}s" --timeout 10s --latency -s "$LUA_DIR/$script" \
+      "$SB_URL" >"$WORK/logs/wrk-mixed-$case.txt" 2>&1 &
+    pids+=($!)
+  done
+  # The WAL file's size every half second while the load runs.
+  while kill -0 "${pids[0]}" 2>/dev/null || kill -0 "${pids[1]}" 2>/dev/null; do
+    size=$(stat -c %s "$SB_DB-wal" 2>/dev/null || echo 0)
+    ((size > max)) && max=$size
+    sleep 0.5
+  done
+  wait "${pids[@]}" || die "wrk failed: see $WORK/logs/wrk-mixed-*.txt"
+  for case in point_read create; do
+    line=$(sed -n 's/^BENCH_RESULT //p' "$WORK/logs/wrk-mixed-$case.txt")
+    [[ -n $line ]] || die "no result from wrk: see $WORK/logs/wrk-mixed-$case.txt"
+    printf '{"kind":"wrk","server":"switchboard","case":"mixed_%s","round":"1","result":%s,"statuses":null,"busy_at_start":false}\n' \
+      "$case" "$line" >>"$RESULTS"
+    python3 "$TOOLS/wrk_line.py" switchboard "mixed_$case" 1 "$line" null >&2
+  done
+  metric sb_mixed_wal_max_bytes "$max"
+  curl -s "$SB_URL/metrics" >"$WORK/logs/sb-metrics-mixed.txt" || true
+  log "    WAL file at most $((max / 1048576)) MiB during the run"
+  # The webhook backlog goes out before the sink stops (the floods reuse this database).
+  wait_settled "$SETTLE_MAX" "$pid" >/dev/null
+  stop_pid "$pid"
+  stop_pid "$sink"
+}
+
+# ---------------------------------------------------------------------------------------
 # 7. The auth path micro-benchmark (bench/authpath), on the server core.
 
 authpath() {
@@ -417,6 +462,7 @@ main() {
   seed_pocketbase
   measure_startup
   run_cases
+  [[ ${BENCH_SKIP_MIXED:-0} == 1 ]] || mixed
   if [[ ${BENCH_SKIP_FLOODS:-0} != 1 ]]; then
     flood tokens flood_tokens.lua --failed-auth-limit 1000000/1s
     flood xff flood_xff.lua --trusted-proxy 127.0.0.1

@@ -155,6 +155,23 @@ def build(runs, m):
         w(f"| outbox at the end (webhook_deliveries by status) | {d} | | | |")
     w("")
 
+    mixed = [(c, (runs.get(("switchboard", f"mixed_{c}")) or [None])[0])
+             for c in ("point_read", "create")]
+    if all(r for _, r in mixed):
+        w("| mixed load (Switchboard): point reads and creates at once, half the connections each "
+          "| req/s | p50 ms | p99 ms | non-2xx / errors |")
+        w("|---|---|---|---|---|")
+        for c, r in mixed:
+            x = r["result"]
+            errors = x["connect_errors"] + x["read_errors"] + x["write_errors"] + x["timeouts"]
+            label = "GET /api/v1/leads/{id}" if c == "point_read" else "POST /api/v1/leads"
+            w(f"| {label} | {x['rps']:,.0f} | {ms(x['p50_us'])} | {ms(x['p99_us'])} "
+              f"| {x['non2xx']} / {errors} |")
+        if "sb_mixed_wal_max_bytes" in m:
+            w(f"| WAL file, largest during the run | {m['sb_mixed_wal_max_bytes'] / 1e6:.1f} MB "
+              f"| | | bounded (64 MiB, cut back at the next restart) |")
+        w("")
+
     floods = [("tokens", "distinct invalid tokens (valid checksum, unknown)"),
               ("xff", "distinct X-Forwarded-For addresses (--trusted-proxy 127.0.0.1)")]
     if any(f"flood_{f}_before_kb" in m for f, _ in floods):
