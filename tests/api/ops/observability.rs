@@ -52,6 +52,8 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         "switchboard_token_cache_hit_ratio ",
         "switchboard_db_pool_waits_total ",
         "switchboard_db_inline_reads_moved_total ",
+        "switchboard_db_read_snapshots_total ",
+        "switchboard_db_read_snapshots_held ",
         "switchboard_db_writer_commits_total ",
         "switchboard_db_writer_writes_total ",
         "switchboard_db_writer_queued ",
