@@ -19,7 +19,11 @@
 //! - or its read failed.
 //!
 //! A worker that stops reading would keep its snapshot, and with it the WAL, indefinitely:
-//! each server worker calls `Store::release_idle_snapshots` every `SNAPSHOT_MAX_AGE`.
+//! each server worker calls `Store::release_idle_snapshots` every `SNAPSHOT_MAX_AGE`, which
+//! ends a snapshot older than that (an idle worker's lives at most twice as long).
+//!
+//! Only for tables that this process's writer alone changes (the records): a change made
+//! elsewhere is seen only once the snapshot is too old.
 
 use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
@@ -46,6 +50,8 @@ thread_local! {
     static CHECKS_LEFT: Cell<Option<u32>> = const { Cell::new(None) };
     /// Set when the budget ran out and SQLite was told to stop.
     static STOPPED: Cell<bool> = const { Cell::new(false) };
+    /// See `max_age`.
+    static MAX_AGE: Cell<Duration> = const { Cell::new(SNAPSHOT_MAX_AGE) };
 }
 
 /// A worker's connection to one database, and the snapshot it holds.
@@ -88,15 +94,22 @@ impl Reader {
     /// keeps the snapshot it holds if that one is still current, else gives it up and, when
     /// `hold`, opens a read transaction for the snapshot to be kept.
     fn ready(&mut self, commits: u64, hold: bool) -> StoreResult<()> {
-        if let Some(s) = &self.held {
-            if hold && s.commits == commits && s.since.elapsed() < SNAPSHOT_MAX_AGE {
+        if !self.stuck
+            && let Some(s) = &self.held
+        {
+            if hold && s.commits == commits && s.since.elapsed() < max_age() {
                 return Ok(());
             }
             self.release();
         }
+        if self.stuck {
+            // Closing the connection ends its transaction; every later read would otherwise
+            // fail to begin its own.
+            *self = Reader::open(&self.path, self.counters.clone())?;
+        }
         if hold {
             // Deferred: the snapshot is taken by the read's first statement.
-            self.conn.prepare_cached("BEGIN")?.execute([])?;
+            unbudgeted(|| self.conn.prepare_cached("BEGIN")?.execute([]))?;
             self.held = Some(Snapshot {
                 commits,
                 since: Instant::now(),
@@ -113,16 +126,31 @@ impl Reader {
             self.counters.snapshots_held.fetch_sub(1, Ordering::Relaxed);
         }
         if !self.conn.is_autocommit() {
-            let ended = self
-                .conn
-                .prepare_cached("ROLLBACK")
-                .and_then(|mut s| s.execute([]));
-            if let Err(e) = ended {
+            let ended = unbudgeted(|| self.conn.prepare_cached("ROLLBACK")?.execute([]));
+            if let Err(e) = ended
+                && !self.conn.is_autocommit()
+            {
                 tracing::warn!(error = %e, "a read transaction could not be ended");
                 self.stuck = true;
             }
         }
     }
+}
+
+/// Runs `f` outside the budget of the read running on this thread. The budget is counted in
+/// SQLite's steps of each statement, summed over its runs: a cached `ROLLBACK` or `BEGIN`
+/// would now and then be the statement that crosses the budget's next look, and be stopped.
+fn unbudgeted<R>(f: impl FnOnce() -> R) -> R {
+    let left = CHECKS_LEFT.take();
+    let out = f();
+    CHECKS_LEFT.set(left);
+    out
+}
+
+/// How long a snapshot may serve reads on this thread (`SNAPSHOT_MAX_AGE`; tests lengthen it
+/// so as not to depend on how fast the disk commits).
+fn max_age() -> Duration {
+    MAX_AGE.get()
 }
 
 impl Drop for Reader {
@@ -142,11 +170,8 @@ impl Store {
         READERS.with(|cell| {
             let mut readers = cell.borrow_mut();
             let index = match readers.iter().position(|r| r.path == self.path) {
-                Some(i) if !readers[i].stuck => i,
-                found => {
-                    if let Some(i) = found {
-                        readers.swap_remove(i);
-                    }
+                Some(i) => i,
+                None => {
                     readers.push(Reader::open(&self.path, self.reads.clone())?);
                     readers.len() - 1
                 }
@@ -175,7 +200,7 @@ impl Store {
                 if reader
                     .held
                     .as_ref()
-                    .is_some_and(|s| s.since.elapsed() >= SNAPSHOT_MAX_AGE)
+                    .is_some_and(|s| s.since.elapsed() >= max_age())
                 {
                     reader.release();
                 }
@@ -257,21 +282,11 @@ mod tests {
         Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
     }
 
-    /// Polls `check` every 10 ms for up to 5 s.
-    fn eventually(mut check: impl FnMut() -> bool) -> bool {
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if check() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        check()
-    }
-
     #[test]
     fn a_read_after_a_commit_sees_it_though_a_snapshot_was_held() {
         let (_dir, store) = store_with_rows(10);
+        // However long the disk takes to commit, the snapshot is still young enough to keep.
+        MAX_AGE.set(Duration::from_secs(3600));
         assert_eq!(store.read_inline(count_all).unwrap(), 10);
         assert!(holds_snapshot(&store));
         for expected in 11..=13 {
@@ -290,17 +305,20 @@ mod tests {
     #[test]
     fn reads_share_a_snapshot_and_another_process_write_is_seen_once_it_is_too_old() {
         let (dir, store) = store_with_rows(10);
-        let started = Instant::now();
+        MAX_AGE.set(Duration::from_secs(3600));
         assert_eq!(store.read_inline(count_all).unwrap(), 10);
         // A write the writer does not know of, as another process would make.
         let other = open_connection(&dir.path().join("i.db")).unwrap();
         other.execute("INSERT INTO t (v) VALUES (0)", []).unwrap();
-        let seen = store.read_inline(count_all).unwrap();
-        if started.elapsed() < SNAPSHOT_MAX_AGE {
-            assert_eq!(seen, 10, "the second read used the first one's snapshot");
-        }
-        assert!(
-            eventually(|| store.read_inline(count_all).unwrap() == 11),
+        assert_eq!(
+            store.read_inline(count_all).unwrap(),
+            10,
+            "the second read used the first one's snapshot"
+        );
+        MAX_AGE.set(Duration::ZERO);
+        assert_eq!(
+            store.read_inline(count_all).unwrap(),
+            11,
             "the other connection's write is seen once the snapshot is too old"
         );
     }
@@ -331,6 +349,19 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(!holds_snapshot(&store));
+    }
+
+    #[test]
+    fn reads_stopped_by_their_budget_leave_the_connection_whole() {
+        let (_dir, store) = store_with_rows(5_000);
+        for _ in 0..300 {
+            let long = store.try_read_inline(1_000, count_rows).unwrap();
+            assert!(long.is_none());
+            // The snapshot went with the stopped read; its ROLLBACK ran outside the budget.
+            READERS.with(|cell| assert!(!cell.borrow()[0].stuck));
+            assert!(!holds_snapshot(&store));
+            assert_eq!(store.read_inline(count_all).unwrap(), 5_000);
+        }
     }
 
     #[test]
@@ -367,13 +398,12 @@ mod tests {
         };
         other.busy_timeout(Duration::ZERO).unwrap();
         assert_eq!(truncate(), 1, "busy: a reader holds the WAL");
+        MAX_AGE.set(Duration::from_secs(3600));
         Store::release_idle_snapshots();
-        if holds_snapshot(&store) {
-            assert!(eventually(|| {
-                Store::release_idle_snapshots();
-                !holds_snapshot(&store)
-            }));
-        }
+        assert!(holds_snapshot(&store), "not yet too old");
+        MAX_AGE.set(Duration::ZERO);
+        Store::release_idle_snapshots();
+        assert!(!holds_snapshot(&store));
         assert_eq!(truncate(), 0, "the WAL started over");
     }
 
