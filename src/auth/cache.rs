@@ -179,7 +179,8 @@ impl AuthState {
         None
     }
 
-    /// One indexed lookup on a miss, on the calling thread's own connection; fills the caches.
+    /// One indexed lookup on a miss, on a pooled connection, on the calling thread; fills the
+    /// caches.
     pub(super) fn load(&self, hash: &TokenHash) -> Result<Option<Arc<CachedToken>>, StoreError> {
         self.misses.fetch_add(1, Ordering::Relaxed);
         let row = self

@@ -3,7 +3,9 @@
 //! PASSIVE checkpoints (which never block the writer).
 //!
 //! The WAL starts over from its beginning, instead of growing, only when a write begins just
-//! after a pass that copied all of it. Under a steady stream of writes a pass every half
+//! after a pass that copied all of it, and while no reader holds a snapshot taken before that
+//! pass (the server's workers keep theirs between reads, except while a restart is wanted:
+//! `Writer::restart_pending`). Under a steady stream of writes a pass every half
 //! second never gets there: the WAL grew by tens of MB a second. So a pass that finds itself
 //! behind is followed 10 ms later by another (each copies little), and past `RESTART_ABOVE_PAGES`
 //! the checkpointer syncs the database file and has the writer copy the last few batches'

@@ -150,17 +150,20 @@ impl Writer {
         self.inner.stats.commits.load(Ordering::Acquire)
     }
 
-    /// True from the checkpointer's request to start the WAL over until it sees that the WAL
-    /// did: readers then hold no snapshot beyond one read (see `inline`). A reader that
-    /// holds one when the writer's batch begins keeps the WAL from starting over, and under
-    /// a mixed load of reads and writes one nearly always does: the WAL grew by 35 MB a
-    /// second, unbounded.
+    /// True from the checkpointer's request to start the WAL over until one of its passes
+    /// finds the WAL within the bound again (started over, or not yet regrown past it):
+    /// readers then hold no snapshot beyond one read (see `inline`). A reader that holds one
+    /// when the writer's batch begins keeps the WAL from starting over, and under a mixed
+    /// load of reads and writes one nearly always does: the WAL grew by 35 MB a second,
+    /// unbounded. Under a steady stream of writes the WAL is past the bound again by the
+    /// next pass, so readers keep no snapshots then; a snapshot would serve a few reads at
+    /// most between two commits anyway.
     pub(crate) fn restart_pending(&self) -> bool {
         self.inner.stats.restart_wanted.load(Ordering::Relaxed)
     }
 
-    /// Told by the checkpointer when a pass finds the WAL started over (or never past the
-    /// bound): readers may keep snapshots again.
+    /// Told by the checkpointer when a pass finds the WAL within the bound: readers may keep
+    /// snapshots again.
     pub(crate) fn wal_within_bound(&self) {
         self.inner
             .stats
