@@ -399,7 +399,7 @@ flood() {
 # while the readers keep snapshots between the writer's commits (store::inline).
 
 mixed() {
-  local half=$((CONNS / 2)) case script line pids=() size max=0
+  local half=$((CONNS / 2)) case script line pids=() size max=0 i
   log "mixed: point reads and creates at once (${SECS} s, $half connections each)"
   start_pinned "$LOAD_CORE" "$WORK/logs/sink-mixed.log" python3 "$TOOLS/sink.py" "$SINK_PORT"
   local sink=$STARTED_PID
@@ -415,14 +415,17 @@ mixed() {
       wrk -t 1 -c "$half" -d "${SECS}s" --timeout 10s --latency -s "$LUA_DIR/$script" \
       "$SB_URL" >"$WORK/logs/wrk-mixed-$case.txt" 2>&1 &
     pids+=($!)
+    PIDS+=($!)
   done
   # The WAL file's size every half second while the load runs.
   while kill -0 "${pids[0]}" 2>/dev/null || kill -0 "${pids[1]}" 2>/dev/null; do
     size=$(stat -c %s "$SB_DB-wal" 2>/dev/null || echo 0)
-    ((size > max)) && max=$size
+    if ((size > max)); then max=$size; fi
     sleep 0.5
   done
-  wait "${pids[@]}" || die "wrk failed: see $WORK/logs/wrk-mixed-*.txt"
+  for i in "${pids[@]}"; do
+    wait "$i" || die "wrk failed: see $WORK/logs/wrk-mixed-*.txt"
+  done
   for case in point_read create; do
     line=$(sed -n 's/^BENCH_RESULT //p' "$WORK/logs/wrk-mixed-$case.txt")
     [[ -n $line ]] || die "no result from wrk: see $WORK/logs/wrk-mixed-$case.txt"
