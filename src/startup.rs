@@ -282,7 +282,8 @@ impl Application {
 }
 
 /// Starts, once per worker thread, the timer that ends read snapshots the worker no longer
-/// uses (see `store::inline`).
+/// uses (see `store::inline`). It runs only while the worker holds one: an idle server's
+/// workers are not woken for it.
 fn release_snapshots_on_this_worker() {
     thread_local! {
         static STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -291,10 +292,12 @@ fn release_snapshots_on_this_worker() {
         return;
     }
     actix_web::rt::spawn(async {
-        let mut tick = actix_web::rt::time::interval(SNAPSHOT_MAX_AGE);
+        let taken = Store::snapshot_taken();
         loop {
-            tick.tick().await;
-            Store::release_idle_snapshots();
+            if !Store::release_idle_snapshots() {
+                taken.notified().await;
+            }
+            actix_web::rt::time::sleep(SNAPSHOT_MAX_AGE).await;
         }
     });
 }

@@ -19,8 +19,9 @@
 //! - or its read failed.
 //!
 //! A worker that stops reading would keep its snapshot, and with it the WAL, indefinitely:
-//! each server worker calls `Store::release_idle_snapshots` every `SNAPSHOT_MAX_AGE`, which
-//! ends a snapshot older than that (an idle worker's lives at most twice as long).
+//! while it holds one, each server worker calls `Store::release_idle_snapshots` every
+//! `SNAPSHOT_MAX_AGE`, which ends a snapshot older than that (an idle worker's lives at most
+//! twice as long); holding none, its timer sleeps until it takes one.
 //!
 //! Only for tables that this process's writer alone changes (the records): a change made
 //! elsewhere is seen only once the snapshot is too old.
@@ -28,11 +29,13 @@
 use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+use tokio::sync::Notify;
 
 use super::{ReadCounters, Store, StoreError, StoreResult, apply_pragmas};
 
@@ -52,6 +55,8 @@ thread_local! {
     static STOPPED: Cell<bool> = const { Cell::new(false) };
     /// See `max_age`.
     static MAX_AGE: Cell<Duration> = const { Cell::new(SNAPSHOT_MAX_AGE) };
+    /// Told when this thread takes a snapshot: see `Store::snapshot_taken`.
+    static TAKEN: Rc<Notify> = Rc::new(Notify::new());
 }
 
 /// A worker's connection to one database, and the snapshot it holds.
@@ -116,6 +121,7 @@ impl Reader {
             });
             self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
             self.counters.snapshots_held.fetch_add(1, Ordering::Relaxed);
+            TAKEN.with(|t| t.notify_one());
         }
         Ok(())
     }
@@ -187,14 +193,15 @@ impl Store {
         })
     }
 
-    /// Ends this thread's snapshots that are past `SNAPSHOT_MAX_AGE`. Each server worker
-    /// calls it every `SNAPSHOT_MAX_AGE`, so that a worker that stops reading does not hold
-    /// the WAL back.
-    pub fn release_idle_snapshots() {
+    /// Ends this thread's snapshots that are past `SNAPSHOT_MAX_AGE`, and tells whether it
+    /// still holds one. Each server worker calls it every `SNAPSHOT_MAX_AGE` while it holds
+    /// one, so that a worker that stops reading does not hold the WAL back, and otherwise
+    /// waits for `Store::snapshot_taken`.
+    pub fn release_idle_snapshots() -> bool {
         READERS.with(|cell| {
             // Never while a read runs on this thread (it could not be borrowed then anyway).
             let Ok(mut readers) = cell.try_borrow_mut() else {
-                return;
+                return true;
             };
             for reader in readers.iter_mut() {
                 if reader
@@ -205,7 +212,15 @@ impl Store {
                     reader.release();
                 }
             }
-        });
+            readers.iter().any(|r| r.held.is_some())
+        })
+    }
+
+    /// Notified each time this thread takes a snapshot (a notice given while nobody waits is
+    /// kept for the next wait): an idle worker's timer sleeps on it instead of waking 20
+    /// times a second for nothing.
+    pub fn snapshot_taken() -> Rc<Notify> {
+        TAKEN.with(Rc::clone)
     }
 
     /// Runs `f` inline like [`Store::read_inline`], but stops it once SQLite has run about
@@ -352,6 +367,29 @@ mod tests {
     }
 
     #[test]
+    fn taking_a_snapshot_wakes_the_timer_that_will_end_it() {
+        let (_dir, store) = store_with_rows(10);
+        MAX_AGE.set(Duration::from_secs(3600));
+        let taken = Store::snapshot_taken();
+        let waited = || {
+            actix_web::rt::Runtime::new().unwrap().block_on(async {
+                let wait = taken.notified();
+                actix_web::rt::time::timeout(Duration::from_millis(50), wait)
+                    .await
+                    .is_ok()
+            })
+        };
+        store.read_inline(count_all).unwrap();
+        assert!(
+            waited(),
+            "a snapshot taken before the timer waits is not missed"
+        );
+        assert!(!waited(), "one notice a snapshot");
+        store.read_inline(count_all).unwrap();
+        assert!(!waited(), "a kept snapshot is no new one");
+    }
+
+    #[test]
     fn reads_stopped_by_their_budget_leave_the_connection_whole() {
         let (_dir, store) = store_with_rows(5_000);
         for _ in 0..300 {
@@ -399,10 +437,13 @@ mod tests {
         other.busy_timeout(Duration::ZERO).unwrap();
         assert_eq!(truncate(), 1, "busy: a reader holds the WAL");
         MAX_AGE.set(Duration::from_secs(3600));
-        Store::release_idle_snapshots();
-        assert!(holds_snapshot(&store), "not yet too old");
+        assert!(
+            Store::release_idle_snapshots(),
+            "still held: not yet too old"
+        );
+        assert!(holds_snapshot(&store));
         MAX_AGE.set(Duration::ZERO);
-        Store::release_idle_snapshots();
+        assert!(!Store::release_idle_snapshots(), "none held any more");
         assert!(!holds_snapshot(&store));
         assert_eq!(truncate(), 0, "the WAL started over");
     }
