@@ -133,12 +133,23 @@ mod tests {
         assert_eq!(next_wait(&Checkpoint::default(), idle), idle);
     }
 
+    /// A store on `wal.db` in a fresh directory, with an empty table `t (x BLOB)`.
+    fn store_with_blob_table() -> (tempfile::TempDir, crate::store::Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("wal.db"), 1, None).unwrap();
+        store
+            .writer()
+            .write_blocking(|c| -> StoreResult<()> {
+                Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?)
+            })
+            .unwrap();
+        (dir, store)
+    }
+
     #[test]
     fn a_wal_past_the_bound_is_started_over_by_the_writers_next_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
-        let store = crate::store::Store::open(&path, 1, None).unwrap();
-        let writer = store.writer();
+        let (dir, store) = store_with_blob_table();
+        let (path, writer) = (dir.path().join("wal.db"), store.writer());
         let insert = |size: i64| {
             writer
                 .write_blocking(move |c| -> StoreResult<usize> {
@@ -146,11 +157,6 @@ mod tests {
                 })
                 .unwrap()
         };
-        writer
-            .write_blocking(|c| -> StoreResult<()> {
-                Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?)
-            })
-            .unwrap();
         for _ in 0..200 {
             insert(4000);
         }
@@ -180,15 +186,8 @@ mod tests {
 
     #[test]
     fn a_wal_past_the_bound_starts_over_though_reads_keep_snapshots_between_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
-        let store = crate::store::Store::open(&path, 1, None).unwrap();
-        let writer = store.writer();
-        writer
-            .write_blocking(|c| -> StoreResult<()> {
-                Ok(c.execute_batch("CREATE TABLE t (x BLOB)")?)
-            })
-            .unwrap();
+        let (dir, store) = store_with_blob_table();
+        let (path, writer) = (dir.path().join("wal.db"), store.writer());
         let checkpointer = open_checkpointer(&path).unwrap();
         let mut started_over = 0;
         // Writes and reads taking turns, as under a mixed load: every read follows a commit,

@@ -65,8 +65,8 @@ struct Counters {
     queued: AtomicU64,
     /// Set by the checkpointer: copy the rest of the WAL back before the next batch.
     finish_checkpoint: AtomicBool,
-    /// Set with `finish_checkpoint`, cleared by the checkpointer once the WAL has started
-    /// over: until then, readers keep no snapshot (see `Writer::restart_pending`).
+    /// Set with `finish_checkpoint`, cleared by the checkpointer once a pass finds the WAL
+    /// within the bound: until then, readers keep no snapshot (see `Writer::restart_pending`).
     restart_wanted: AtomicBool,
     commits: AtomicU64,
     writes: AtomicU64,
