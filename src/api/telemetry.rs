@@ -27,19 +27,28 @@ pub async fn record_call(
     let path = req.path().to_owned();
     let peer = req.peer_addr().map(|a| a.ip().to_canonical());
     let mut res = next.call(req).await?;
-    let ctx = res
-        .request()
-        .extensions()
-        .get::<CallContext>()
-        .cloned()
-        .unwrap_or_default();
-    if let (Some(token), Some(rate)) = (&ctx.token, &ctx.rate) {
+    // What the guard learned, read in place: the request keeps its context for the log line.
+    let (token, admitted, rate_limited, ip, rate_fields) = {
+        let extensions = res.request().extensions();
+        let ctx = extensions.get::<CallContext>();
+        let token = ctx.and_then(|c| c.token.clone());
+        let rate = ctx.and_then(|c| c.rate.as_ref());
+        let rate_fields = match (&token, rate) {
+            (Some(t), Some(r)) => Some((t.policy_header.clone(), r.header())),
+            _ => None,
+        };
+        (
+            token,
+            ctx.is_some_and(|c| c.admitted),
+            rate.is_some_and(|r| !r.allowed),
+            ctx.and_then(|c| c.ip).or(peer),
+            rate_fields,
+        )
+    };
+    if let Some((policy, rate)) = rate_fields {
         let headers = res.headers_mut();
-        headers.insert(
-            HeaderName::from_static("ratelimit-policy"),
-            token.policy_header.clone(),
-        );
-        if let Some(v) = rate.header().and_then(|h| HeaderValue::from_str(&h).ok()) {
+        headers.insert(HeaderName::from_static("ratelimit-policy"), policy);
+        if let Some(v) = rate.and_then(|h| HeaderValue::from_str(&h).ok()) {
             headers.insert(HeaderName::from_static("ratelimit"), v);
         }
     }
@@ -48,17 +57,14 @@ pub async fn record_call(
         let code = ApiError::code_of(&res);
         recorder.record(CallRecord {
             at,
-            token: ctx
-                .token
-                .as_ref()
-                .map(|t| (t.id, t.prefix.clone(), t.user_id, t.account_id)),
-            admitted: ctx.admitted,
-            rate_limited: ctx.rate.as_ref().is_some_and(|r| !r.allowed),
+            token: token.map(|t| (t.id, t.prefix.clone(), t.user_id, t.account_id)),
+            admitted,
+            rate_limited,
             method,
             path,
             status,
             code,
-            ip: ctx.ip.or(peer).map(|ip| ip.to_string()).unwrap_or_default(),
+            ip: ip.map(|ip| ip.to_string()).unwrap_or_default(),
             latency_us: started.elapsed().as_micros() as i64,
         });
     }

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use moka::sync::Cache;
 
 use super::allow_list;
-use super::rate_limit::{Limit, RateLimiter, policy_header};
+use super::rate_limit::{Bucket, Limit, RateLimiter, policy_header};
 use super::scope::ScopeSet;
 use super::token::TokenHash;
 use crate::model::{AccountId, Plan, Role, SubscriptionStatus, TokenId, UserId};
@@ -38,6 +38,9 @@ pub struct CachedToken {
     pub policy_header: HeaderValue,
     /// Whether the limits are the server defaults.
     pub default_limits: bool,
+    /// The token's rate-limit windows, held here so a call's check needs no lookup of its
+    /// own (the limiter keeps them too, so they outlive this entry).
+    pub rate: Bucket,
     /// Expiry (ms).
     pub expires_at: Option<i64>,
     /// Revocation (ms).
@@ -67,13 +70,18 @@ pub struct CachedToken {
 }
 
 impl CachedToken {
-    fn from_row(row: AuthRow, defaults: &Arc<[Limit]>) -> Result<CachedToken, StoreError> {
+    fn from_row(
+        row: AuthRow,
+        defaults: &Arc<[Limit]>,
+        limiter: &RateLimiter<TokenId>,
+    ) -> Result<CachedToken, StoreError> {
         let corrupt = |e: String| StoreError::Corrupt(e);
-        let (limits, default_limits) = match &row.limits {
+        let (limits, default_limits): (Arc<[Limit]>, bool) = match &row.limits {
             Some(l) => (Limit::parse_list(l).map_err(corrupt)?.into(), false),
             None => (defaults.clone(), true),
         };
         Ok(CachedToken {
+            rate: limiter.bucket(&row.token_id, &limits),
             id: row.token_id,
             prefix: row.prefix,
             name: row.name,
@@ -188,7 +196,11 @@ impl AuthState {
             .read(|c| crate::store::tokens::find_auth_by_hash(c, hash))?;
         match row {
             Some(row) => {
-                let entry = Arc::new(CachedToken::from_row(row, &self.default_limits)?);
+                let entry = Arc::new(CachedToken::from_row(
+                    row,
+                    &self.default_limits,
+                    &self.limiter,
+                )?);
                 self.tokens.insert(*hash, entry.clone());
                 Ok(Some(entry))
             }
@@ -235,11 +247,13 @@ impl AuthState {
 
     /// Peeks at a token's rate-limit windows without charging.
     pub fn rate_state(&self, token: &CachedToken) -> super::rate_limit::Verdict {
-        self.limiter.peek(&token.id, &token.limits)
+        self.limiter.peek_bucket(&token.rate, &token.limits)
     }
 
-    /// Forgets a token's rate-limit state.
+    /// Forgets a token's rate-limit state. Cached tokens hold their windows, so they are
+    /// dropped too: the token's next call loads it with whole windows.
     pub fn forget_rate_state(&self, id: TokenId) {
         self.limiter.forget(&id);
+        self.invalidate_all();
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
 
 use super::cache::{AuthState, CachedToken};
 use super::client_ip::client_ip;
@@ -68,15 +67,15 @@ pub struct CallContext {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Caller, ApiError>>;
+    // Ready at once: none of the checks waits (a cache miss is read inline, see `identify`).
+    type Future = std::future::Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move { authenticate(&req).await })
+        std::future::ready(authenticate(req))
     }
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let Some(auth) = req.app_data::<web::Data<AuthState>>().cloned() else {
         return Err(ApiError::Internal("auth state is not configured".into()));
     };
@@ -85,7 +84,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         ip: Some(ip),
         ..CallContext::default()
     };
-    let identified = identify(&auth, req.headers()).await;
+    let identified = identify(&auth, req.headers());
     let token = match identified {
         Ok(t) => t,
         Err(e) => {
@@ -124,7 +123,7 @@ fn admit(
     {
         return Ok(());
     }
-    let verdict = auth.limiter.check(&token.id, &token.limits);
+    let verdict = auth.limiter.check_bucket(&token.rate, &token.limits);
     let (allowed, retry_after) = (verdict.allowed, verdict.retry_after_s);
     ctx.rate = Some(verdict);
     if allowed {
@@ -160,10 +159,7 @@ fn failed_authentication(auth: &AuthState, ip: IpAddr, e: ApiError) -> ApiError 
 }
 
 /// Credentials -> checksum -> hash -> cache (or one lookup) -> revoked/rotated/disabled/expired.
-async fn identify(
-    auth: &web::Data<AuthState>,
-    headers: &HeaderMap,
-) -> Result<Arc<CachedToken>, ApiError> {
+fn identify(auth: &AuthState, headers: &HeaderMap) -> Result<Arc<CachedToken>, ApiError> {
     let presented = credentials(headers)?;
     let parsed = token::parse(&presented).ok_or(ApiError::InvalidToken)?;
     let hash = token::hash(parsed.whole);

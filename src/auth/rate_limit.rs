@@ -129,6 +129,17 @@ struct Buckets {
     tat: Vec<u64>,
 }
 
+/// One key's windows, as the limiter holds them. A caller that checks the same key on
+/// every call (a cached token) keeps this handle, so a check needs no cache lookup of its own.
+#[derive(Clone)]
+pub struct Bucket(Arc<Mutex<Buckets>>);
+
+impl fmt::Debug for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Bucket")
+    }
+}
+
 /// Multi-window GCRA limiter keyed by `K` (a token id, a client address).
 pub struct RateLimiter<K: Hash + Eq + Send + Sync + 'static> {
     buckets: Cache<K, Arc<Mutex<Buckets>>>,
@@ -152,13 +163,15 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    fn entry(&self, key: &K, limits: &Arc<[Limit]>) -> Arc<Mutex<Buckets>> {
-        self.buckets.get_with(key.clone(), || {
+    /// The key's windows: the ones already tracked, or new whole ones (then tracked).
+    /// The key stays tracked while it is looked up at least once per idle period.
+    pub fn bucket(&self, key: &K, limits: &Arc<[Limit]>) -> Bucket {
+        Bucket(self.buckets.get_with(key.clone(), || {
             Arc::new(Mutex::new(Buckets {
                 limits: limits.clone(),
                 tat: vec![0; limits.len()],
             }))
-        })
+        }))
     }
 
     /// Checks one call against every window and charges it only if all have room.
@@ -171,55 +184,18 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
         self.check_at(key, limits, self.now_ns(), false)
     }
 
+    /// As [`check`](Self::check), on windows the caller holds (see [`Bucket`]).
+    pub fn check_bucket(&self, bucket: &Bucket, limits: &Arc<[Limit]>) -> Verdict {
+        judge(bucket, limits, self.now_ns(), true)
+    }
+
+    /// As [`peek`](Self::peek), on windows the caller holds.
+    pub fn peek_bucket(&self, bucket: &Bucket, limits: &Arc<[Limit]>) -> Verdict {
+        judge(bucket, limits, self.now_ns(), false)
+    }
+
     fn check_at(&self, key: &K, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verdict {
-        let entry = self.entry(key, limits);
-        let mut b = entry.lock().unwrap_or_else(|p| p.into_inner());
-        if *b.limits != **limits {
-            // The token's limits changed: start its windows afresh.
-            *b = Buckets {
-                limits: limits.clone(),
-                tat: vec![0; limits.len()],
-            };
-        }
-        let mut allowed = true;
-        let mut wait_ns = 0u64;
-        let mut next = Vec::with_capacity(limits.len());
-        for (l, &tat) in limits.iter().zip(&b.tat) {
-            let window_ns = l.window_s * 1_000_000_000;
-            let new_tat = tat.max(now) + l.interval_ns();
-            if new_tat - now > window_ns {
-                allowed = false;
-                wait_ns = wait_ns.max(new_tat - now - window_ns);
-            }
-            next.push(new_tat);
-        }
-        let charged = allowed && charge;
-        if charged {
-            b.tat.copy_from_slice(&next);
-        }
-        let windows = limits
-            .iter()
-            .zip(&b.tat)
-            .map(|(l, &tat)| {
-                let window_ns = l.window_s * 1_000_000_000;
-                let used = tat.saturating_sub(now);
-                let remaining = window_ns.saturating_sub(used) / l.interval_ns();
-                WindowState {
-                    limit: *l,
-                    remaining: remaining.min(u64::from(l.quota)),
-                    reset_s: used.div_ceil(1_000_000_000),
-                }
-            })
-            .collect();
-        Verdict {
-            allowed,
-            retry_after_s: if allowed {
-                0
-            } else {
-                wait_ns.div_ceil(1_000_000_000).max(1)
-            },
-            windows,
-        }
+        judge(&self.bucket(key, limits), limits, now, charge)
     }
 
     /// Forgets a key (its limits start whole).
@@ -235,6 +211,58 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
     /// True when no key is tracked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Checks one call at `now` against every window of `bucket`; charges it when `charge` and
+/// every window has room.
+fn judge(bucket: &Bucket, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verdict {
+    let mut b = bucket.0.lock().unwrap_or_else(|p| p.into_inner());
+    if *b.limits != **limits {
+        // The token's limits changed: start its windows afresh.
+        *b = Buckets {
+            limits: limits.clone(),
+            tat: vec![0; limits.len()],
+        };
+    }
+    let mut allowed = true;
+    let mut wait_ns = 0u64;
+    let mut next = Vec::with_capacity(limits.len());
+    for (l, &tat) in limits.iter().zip(&b.tat) {
+        let window_ns = l.window_s * 1_000_000_000;
+        let new_tat = tat.max(now) + l.interval_ns();
+        if new_tat - now > window_ns {
+            allowed = false;
+            wait_ns = wait_ns.max(new_tat - now - window_ns);
+        }
+        next.push(new_tat);
+    }
+    let charged = allowed && charge;
+    if charged {
+        b.tat.copy_from_slice(&next);
+    }
+    let windows = limits
+        .iter()
+        .zip(&b.tat)
+        .map(|(l, &tat)| {
+            let window_ns = l.window_s * 1_000_000_000;
+            let used = tat.saturating_sub(now);
+            let remaining = window_ns.saturating_sub(used) / l.interval_ns();
+            WindowState {
+                limit: *l,
+                remaining: remaining.min(u64::from(l.quota)),
+                reset_s: used.div_ceil(1_000_000_000),
+            }
+        })
+        .collect();
+    Verdict {
+        allowed,
+        retry_after_s: if allowed {
+            0
+        } else {
+            wait_ns.div_ceil(1_000_000_000).max(1)
+        },
+        windows,
     }
 }
 
@@ -279,6 +307,22 @@ mod tests {
         assert!(
             l.check_at(&1, &lim, t0 + SEC / 5, true).allowed,
             "one interval later"
+        );
+    }
+
+    #[test]
+    fn a_held_bucket_and_the_key_share_one_set_of_windows() {
+        let l = limiter();
+        let lim = limits(&["4/1m"]);
+        let held = l.bucket(&3, &lim);
+        assert!(l.check_bucket(&held, &lim).allowed);
+        assert!(l.check(&3, &lim).allowed);
+        assert_eq!(l.peek_bucket(&held, &lim).windows[0].remaining, 2);
+        l.forget(&3);
+        assert_eq!(
+            l.peek(&3, &lim).windows[0].remaining,
+            4,
+            "forgotten: whole again"
         );
     }
 

@@ -80,6 +80,29 @@ fn rotating_replaces_the_token_with_or_without_grace() {
 }
 
 #[test]
+fn an_edited_token_starts_with_whole_windows() {
+    let app = spawn_app();
+    let b = admin(&app);
+    let token = app.token_for("boss@example.com", &["leads:read"]);
+    let id = b.get("/admin/api/tokens").json()[0]["id"].as_i64().unwrap();
+    let path = format!("/admin/api/tokens/{id}");
+    assert_eq!(b.patch(&path, &json!({"limits": ["3/1m"]})).status, 200);
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/leads", &token).status, 200);
+    }
+    assert_eq!(app.get("/api/v1/leads", &token).status, 429);
+    // The cached token holds its windows: an edit must drop them with it.
+    assert_eq!(b.patch(&path, &json!({"name": "renamed"})).status, 200);
+    let r = app.get("/api/v1/leads", &token);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.header("ratelimit").unwrap().contains("r=2"),
+        "{:?}",
+        r.header("ratelimit")
+    );
+}
+
+#[test]
 fn editing_a_token_applies_on_the_next_call() {
     let app = spawn_app();
     let b = admin(&app);

@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 use switchboard::auth::CachedToken;
+use switchboard::auth::allow_list;
 use switchboard::auth::rate_limit::{Limit, RateLimiter, policy_header};
 use switchboard::auth::scope::ScopeSet;
 use switchboard::auth::token::{self, TokenHash};
-use switchboard::auth::allow_list;
 use switchboard::clock;
 use switchboard::model::{self, AccountId, Plan, Role, SubscriptionStatus, TokenId, UserId};
 
@@ -33,9 +33,16 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn cached_token(i: usize, prefix: &str, limits: &Arc<[Limit]>) -> CachedToken {
+fn cached_token(
+    i: usize,
+    prefix: &str,
+    limits: &Arc<[Limit]>,
+    limiter: &RateLimiter<TokenId>,
+) -> CachedToken {
+    let id = TokenId(i as i64 + 1);
     CachedToken {
-        id: TokenId(i as i64 + 1),
+        rate: limiter.bucket(&id, limits),
+        id,
         prefix: prefix.to_owned(),
         name: format!("bench-{i}"),
         scopes: ScopeSet::ALL,
@@ -110,10 +117,11 @@ fn main() {
         .max_capacity(50_000)
         .time_to_live(Duration::from_secs(300))
         .build();
-    for (i, t) in tokens.iter().enumerate() {
-        cache.insert(t.hash, Arc::new(cached_token(i, &t.prefix, &limits)));
-    }
     let limiter: RateLimiter<TokenId> = RateLimiter::new(50_000, Duration::from_secs(3_600));
+    for (i, t) in tokens.iter().enumerate() {
+        let entry = cached_token(i, &t.prefix, &limits, &limiter);
+        cache.insert(t.hash, Arc::new(entry));
+    }
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let pick = |i: usize| plaintexts[i % TOKENS].as_str();
 
@@ -139,7 +147,11 @@ fn main() {
         let e = cache.get(&h).expect("warm");
         e.id.0 as u64
     });
-    report("authpath", "parse + checksum + SHA-256 + cache hit (target < 2000 ns)", &full);
+    report(
+        "authpath",
+        "parse + checksum + SHA-256 + cache hit (target < 2000 ns)",
+        &full,
+    );
 
     let guard = measure(iters, runs, |i| {
         let p = token::parse(black_box(pick(i))).expect("valid");
@@ -154,7 +166,7 @@ fn main() {
             && allow_list::permits(&e.allow_ips, ip)
             && allow_list::permits(&e.account_allow_ips, ip)
             && model::api_access(e.plan, e.status).is_ok();
-        let verdict = limiter.check(&e.id, &e.limits);
+        let verdict = limiter.check_bucket(&e.rate, &e.limits);
         (ok && verdict.allowed) as u64
     });
     report(
