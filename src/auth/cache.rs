@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use moka::sync::Cache;
 
 use super::allow_list;
-use super::rate_limit::{Bucket, Limit, RateLimiter, policy_header};
+use super::rate_limit::{Bucket, LONGEST_WINDOW, Limit, RateLimiter, policy_header};
 use super::scope::ScopeSet;
 use super::token::TokenHash;
 use crate::model::{AccountId, Plan, Role, SubscriptionStatus, TokenId, UserId};
@@ -147,6 +147,8 @@ const TOKEN_CACHE_CAPACITY: u64 = 10_000;
 const NEGATIVE_CACHE_CAPACITY: u64 = 20_000;
 /// Client addresses tracked by the failed-auth limiter at most.
 const FAILED_AUTH_CAPACITY: u64 = 20_000;
+/// How long a cached token lives without a change.
+const TOKEN_TTL: Duration = Duration::from_secs(300);
 
 impl AuthState {
     /// Builds the caches over `store`.
@@ -158,13 +160,15 @@ impl AuthState {
             tokens: Cache::builder()
                 .max_capacity(TOKEN_CACHE_CAPACITY)
                 // A safety net only: every change invalidates explicitly.
-                .time_to_live(Duration::from_secs(300))
+                .time_to_live(TOKEN_TTL)
                 .build(),
             unknown: Cache::builder()
                 .max_capacity(NEGATIVE_CACHE_CAPACITY)
                 .time_to_live(Duration::from_secs(30))
                 .build(),
-            limiter: RateLimiter::new(TOKEN_CACHE_CAPACITY, Duration::from_secs(3_600)),
+            // A cached token holds its windows and looks them up again only when it is
+            // reloaded: at the latest one TTL after the last time.
+            limiter: RateLimiter::new(TOKEN_CACHE_CAPACITY, LONGEST_WINDOW + TOKEN_TTL),
             failed: RateLimiter::new(FAILED_AUTH_CAPACITY, failed_idle),
             failed_limits,
             default_limits: settings.default_limits.clone().into(),
@@ -250,10 +254,9 @@ impl AuthState {
         self.limiter.peek_bucket(&token.rate, &token.limits)
     }
 
-    /// Forgets a token's rate-limit state. Cached tokens hold their windows, so they are
-    /// dropped too: the token's next call loads it with whole windows.
+    /// Starts a token's rate-limit windows whole again (cached entries included: they
+    /// share the limiter's windows).
     pub fn forget_rate_state(&self, id: TokenId) {
         self.limiter.forget(&id);
-        self.invalidate_all();
     }
 }

@@ -1,8 +1,11 @@
 //! The request guard: every `/api/v1` handler that needs a caller extracts a `Caller`, which
 //! runs the contract's checks in order. With a warm cache nothing here touches the disk.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
@@ -67,11 +70,30 @@ pub struct CallContext {
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    // Ready at once: none of the checks waits (a cache miss is read inline, see `identify`).
-    type Future = std::future::Ready<Result<Caller, ApiError>>;
+    type Future = Authenticating;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(authenticate(req))
+        Authenticating(Some(req.clone()))
+    }
+}
+
+/// The guard's checks, run when first polled, not when made: a handler's extractors are all
+/// made before any is polled, and a call refused by an earlier one (a path id that is no
+/// id) is neither charged to the token's limits nor counted as a failed authentication.
+/// Ready at that first poll: none of the checks waits (a cache miss is read inline, see
+/// `identify`).
+pub struct Authenticating(Option<HttpRequest>);
+
+impl Future for Authenticating {
+    type Output = Result<Caller, ApiError>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(match self.get_mut().0.take() {
+            Some(req) => authenticate(&req),
+            None => Err(ApiError::Internal(
+                "the guard was polled after it answered".into(),
+            )),
+        })
     }
 }
 

@@ -12,6 +12,8 @@ use moka::sync::Cache;
 
 /// The windows a limit may use.
 const WINDOWS: [(&str, u64); 4] = [("1s", 1), ("10s", 10), ("1m", 60), ("1h", 3_600)];
+/// The longest window: a key's state is whole again this long after its last call.
+pub const LONGEST_WINDOW: Duration = Duration::from_secs(WINDOWS[WINDOWS.len() - 1].1);
 
 /// One limit: `quota` calls per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,8 +149,9 @@ pub struct RateLimiter<K: Hash + Eq + Send + Sync + 'static> {
 }
 
 impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
-    /// A limiter remembering at most `capacity` keys; idle keys are dropped after `idle`
-    /// (by then their windows are whole again anyway).
+    /// A limiter remembering at most `capacity` keys; a key not looked up for `idle` is
+    /// dropped. `idle` must be at least the longest window (its state is then whole again
+    /// anyway) plus the longest a holder of its [`Bucket`] goes without looking it up.
     pub fn new(capacity: u64, idle: Duration) -> Self {
         RateLimiter {
             buckets: Cache::builder()
@@ -164,7 +167,8 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
     }
 
     /// The key's windows: the ones already tracked, or new whole ones (then tracked).
-    /// The key stays tracked while it is looked up at least once per idle period.
+    /// A holder's checks do not count as lookups: it must look the key up again at least
+    /// once per idle period (see [`new`](Self::new)).
     pub fn bucket(&self, key: &K, limits: &Arc<[Limit]>) -> Bucket {
         Bucket(self.buckets.get_with(key.clone(), || {
             Arc::new(Mutex::new(Buckets {
@@ -198,9 +202,12 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
         judge(&self.bucket(key, limits), limits, now, charge)
     }
 
-    /// Forgets a key (its limits start whole).
+    /// Starts a key's windows whole again, for every holder of its [`Bucket`].
     pub fn forget(&self, key: &K) {
-        self.buckets.invalidate(key);
+        if let Some(bucket) = self.buckets.get(key) {
+            let mut b = bucket.lock().unwrap_or_else(|p| p.into_inner());
+            b.tat.fill(0);
+        }
     }
 
     /// Keys currently tracked (approximate), for metrics.
@@ -323,6 +330,11 @@ mod tests {
             l.peek(&3, &lim).windows[0].remaining,
             4,
             "forgotten: whole again"
+        );
+        assert_eq!(
+            l.peek_bucket(&held, &lim).windows[0].remaining,
+            4,
+            "for the holder too"
         );
     }
 

@@ -91,7 +91,7 @@ fn an_edited_token_starts_with_whole_windows() {
         assert_eq!(app.get("/api/v1/leads", &token).status, 200);
     }
     assert_eq!(app.get("/api/v1/leads", &token).status, 429);
-    // The cached token holds its windows: an edit must drop them with it.
+    // An edit starts the windows whole, for the cached token (which holds them) too.
     assert_eq!(b.patch(&path, &json!({"name": "renamed"})).status, 200);
     let r = app.get("/api/v1/leads", &token);
     assert_eq!(r.status, 200, "{}", r.text);
