@@ -10,7 +10,8 @@
 //! behind is followed 10 ms later by another (each copies little), and past `RESTART_ABOVE_PAGES`
 //! the checkpointer syncs the database file and has the writer copy the last few batches'
 //! pages back between two batches (`Writer::finish_checkpoint`): its next batch starts the
-//! WAL over, writing over the file from its beginning.
+//! WAL over, writing over the file from its beginning (or, when a reader still used the WAL,
+//! one of the few batches after it: the writer tries again before each).
 //!
 //! The file itself is cut back only past `WAL_SIZE_LIMIT`, above the size it reached here
 //! under a sustained stream of writes. Cut back to the restart size, it grew again after
@@ -213,6 +214,40 @@ mod tests {
             started_over >= 3,
             "the WAL started over {started_over} times"
         );
+    }
+
+    #[test]
+    fn a_restart_a_reader_held_off_is_tried_again_at_the_next_batch() {
+        let (dir, store) = store_with_blob_table();
+        let (path, writer) = (dir.path().join("wal.db"), store.writer());
+        let insert = |size: i64| {
+            writer
+                .write_blocking(move |c| -> StoreResult<usize> {
+                    Ok(c.execute("INSERT INTO t VALUES (zeroblob(?1))", [size])?)
+                })
+                .unwrap()
+        };
+        for _ in 0..200 {
+            insert(4000);
+        }
+        // Another connection's snapshot, taken before the checkpointer's request.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let rows: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 200);
+        let checkpointer = open_checkpointer(&path).unwrap();
+        assert!(checkpointer.pass(10, writer).unwrap().restart_asked);
+        insert(10);
+        let held = checkpointer.run().unwrap();
+        assert!(held.wal_pages >= 200, "the reader held it off: {held:?}");
+        reader.execute_batch("COMMIT").unwrap();
+        // No new request from the checkpointer: the writer tries again on its own.
+        insert(10);
+        let c = checkpointer.run().unwrap();
+        assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+        writer.shutdown();
     }
 
     #[test]
