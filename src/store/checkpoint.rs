@@ -147,17 +147,20 @@ mod tests {
         (dir, store)
     }
 
+    /// One row of `size` zero bytes into `t`, in a batch of its own.
+    fn insert_blob(writer: &Writer, size: i64) {
+        writer
+            .write_blocking(move |c| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t VALUES (zeroblob(?1))", [size])?)
+            })
+            .unwrap();
+    }
+
     #[test]
     fn a_wal_past_the_bound_is_started_over_by_the_writers_next_batch() {
         let (dir, store) = store_with_blob_table();
         let (path, writer) = (dir.path().join("wal.db"), store.writer());
-        let insert = |size: i64| {
-            writer
-                .write_blocking(move |c| -> StoreResult<usize> {
-                    Ok(c.execute("INSERT INTO t VALUES (zeroblob(?1))", [size])?)
-                })
-                .unwrap()
-        };
+        let insert = |size| insert_blob(writer, size);
         for _ in 0..200 {
             insert(4000);
         }
@@ -194,11 +197,7 @@ mod tests {
         // Writes and reads taking turns, as under a mixed load: every read follows a commit,
         // so it takes a snapshot and keeps it until after the next write has begun.
         for _ in 0..60 {
-            writer
-                .write_blocking(|c| -> StoreResult<usize> {
-                    Ok(c.execute("INSERT INTO t VALUES (zeroblob(40000))", [])?)
-                })
-                .unwrap();
+            insert_blob(writer, 40_000);
             store
                 .read_inline(|c| {
                     Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?)
@@ -220,13 +219,7 @@ mod tests {
     fn a_restart_a_reader_held_off_is_tried_again_at_the_next_batch() {
         let (dir, store) = store_with_blob_table();
         let (path, writer) = (dir.path().join("wal.db"), store.writer());
-        let insert = |size: i64| {
-            writer
-                .write_blocking(move |c| -> StoreResult<usize> {
-                    Ok(c.execute("INSERT INTO t VALUES (zeroblob(?1))", [size])?)
-                })
-                .unwrap()
-        };
+        let insert = |size| insert_blob(writer, size);
         for _ in 0..200 {
             insert(4000);
         }
