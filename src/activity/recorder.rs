@@ -26,9 +26,10 @@ const FLUSH_AT: usize = 5_000;
 /// The most records one write carries while other writes wait (see `flush`).
 const WRITE_CHUNK: usize = 256;
 /// The most records one write carries when the writer has nothing else queued. Each commit
-/// writes every index page its rows touch (the token index's new entries land on a leaf per
-/// busy token) and waits for the disk: under point reads alone, commits of 256 rows kept the
-/// writer busy 2.5-3.0 s in 8, of 1,024 rows 1.7-1.9 s (a write of 5,000 saved little more).
+/// writes every page its rows touch and waits for the disk: under point reads alone, commits
+/// of 256 rows kept the writer busy 2.5-3.0 s in 8, of 1,024 rows 1.7-1.9 s (a write of 5,000
+/// saved little more; measured while an index by token still put each write's rows on a leaf
+/// per busy token, which migration V9 replaced).
 /// A write of this size takes ~6 ms of the writer's time: the most a write arriving while it
 /// runs waits for it.
 const IDLE_WRITE_CHUNK: usize = 1024;

@@ -1,6 +1,8 @@
 //! The audit log and per-token daily usage counters. Written in batches by the telemetry
 //! flusher, read by the admin page and the CLI.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, params, params_from_iter};
 use serde::Serialize;
 
@@ -36,12 +38,18 @@ pub struct AuditEntry {
     pub latency_us: i64,
 }
 
-/// Appends entries.
+/// An hour in ms: the span of one `audit_token_hours` row.
+const HOUR_MS: i64 = 3_600_000;
+
+/// Appends entries, and extends each of their tokens' id ranges for the hour
+/// (`audit_token_hours`, see migration V9) in the same transaction.
 pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO audit_log (at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, \
          latency_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
+    // (hour, token) -> (first id, last id) of this write: a few per token at most.
+    let mut spans: HashMap<(i64, TokenId), (i64, i64)> = HashMap::new();
     for e in entries {
         stmt.execute(params![
             e.at,
@@ -56,6 +64,24 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
             e.ip,
             e.latency_us
         ])?;
+        if let Some(token) = e.token_id {
+            let id = conn.last_insert_rowid();
+            spans
+                .entry((e.at.div_euclid(HOUR_MS), token))
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(id);
+                    *last = (*last).max(id);
+                })
+                .or_insert((id, id));
+        }
+    }
+    let mut extend = conn.prepare_cached(
+        "INSERT INTO audit_token_hours (hour, token_id, first_id, last_id) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (hour, token_id) DO UPDATE SET first_id = min(first_id, excluded.first_id), \
+         last_id = max(last_id, excluded.last_id)",
+    )?;
+    for ((hour, token), (first, last)) in spans {
+        extend.execute(params![hour, token, first, last])?;
     }
     Ok(())
 }
@@ -83,11 +109,63 @@ pub struct AuditFilter {
 
 /// One page of the log, newest first.
 ///
-/// The statement names only the filters given, so SQLite can walk the `(token_id, id)` or
-/// `(account_id, id)` index newest first: the generic `(?1 IS NULL OR token_id = ?1)` form
-/// hides both and scans the whole log backwards for a rarely used token.
+/// The statement names only the filters given, so SQLite can walk the `(account_id, id)`
+/// index newest first: the generic `(?1 IS NULL OR account_id = ?1)` form hides it. A token's
+/// calls are found through its hours' id ranges (`token_ranges`).
 pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
-    let (sql, args) = list_query(f);
+    let Some(token) = f.token else {
+        return page(conn, f, None);
+    };
+    // Each range is read newest first down to its first id, below every range read before
+    // it: rows come out in id order, none twice. A row of the token lies in its hour's range,
+    // read unless an earlier range (one ending later) already covered it.
+    let mut rows = Vec::new();
+    let mut below = f.before_id.unwrap_or(i64::MAX);
+    for (first, last) in token_ranges(conn, token, f.since, f.until)? {
+        let wanted = (f.limit as usize).saturating_sub(rows.len());
+        if wanted == 0 {
+            break;
+        }
+        if first >= below {
+            continue;
+        }
+        let part = AuditFilter {
+            before_id: Some(below.min(last.saturating_add(1))),
+            limit: wanted as u32,
+            ..f.clone()
+        };
+        rows.extend(page(conn, &part, Some(first))?);
+        below = first;
+    }
+    Ok(rows)
+}
+
+/// The id ranges of a token's calls, one per hour it made any that meets `[since, until)`,
+/// latest-ending first.
+fn token_ranges(
+    conn: &Connection,
+    token: TokenId,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> StoreResult<Vec<(i64, i64)>> {
+    let from_hour = since.map_or(i64::MIN, |t| t.div_euclid(HOUR_MS));
+    let to_hour = until.map_or(i64::MAX, |t| t.saturating_sub(1).div_euclid(HOUR_MS));
+    let mut ranges = conn
+        .prepare_cached(
+            "SELECT first_id, last_id FROM audit_token_hours \
+             WHERE token_id = ?1 AND hour BETWEEN ?2 AND ?3",
+        )?
+        .query_map(params![token, from_hour, to_hour], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    ranges.sort_unstable_by_key(|&(first, last)| std::cmp::Reverse((last, first)));
+    Ok(ranges)
+}
+
+/// The rows `f` selects with an id of at least `from_id`, newest first.
+fn page(conn: &Connection, f: &AuditFilter, from_id: Option<i64>) -> StoreResult<Vec<AuditEntry>> {
+    let (sql, args) = list_query(f, from_id);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| {
@@ -111,7 +189,7 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> 
 }
 
 /// The statement of `list` and its arguments.
-fn list_query(f: &AuditFilter) -> (String, Vec<i64>) {
+fn list_query(f: &AuditFilter, from_id: Option<i64>) -> (String, Vec<i64>) {
     let mut sql = String::from(
         "SELECT id, at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, latency_us \
          FROM audit_log WHERE 1",
@@ -125,6 +203,7 @@ fn list_query(f: &AuditFilter) -> (String, Vec<i64>) {
         ("at >=", f.since),
         ("at <", f.until),
         ("id <", f.before_id),
+        ("id >=", from_id),
     ];
     for (test, value) in filters {
         if let Some(v) = value {
@@ -140,14 +219,20 @@ fn list_query(f: &AuditFilter) -> (String, Vec<i64>) {
     (sql, args)
 }
 
-/// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first;
-/// returns how many.
+/// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first, and the
+/// token ranges of hours before it left with no row; returns how many entries.
 pub fn prune(conn: &Connection, cutoff: i64, at_most: usize) -> StoreResult<usize> {
-    Ok(conn.execute(
+    let n = conn.execute(
         "DELETE FROM audit_log WHERE id IN \
            (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at LIMIT ?2)",
         params![cutoff, at_most as i64],
-    )?)
+    )?;
+    conn.execute(
+        "DELETE FROM audit_token_hours WHERE hour < ?1 \
+           AND last_id < coalesce((SELECT min(id) FROM audit_log), 9223372036854775807)",
+        [cutoff.div_euclid(HOUR_MS)],
+    )?;
+    Ok(n)
 }
 
 /// A day's counters for one token.
@@ -316,29 +401,240 @@ mod tests {
     }
 
     #[test]
-    fn a_token_or_account_filter_walks_its_index() {
+    fn a_token_range_or_account_filter_walks_an_index() {
         let conn = migrated();
-        let plan = |f: AuditFilter| -> String {
-            let (sql, args) = list_query(&AuditFilter { limit: 50, ..f });
+        let plan = |f: AuditFilter, from_id: Option<i64>| -> String {
+            let (sql, args) = list_query(&AuditFilter { limit: 50, ..f }, from_id);
             let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let details = explain
                 .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
                 .unwrap();
             details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
-        let by_token = plan(AuditFilter {
-            account: Some(AccountId(1)),
-            token: Some(TokenId(7)),
-            ..Default::default()
-        });
-        assert!(by_token.contains("INDEX audit_log_token"), "{by_token}");
-        let by_account = plan(AuditFilter {
-            account: Some(AccountId(1)),
-            ..Default::default()
-        });
+        // One hour's range of a token's ids: a bounded walk, not the whole log.
+        let by_token = plan(
+            AuditFilter {
+                account: Some(AccountId(1)),
+                token: Some(TokenId(7)),
+                before_id: Some(1_000),
+                ..Default::default()
+            },
+            Some(900),
+        );
+        assert!(
+            by_token.contains("rowid>? AND rowid<?") || by_token.contains("id>? AND id<?"),
+            "{by_token}"
+        );
+        let by_account = plan(
+            AuditFilter {
+                account: Some(AccountId(1)),
+                ..Default::default()
+            },
+            None,
+        );
         assert!(
             by_account.contains("INDEX audit_log_account"),
             "{by_account}"
         );
+        let ranges = {
+            let mut explain = conn
+                .prepare(
+                    "EXPLAIN QUERY PLAN SELECT first_id, last_id FROM audit_token_hours \
+                     WHERE token_id = 7 AND hour BETWEEN 1 AND 2",
+                )
+                .unwrap();
+            explain
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert!(ranges.contains("INDEX audit_token_hours_token"), "{ranges}");
+    }
+
+    /// Calls of four tokens over four hours, written in writes of 7 rows as the recorder
+    /// does; at each hour's turn a call of the hour before is written after calls of the new
+    /// one (it was answered later), so neighbouring hours' ranges overlap.
+    fn calls_over_hours(conn: &Connection) -> Vec<AuditEntry> {
+        let mut entries = Vec::new();
+        for i in 0..240i64 {
+            let hour = i / 60;
+            let mut at = hour * HOUR_MS + (i % 60) * 1_000;
+            if i % 60 == 2 && hour > 0 {
+                at = hour * HOUR_MS - 1; // late: the hour before
+            }
+            // Token 3 calls in the first and last hours only. Token 4 calls three times: in
+            // hour 1, in hour 2, then late for hour 1: its hour 1 range holds its hour 2 one.
+            let token = match i % 5 {
+                _ if [65, 124, 126].contains(&i) => 4,
+                0 | 1 => 1,
+                2 | 3 => 2,
+                _ if hour == 1 || hour == 2 => 1,
+                _ => 3,
+            };
+            if i == 126 {
+                at = HOUR_MS + 59 * 60_000;
+            }
+            entries.push(entry(at, Some(token), 200));
+        }
+        entries.push(entry(5, None, 401)); // no token: in no range
+        for chunk in entries.chunks(7) {
+            insert_many(conn, chunk).unwrap();
+        }
+        // The ids as written.
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM audit_log ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        entries
+            .into_iter()
+            .zip(ids)
+            .map(|(e, id)| AuditEntry { id, ..e })
+            .collect()
+    }
+
+    #[test]
+    fn a_tokens_calls_come_newest_first_whole_and_once_across_hours_and_pages() {
+        let conn = migrated();
+        let entries = calls_over_hours(&conn);
+        for token in [1, 2, 3, 4] {
+            for (since, until) in [
+                (None, None),
+                (Some(HOUR_MS - 1), None),
+                (Some(HOUR_MS + 30_000), Some(3 * HOUR_MS)),
+                (None, Some(HOUR_MS)),
+            ] {
+                let want: Vec<i64> = entries
+                    .iter()
+                    .rev()
+                    .filter(|e| e.token_id == Some(TokenId(token)))
+                    .filter(|e| since.is_none_or(|s| e.at >= s) && until.is_none_or(|u| e.at < u))
+                    .map(|e| e.id)
+                    .collect();
+                for limit in [1, 3, 7, 50, 500] {
+                    let mut got = Vec::new();
+                    let mut before_id = None;
+                    loop {
+                        let page = list(
+                            &conn,
+                            &AuditFilter {
+                                token: Some(TokenId(token)),
+                                account: Some(AccountId(1)),
+                                since,
+                                until,
+                                before_id,
+                                limit,
+                                ..Default::default()
+                            },
+                        )
+                        .unwrap();
+                        assert!(page.len() <= limit as usize);
+                        got.extend(page.iter().map(|e| e.id));
+                        if page.len() < limit as usize {
+                            break;
+                        }
+                        before_id = page.last().map(|e| e.id);
+                    }
+                    assert_eq!(
+                        got, want,
+                        "token {token}, {since:?}..{until:?}, pages of {limit}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_ranges_of_pruned_hours_go_with_their_rows() {
+        let conn = migrated();
+        let entries = calls_over_hours(&conn);
+        let hours = || -> Vec<i64> {
+            conn.prepare("SELECT DISTINCT hour FROM audit_token_hours ORDER BY hour")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(hours(), [0, 1, 2, 3]);
+        // Everything before the third hour: its late call of hour 1 goes too.
+        let pruned = prune(&conn, 2 * HOUR_MS, 10_000).unwrap();
+        let older = entries.iter().filter(|e| e.at < 2 * HOUR_MS).count();
+        assert_eq!(pruned, older);
+        // Hour 1's range ends at its late call, written among hour 2's calls, which are still
+        // there: it stays (reading it finds nothing of hour 1) until they go.
+        assert_eq!(hours(), [1, 2, 3]);
+        prune(&conn, 3 * HOUR_MS, 10_000).unwrap();
+        assert_eq!(hours(), [2, 3]);
+        let left = list(
+            &conn,
+            &AuditFilter {
+                token: Some(TokenId(1)),
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let want = entries
+            .iter()
+            .filter(|e| e.token_id == Some(TokenId(1)) && e.at >= 3 * HOUR_MS)
+            .count();
+        assert_eq!(left.len(), want);
+    }
+
+    #[test]
+    fn the_migration_finds_the_ranges_of_rows_written_before_it() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate_to(&mut conn, 8).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "INSERT INTO audit_log (at, account_id, token_id, method, path, status, ip, latency_us) \
+                 VALUES (?1, 1, ?2, 'GET', '/api/v1/leads', 200, '127.0.0.1', 1)",
+            )
+            .unwrap();
+        for (at, token) in [
+            (10, 1),
+            (20, 2),
+            (HOUR_MS + 5, 1),
+            (30, 1),
+            (HOUR_MS + 9, 2),
+        ] {
+            stmt.execute(params![at, token]).unwrap();
+        }
+        drop(stmt);
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        let ranges: Vec<(i64, i64, i64, i64)> = conn
+            .prepare(
+                "SELECT hour, token_id, first_id, last_id FROM audit_token_hours ORDER BY 1, 2",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            ranges,
+            [(0, 1, 1, 4), (0, 2, 2, 2), (1, 1, 3, 3), (1, 2, 5, 5)]
+        );
+        let ids = |token| -> Vec<i64> {
+            list(
+                &conn,
+                &AuditFilter {
+                    token: Some(TokenId(token)),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect()
+        };
+        assert_eq!(ids(1), [4, 3, 1]);
+        assert_eq!(ids(2), [5, 2]);
     }
 }
