@@ -40,7 +40,8 @@ pub struct Delivery {
     pub last_latency_ms: Option<i64>,
     /// Created (ms).
     pub created_at: i64,
-    /// Last changed (ms).
+    /// When its state last changed (ms): queued, attempted, re-queued or parked; taking a
+    /// lease to send it does not count.
     pub updated_at: i64,
 }
 
@@ -226,9 +227,10 @@ pub fn claim(
     let rows = rows.into_iter().map(|(_, c)| c);
     let mut taken: std::collections::HashMap<EndpointId, usize> = busy.clone();
     let mut out = Vec::new();
-    let mut lease = conn.prepare_cached(
-        "UPDATE webhook_deliveries SET lease_until = ?2, updated_at = ?3 WHERE id = ?1",
-    )?;
+    // The lease leaves `updated_at` alone: its index (`webhook_deliveries_updated`) would
+    // move each delivery's entry once more, and the attempt's outcome stamps it anyway.
+    let mut lease =
+        conn.prepare_cached("UPDATE webhook_deliveries SET lease_until = ?2 WHERE id = ?1")?;
     for c in rows {
         if out.len() >= limit {
             break;
@@ -238,7 +240,7 @@ pub fn claim(
             continue;
         }
         *n += 1;
-        lease.execute(params![c.id, lease_until, now])?;
+        lease.execute(params![c.id, lease_until])?;
         out.push(c);
     }
     Ok(out)
