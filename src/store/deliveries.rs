@@ -169,6 +169,8 @@ impl std::fmt::Debug for Claimed {
 
 /// Claims up to `limit` due deliveries of enabled endpoints for sending until `lease_until`,
 /// at most `per_endpoint` per endpoint counting `busy` (deliveries already in flight there).
+/// The flag is true when a limit may have left due deliveries unclaimed: the next claim is
+/// worth making as soon as a sender is free.
 pub fn claim(
     conn: &Connection,
     now: i64,
@@ -176,7 +178,7 @@ pub fn claim(
     limit: usize,
     per_endpoint: usize,
     busy: &std::collections::HashMap<EndpointId, usize>,
-) -> StoreResult<Vec<Claimed>> {
+) -> StoreResult<(Vec<Claimed>, bool)> {
     // The oldest few due deliveries of each enabled endpoint, so a long backlog at one
     // endpoint never hides another endpoint's deliveries. One index range scan per endpoint
     // and status (see V6): the cost does not grow with the backlog.
@@ -185,9 +187,11 @@ pub fn claim(
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut rows: Vec<(i64, Claimed)> = Vec::new();
+    let mut capped = false;
     for endpoint in endpoints {
         let room = per_endpoint.saturating_sub(busy.get(&endpoint).copied().unwrap_or(0));
         if room == 0 {
+            capped = true;
             continue;
         }
         // The LIMIT is a literal (one statement per size): SQLite plans with a bound LIMIT's
@@ -203,6 +207,7 @@ pub fn claim(
              ORDER BY d.next_attempt_at, d.id LIMIT {room}"
         ))?;
         for status in ["pending", "failed"] {
+            let before = rows.len();
             let found = stmt.query_map(params![endpoint, status, now], |r| {
                 Ok((
                     r.get::<_, i64>(8)?,
@@ -221,6 +226,7 @@ pub fn claim(
             for row in found {
                 rows.push(row?);
             }
+            capped |= rows.len() - before == room;
         }
     }
     rows.sort_by_key(|(due, c)| (*due, c.id));
@@ -233,17 +239,19 @@ pub fn claim(
         conn.prepare_cached("UPDATE webhook_deliveries SET lease_until = ?2 WHERE id = ?1")?;
     for c in rows {
         if out.len() >= limit {
+            capped = true;
             break;
         }
         let n = taken.entry(c.endpoint_id).or_default();
         if *n >= per_endpoint {
+            capped = true;
             continue;
         }
         *n += 1;
         lease.execute(params![c.id, lease_until])?;
         out.push(c);
     }
-    Ok(out)
+    Ok((out, capped))
 }
 
 const NEXT_DUE: &str = "SELECT MIN((SELECT d.next_attempt_at FROM webhook_deliveries d \
@@ -437,8 +445,8 @@ mod tests {
         assert_eq!(next_due(&conn).unwrap(), Some(500));
     }
 
-    /// The worker's question after every claim, and the prune, read what they need, not
-    /// every delivery.
+    /// The worker's question after a claim that left nothing due behind, and the prune, read
+    /// what they need, not every delivery.
     #[test]
     fn next_due_and_prune_walk_their_indexes() {
         let conn = outbox();
@@ -463,5 +471,36 @@ mod tests {
             prune.contains("INDEX webhook_deliveries_updated"),
             "{prune}"
         );
+    }
+
+    #[test]
+    fn a_claim_says_when_a_limit_left_due_deliveries_behind() {
+        let conn = outbox();
+        let none = std::collections::HashMap::new();
+        let claim_ids =
+            |limit, per_endpoint, busy: &std::collections::HashMap<EndpointId, usize>| {
+                let (taken, capped) =
+                    claim(&conn, 1_000, 9_000, limit, per_endpoint, busy).unwrap();
+                (taken.iter().map(|c| c.id).collect::<Vec<_>>(), capped)
+            };
+        assert_eq!(claim_ids(8, 4, &none), (vec![], false), "nothing due");
+        add(&conn, 1, "pending", 100, None); // 1
+        add(&conn, 1, "failed", 200, None); // 2
+        add(&conn, 1, "pending", 300, None); // 3
+        add(&conn, 1, "pending", 5_000, None); // 4: not due yet
+        add(&conn, 2, "pending", 100, None); // 5: its endpoint is disabled
+        // Two of three due, then every sender busy: more are waiting.
+        assert_eq!(claim_ids(2, 4, &none), (vec![1, 2], true));
+        // The rest fit: nothing due is left.
+        assert_eq!(claim_ids(8, 4, &none), (vec![3], false));
+        conn.execute("UPDATE webhook_deliveries SET lease_until = NULL", [])
+            .unwrap();
+        // The endpoint's own limit.
+        assert_eq!(claim_ids(8, 2, &none), (vec![1, 2], true));
+        conn.execute("UPDATE webhook_deliveries SET lease_until = NULL", [])
+            .unwrap();
+        let busy = std::collections::HashMap::from([(EndpointId(1), 2)]);
+        assert_eq!(claim_ids(8, 2, &busy), (vec![], true));
+        assert_eq!(claim_ids(8, 5, &busy), (vec![1, 2, 3], false));
     }
 }

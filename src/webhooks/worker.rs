@@ -83,8 +83,8 @@ pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, sto
         let mut claimed_all = true;
         if now >= next_scan {
             match claim(&store, &settings, &pool, lease) {
-                Ok((batch, full)) => {
-                    claimed_all = !full;
+                Ok((batch, capped)) => {
+                    claimed_all = !capped;
                     for c in batch {
                         if let Some(jobs) = &pool.jobs
                             && jobs.send(c).is_err()
@@ -95,9 +95,17 @@ pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, sto
                 }
                 Err(e) => tracing::error!(error = %e, "could not claim deliveries"),
             }
-            next_scan = now + next_wait(&store, &settings);
+            // When a limit left due deliveries behind, the next claim follows a sender's poke
+            // (or the tick): looking up when the next one falls due would tell nothing, and
+            // while a backlog drained it was half the worker's CPU, 7% of the server's.
+            next_scan = if claimed_all {
+                now + next_wait(&store, &settings)
+            } else {
+                now
+            };
         }
-        // With every slot taken, wait for a sender to finish (it pokes us) or the next tick.
+        // With due deliveries left behind, wait for a sender to finish (it pokes us) or the
+        // next tick.
         let wait = if claimed_all {
             next_scan.saturating_duration_since(Instant::now())
         } else {
@@ -121,7 +129,8 @@ fn next_wait(store: &Store, settings: &WebhookSettings) -> Duration {
     }
 }
 
-/// Claims what free senders can take; the flag says whether every sender is now busy.
+/// Claims what free senders can take; the flag says whether a limit (free senders, or an
+/// endpoint's deliveries in flight) may have left due deliveries unclaimed.
 fn claim(
     store: &Store,
     settings: &WebhookSettings,
@@ -141,7 +150,7 @@ fn claim(
     // which bounded the draining of a backlog. The lease keeps this process from claiming the
     // delivery twice (the claim runs on the writer, after every queued outcome) and tells the
     // CLI it is being sent; a restart voids leases anyway, and sending is at least once.
-    let batch = store.writer().write_uncommitted(move |c| {
+    let (batch, capped) = store.writer().write_uncommitted(move |c| {
         let now = clock::now_ms();
         deliveries::claim(c, now, now + lease_ms, free, per_endpoint, &busy)
     })?;
@@ -149,7 +158,7 @@ fn claim(
     for c in &batch {
         *busy.entry(c.endpoint_id).or_default() += 1;
     }
-    Ok((batch.clone(), batch.len() == free))
+    Ok((batch, capped))
 }
 
 fn start_pool(store: &Store, settings: &Arc<WebhookSettings>, notifier: &Arc<Notifier>) -> Pool {
