@@ -1,5 +1,5 @@
-//! One batch of writes: its transaction, the savepoints that let a failing write fail alone
-//! (see the writer's header), and its commit. Every write of the batch is answered here.
+//! Batches of writes in a transaction: the savepoints that let a failing write fail alone
+//! (see the writer's header), and the commit. Every write run in it is answered here.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
@@ -10,67 +10,94 @@ use rusqlite::Connection;
 use super::{Counters, Job, micros_since};
 use crate::store::StoreError;
 
-/// Runs and commits one batch; true when its last transaction committed.
-pub(super) fn commit_batch(conn: &Connection, batch: &mut Vec<Job>, stats: &Counters) -> bool {
-    let mut txn = Txn {
-        conn,
-        open: begin(conn),
-        ran: Vec::with_capacity(batch.len()),
-        group: None,
-    };
-    // The repeatable writes go first, as one group that opens the transaction and so needs
-    // no savepoint; the others follow, each in its own. Run in queue order, every write of
-    // another kind split the group, and each later part paid for a savepoint's page copies.
-    // This never reorders the writes of one caller. Only `Writer::submit` queues a write
-    // without waiting for it to run, and it queues repeatable ones, which keep their order.
-    // Every other write is waited for at least until it has run, so whatever its caller
-    // queues next goes into a later batch. (A caller that stopped waiting, its request gone,
-    // was promised no order.)
-    let (repeatable, alone): (Vec<Job>, Vec<Job>) =
-        batch.drain(..).partition(|job| job.repeatable());
-    for job in repeatable {
-        txn.run_in_group(job);
-    }
-    txn.close_group();
-    for job in alone {
-        txn.run_alone(job);
-    }
-    let Txn { open, mut ran, .. } = txn;
-    if open.is_err() || conn.is_autocommit() {
-        if !ran.is_empty() {
-            undone(&mut ran);
+impl<'c> Txn<'c> {
+    /// Opens a transaction for one or more batches.
+    pub(super) fn begin(conn: &'c Connection) -> Txn<'c> {
+        Txn {
+            conn,
+            open: begin(conn),
+            ran: Vec::new(),
+            group: None,
         }
-        return false;
     }
-    let committing = Instant::now();
-    let result = run_cached(conn, "COMMIT");
-    stats
-        .commit_us
-        .fetch_add(micros_since(committing), Ordering::Relaxed);
-    match result {
-        Ok(()) => {
-            // Release: a reader that sees the new count also sees the commit (`inline`).
-            stats.commits.fetch_add(1, Ordering::Release);
-            ran.into_iter().for_each(|(_, job)| job.answer(Ok(())));
-            true
+
+    /// Runs a batch's writes in the transaction.
+    pub(super) fn run_batch(&mut self, batch: &mut Vec<Job>) {
+        // The repeatable writes go first, as one group that opens the transaction (or
+        // follows the writes of earlier batches in it) and so needs no savepoint of each
+        // write's own; the others follow, each in its own. Run in queue order, every write of
+        // another kind split the group, and each later part paid for a savepoint's page
+        // copies. This never reorders the writes of one caller. Only `Writer::submit` queues a
+        // write without waiting for it to run, and it queues repeatable ones, which keep their
+        // order. Every other write is waited for at least until it has run, so whatever its
+        // caller queues next goes into a later batch. (A caller that stopped waiting, its
+        // request gone, was promised no order.)
+        let (repeatable, alone): (Vec<Job>, Vec<Job>) =
+            batch.drain(..).partition(|job| job.repeatable());
+        for job in repeatable {
+            self.run_in_group(job);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "group commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
-            for (ok, job) in ran {
-                job.answer(if ok {
-                    Err(StoreError::Sqlite(clone_error(&e)))
-                } else {
-                    Ok(())
-                });
+        self.close_group();
+        for job in alone {
+            self.run_alone(job);
+        }
+    }
+
+    /// True when a write run in the transaction has a caller waiting for its commit.
+    pub(super) fn awaited(&self) -> bool {
+        self.ran.iter().any(|(_, job)| job.awaits_commit())
+    }
+
+    /// True while the transaction is open and may take more writes.
+    pub(super) fn is_open(&self) -> bool {
+        self.open.is_ok() && !self.conn.is_autocommit()
+    }
+
+    /// Commits; true when it did. Every write run in the transaction is answered.
+    pub(super) fn commit(self, stats: &Counters) -> bool {
+        let Txn {
+            conn,
+            open,
+            mut ran,
+            ..
+        } = self;
+        if open.is_err() || conn.is_autocommit() {
+            if !ran.is_empty() {
+                undone(&mut ran);
             }
-            false
+            return false;
+        }
+        let committing = Instant::now();
+        let result = run_cached(conn, "COMMIT");
+        stats
+            .commit_us
+            .fetch_add(micros_since(committing), Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                // Release: a reader that sees the new count also sees the commit (`inline`).
+                stats.commits.fetch_add(1, Ordering::Release);
+                ran.into_iter().for_each(|(_, job)| job.answer(Ok(())));
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "group commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                for (ok, job) in ran {
+                    job.answer(if ok {
+                        Err(StoreError::Sqlite(clone_error(&e)))
+                    } else {
+                        Ok(())
+                    });
+                }
+                false
+            }
         }
     }
 }
 
-/// A batch's transaction while its writes run.
-struct Txn<'c> {
+/// A transaction while its writes run: one batch's, or several batches' in a row while
+/// nobody waits for their commit (see the writer's `DEFER`).
+pub(super) struct Txn<'c> {
     conn: &'c Connection,
     /// Whether the transaction is open (when it is not, every write fails with this error).
     open: rusqlite::Result<()>,
