@@ -89,6 +89,17 @@ start_pinned() {
   PIDS+=("$STARTED_PID")
 }
 
+# A process left listening on one of the benchmark's ports (a sink from an earlier run, say)
+# would answer in place of the one this run starts: its counts would be read as this run's.
+ports_free() {
+  local port
+  for port in "$SB_PORT" "$STARTUP_PORT" "$FLOOD_PORT" "$PB_PORT" "$SINK_PORT"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port is already in use (ss -ltnp 'sport = :$port' tells by what): stop it first"
+    fi
+  done
+}
+
 wait_http() {
   local url=$1 pid=$2 i
   for ((i = 0; i < 600; i++)); do
@@ -458,6 +469,7 @@ authpath() {
 
 main() {
   local t0=$SECONDS
+  ports_free
   ensure_tools
   build
   record_machine
