@@ -38,18 +38,18 @@ pub struct AuditEntry {
     pub latency_us: i64,
 }
 
-/// An hour in ms: the span of one `audit_token_hours` row.
-const HOUR_MS: i64 = 3_600_000;
+/// The ids of a block, `audit_token_ranges`' unit (see migration V9), as a shift: 16,384.
+const BLOCK_BITS: u32 = 14;
 
-/// Appends entries, and extends each of their tokens' id ranges for the hour
-/// (`audit_token_hours`, see migration V9) in the same transaction.
+/// Appends entries, and extends each of their tokens' ranges in the blocks they fall in
+/// (`audit_token_ranges`, see migration V9) in the same transaction.
 pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO audit_log (at, account_id, token_id, token_prefix, user_id, method, path, status, code, ip, \
          latency_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
-    // (hour, token) -> (first id, last id) of this write: a few per token at most.
-    let mut spans: HashMap<(i64, TokenId), (i64, i64)> = HashMap::new();
+    // (block, token) -> the ids and times of this write's calls there: one or two per token.
+    let mut ranges: HashMap<(i64, TokenId), Range> = HashMap::new();
     for e in entries {
         stmt.execute(params![
             e.at,
@@ -66,24 +66,47 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
         ])?;
         if let Some(token) = e.token_id {
             let id = conn.last_insert_rowid();
-            spans
-                .entry((e.at.div_euclid(HOUR_MS), token))
-                .and_modify(|(first, last)| {
-                    *first = (*first).min(id);
-                    *last = (*last).max(id);
-                })
-                .or_insert((id, id));
+            ranges
+                .entry((id >> BLOCK_BITS, token))
+                .and_modify(|r| r.add(id, e.at))
+                .or_insert(Range {
+                    first_id: id,
+                    last_id: id,
+                    first_at: e.at,
+                    last_at: e.at,
+                });
         }
     }
     let mut extend = conn.prepare_cached(
-        "INSERT INTO audit_token_hours (hour, token_id, first_id, last_id) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (hour, token_id) DO UPDATE SET first_id = min(first_id, excluded.first_id), \
-         last_id = max(last_id, excluded.last_id)",
+        "INSERT INTO audit_token_ranges (block, token_id, first_id, last_id, first_at, last_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (block, token_id) DO UPDATE SET first_id = min(first_id, excluded.first_id), \
+         last_id = max(last_id, excluded.last_id), first_at = min(first_at, excluded.first_at), \
+         last_at = max(last_at, excluded.last_at)",
     )?;
-    for ((hour, token), (first, last)) in spans {
-        extend.execute(params![hour, token, first, last])?;
+    for ((block, token), r) in ranges {
+        extend.execute(params![
+            block, token, r.first_id, r.last_id, r.first_at, r.last_at
+        ])?;
     }
     Ok(())
+}
+
+/// A token's calls within one block: their ids and times.
+struct Range {
+    first_id: i64,
+    last_id: i64,
+    first_at: i64,
+    last_at: i64,
+}
+
+impl Range {
+    fn add(&mut self, id: i64, at: i64) {
+        self.first_id = self.first_id.min(id);
+        self.last_id = self.last_id.max(id);
+        self.first_at = self.first_at.min(at);
+        self.last_at = self.last_at.max(at);
+    }
 }
 
 /// Filters for reading the log; newest first, `before` continues a page.
@@ -111,14 +134,14 @@ pub struct AuditFilter {
 ///
 /// The statement names only the filters given, so SQLite can walk the `(account_id, id)`
 /// index newest first: the generic `(?1 IS NULL OR account_id = ?1)` form hides it. A token's
-/// calls are found through its hours' id ranges (`token_ranges`).
+/// calls are found through its id ranges (`token_ranges`).
 pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
     let Some(token) = f.token else {
         return page(conn, f, None);
     };
     // Each range is read newest first down to its first id, below every range read before
-    // it: rows come out in id order, none twice. A row of the token lies in its hour's range,
-    // read unless an earlier range (one ending later) already covered it.
+    // it: rows come out in id order, none twice. (A token's ranges lie in distinct blocks and
+    // do not overlap; the walk would stay right if they did.)
     let mut rows = Vec::new();
     let mut below = f.before_id.unwrap_or(i64::MAX);
     for (first, last) in token_ranges(conn, token, f.since, f.until)? {
@@ -140,24 +163,23 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> 
     Ok(rows)
 }
 
-/// The id ranges of a token's calls, one per hour it made any that meets `[since, until)`,
-/// latest-ending first.
+/// The id ranges of a token's calls, one per block of the log it made any in, whose times
+/// meet `[since, until)`; latest-ending first.
 fn token_ranges(
     conn: &Connection,
     token: TokenId,
     since: Option<i64>,
     until: Option<i64>,
 ) -> StoreResult<Vec<(i64, i64)>> {
-    let from_hour = since.map_or(i64::MIN, |t| t.div_euclid(HOUR_MS));
-    let to_hour = until.map_or(i64::MAX, |t| t.saturating_sub(1).div_euclid(HOUR_MS));
     let mut ranges = conn
         .prepare_cached(
-            "SELECT first_id, last_id FROM audit_token_hours \
-             WHERE token_id = ?1 AND hour BETWEEN ?2 AND ?3",
+            "SELECT first_id, last_id FROM audit_token_ranges \
+             WHERE token_id = ?1 AND last_at >= ?2 AND first_at < ?3",
         )?
-        .query_map(params![token, from_hour, to_hour], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })?
+        .query_map(
+            params![token, since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     ranges.sort_unstable_by_key(|&(first, last)| std::cmp::Reverse((last, first)));
     Ok(ranges)
@@ -220,18 +242,25 @@ fn list_query(f: &AuditFilter, from_id: Option<i64>) -> (String, Vec<i64>) {
 }
 
 /// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first, and the
-/// token ranges of hours before it left with no row; returns how many entries.
+/// token ranges left with no row; returns how many entries.
+///
+/// A range goes once every id it covers is below the oldest entry left. Entries go in time
+/// order, so after the clock was set back an old entry can outlive newer ones for a while,
+/// and the ranges below it wait for it (reading them finds nothing).
 pub fn prune(conn: &Connection, cutoff: i64, at_most: usize) -> StoreResult<usize> {
     let n = conn.execute(
         "DELETE FROM audit_log WHERE id IN \
            (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at LIMIT ?2)",
         params![cutoff, at_most as i64],
     )?;
-    conn.execute(
-        "DELETE FROM audit_token_hours WHERE hour < ?1 \
-           AND last_id < coalesce((SELECT min(id) FROM audit_log), 9223372036854775807)",
-        [cutoff.div_euclid(HOUR_MS)],
-    )?;
+    let oldest: Option<i64> = conn.query_row("SELECT min(id) FROM audit_log", [], |r| r.get(0))?;
+    match oldest {
+        Some(id) => conn.execute(
+            "DELETE FROM audit_token_ranges WHERE block <= ?1 AND last_id < ?2",
+            params![id >> BLOCK_BITS, id],
+        )?,
+        None => conn.execute("DELETE FROM audit_token_ranges", [])?,
+    };
     Ok(n)
 }
 
@@ -411,7 +440,7 @@ mod tests {
                 .unwrap();
             details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
-        // One hour's range of a token's ids: a bounded walk, not the whole log.
+        // One range of a token's ids: a bounded walk, not the whole log.
         let by_token = plan(
             AuditFilter {
                 account: Some(AccountId(1)),
@@ -439,8 +468,8 @@ mod tests {
         let ranges = {
             let mut explain = conn
                 .prepare(
-                    "EXPLAIN QUERY PLAN SELECT first_id, last_id FROM audit_token_hours \
-                     WHERE token_id = 7 AND hour BETWEEN 1 AND 2",
+                    "EXPLAIN QUERY PLAN SELECT first_id, last_id FROM audit_token_ranges \
+                     WHERE token_id = 7 AND last_at >= 1 AND first_at < 2",
                 )
                 .unwrap();
             explain
@@ -450,46 +479,53 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        assert!(ranges.contains("INDEX audit_token_hours_token"), "{ranges}");
+        assert!(
+            ranges.contains("INDEX audit_token_ranges_token"),
+            "{ranges}"
+        );
     }
 
-    /// Calls of four tokens over four hours, written in writes of 7 rows as the recorder
-    /// does; at each hour's turn a call of the hour before is written after calls of the new
-    /// one (it was answered later), so neighbouring hours' ranges overlap.
-    fn calls_over_hours(conn: &Connection) -> Vec<AuditEntry> {
+    /// A row of no token with this id: the next rows' ids follow it.
+    fn skip_ids_to(conn: &Connection, id: i64) {
+        conn.execute(
+            "INSERT INTO audit_log (id, at, method, path, status, ip, latency_us) \
+             VALUES (?1, 0, 'GET', '/healthz', 200, '127.0.0.1', 1)",
+            [id],
+        )
+        .unwrap();
+    }
+
+    /// Calls of four tokens over three blocks of ids, written in writes of 8 rows as the
+    /// recorder does; every tenth call's time is a minute before its neighbours' (it was
+    /// answered later).
+    fn calls_over_blocks(conn: &Connection) -> Vec<AuditEntry> {
+        let block = 1i64 << BLOCK_BITS;
         let mut entries = Vec::new();
         for i in 0..240i64 {
-            let hour = i / 60;
-            let mut at = hour * HOUR_MS + (i % 60) * 1_000;
-            if i % 60 == 2 && hour > 0 {
-                at = hour * HOUR_MS - 1; // late: the hour before
+            let mut at = 1_000_000 + i * 1_000;
+            if i % 10 == 9 {
+                at -= 60_000;
             }
-            // Token 3 calls in the first and last hours only. Token 4 calls three times: in
-            // hour 1, in hour 2, then late for hour 1: its hour 1 range holds its hour 2 one.
+            // Token 3 calls in the first and last blocks only, token 4 twice in each.
             let token = match i % 5 {
-                _ if [65, 124, 126].contains(&i) => 4,
+                _ if [10, 11, 230, 231].contains(&i) => 4,
                 0 | 1 => 1,
                 2 | 3 => 2,
-                _ if hour == 1 || hour == 2 => 1,
+                _ if (80..160).contains(&i) => 1,
                 _ => 3,
             };
-            if i == 126 {
-                at = HOUR_MS + 59 * 60_000;
-            }
             entries.push(entry(at, Some(token), 200));
         }
-        entries.push(entry(5, None, 401)); // no token: in no range
-        for chunk in entries.chunks(7) {
+        let mut ids = Vec::new();
+        for (n, chunk) in entries.chunks(8).enumerate() {
+            // The writes of calls 80.. and 160.. begin three ids before a block's end.
+            if n == 10 || n == 20 {
+                skip_ids_to(conn, (n as i64 / 10) * block - 4);
+            }
             insert_many(conn, chunk).unwrap();
+            let last = conn.last_insert_rowid();
+            ids.extend(last - chunk.len() as i64 + 1..=last);
         }
-        // The ids as written.
-        let ids: Vec<i64> = conn
-            .prepare("SELECT id FROM audit_log ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
         entries
             .into_iter()
             .zip(ids)
@@ -497,16 +533,26 @@ mod tests {
             .collect()
     }
 
+    fn blocks(conn: &Connection) -> Vec<i64> {
+        conn.prepare("SELECT DISTINCT block FROM audit_token_ranges ORDER BY block")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
     #[test]
-    fn a_tokens_calls_come_newest_first_whole_and_once_across_hours_and_pages() {
+    fn a_tokens_calls_come_newest_first_whole_and_once_across_blocks_and_pages() {
         let conn = migrated();
-        let entries = calls_over_hours(&conn);
-        for token in [1, 2, 3, 4] {
+        let entries = calls_over_blocks(&conn);
+        assert_eq!(blocks(&conn), [0, 1, 2]);
+        for token in [1, 2, 3, 4, 5] {
             for (since, until) in [
                 (None, None),
-                (Some(HOUR_MS - 1), None),
-                (Some(HOUR_MS + 30_000), Some(3 * HOUR_MS)),
-                (None, Some(HOUR_MS)),
+                (Some(1_085_000), None),
+                (Some(1_079_500), Some(1_161_000)),
+                (None, Some(1_012_000)),
             ] {
                 let want: Vec<i64> = entries
                     .iter()
@@ -549,27 +595,15 @@ mod tests {
     }
 
     #[test]
-    fn the_ranges_of_pruned_hours_go_with_their_rows() {
+    fn the_ranges_of_pruned_rows_go_with_them() {
         let conn = migrated();
-        let entries = calls_over_hours(&conn);
-        let hours = || -> Vec<i64> {
-            conn.prepare("SELECT DISTINCT hour FROM audit_token_hours ORDER BY hour")
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect()
-        };
-        assert_eq!(hours(), [0, 1, 2, 3]);
-        // Everything before the third hour: its late call of hour 1 goes too.
-        let pruned = prune(&conn, 2 * HOUR_MS, 10_000).unwrap();
-        let older = entries.iter().filter(|e| e.at < 2 * HOUR_MS).count();
-        assert_eq!(pruned, older);
-        // Hour 1's range ends at its late call, written among hour 2's calls, which are still
-        // there: it stays (reading it finds nothing of hour 1) until they go.
-        assert_eq!(hours(), [1, 2, 3]);
-        prune(&conn, 3 * HOUR_MS, 10_000).unwrap();
-        assert_eq!(hours(), [2, 3]);
+        let entries = calls_over_blocks(&conn);
+        // Calls 0-99 go, and the two rows that moved the ids on: block 0 keeps no call.
+        let cutoff = 1_100_000;
+        let pruned = prune(&conn, cutoff, 10_000).unwrap();
+        let older = entries.iter().filter(|e| e.at < cutoff).count();
+        assert_eq!(pruned, older + 2);
+        assert_eq!(blocks(&conn), [1, 2]);
         let left = list(
             &conn,
             &AuditFilter {
@@ -581,9 +615,15 @@ mod tests {
         .unwrap();
         let want = entries
             .iter()
-            .filter(|e| e.token_id == Some(TokenId(1)) && e.at >= 3 * HOUR_MS)
+            .filter(|e| e.token_id == Some(TokenId(1)) && e.at >= cutoff)
             .count();
         assert_eq!(left.len(), want);
+        prune(&conn, i64::MAX, 10_000).unwrap();
+        assert_eq!(
+            blocks(&conn),
+            Vec::<i64>::new(),
+            "an empty log has no ranges"
+        );
     }
 
     #[test]
@@ -596,29 +636,40 @@ mod tests {
                  VALUES (?1, 1, ?2, 'GET', '/api/v1/leads', 200, '127.0.0.1', 1)",
             )
             .unwrap();
-        for (at, token) in [
-            (10, 1),
-            (20, 2),
-            (HOUR_MS + 5, 1),
-            (30, 1),
-            (HOUR_MS + 9, 2),
-        ] {
+        for (at, token) in [(10, 1), (20, 2), (40, 1), (30, 1)] {
             stmt.execute(params![at, token]).unwrap();
         }
+        skip_ids_to(&conn, 1 << BLOCK_BITS);
+        stmt.execute(params![50, 2]).unwrap();
         drop(stmt);
         crate::store::migrate::migrate(&mut conn).unwrap();
-        let ranges: Vec<(i64, i64, i64, i64)> = conn
+        let ranges: Vec<(i64, i64, i64, i64, i64, i64)> = conn
             .prepare(
-                "SELECT hour, token_id, first_id, last_id FROM audit_token_hours ORDER BY 1, 2",
+                "SELECT block, token_id, first_id, last_id, first_at, last_at \
+                 FROM audit_token_ranges ORDER BY 1, 2",
             )
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
+        let next = (1 << BLOCK_BITS) + 1;
         assert_eq!(
             ranges,
-            [(0, 1, 1, 4), (0, 2, 2, 2), (1, 1, 3, 3), (1, 2, 5, 5)]
+            [
+                (0, 1, 1, 4, 10, 40),
+                (0, 2, 2, 2, 20, 20),
+                (1, 2, next, next, 50, 50)
+            ]
         );
         let ids = |token| -> Vec<i64> {
             list(
@@ -635,6 +686,6 @@ mod tests {
             .collect()
         };
         assert_eq!(ids(1), [4, 3, 1]);
-        assert_eq!(ids(2), [5, 2]);
+        assert_eq!(ids(2), [next, 2]);
     }
 }
