@@ -191,6 +191,8 @@ pub fn claim(
     for endpoint in endpoints {
         let room = per_endpoint.saturating_sub(busy.get(&endpoint).copied().unwrap_or(0));
         if room == 0 {
+            // Whether anything of it is due is not looked up: the worker then claims again at
+            // a sender's poke or its next tick, which costs less than looking.
             capped = true;
             continue;
         }

@@ -122,7 +122,8 @@ pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, sto
 fn next_wait(store: &Store, settings: &WebhookSettings) -> Duration {
     let due = store.read(deliveries::next_due).ok().flatten();
     match due.map(|at| at - clock::now_ms()) {
-        // Due now but not claimed: its endpoint is at its limit; a sender pokes when done.
+        // Due now by the committed state, which may not hold the last claim's leases yet (see
+        // `Writer::write_uncommitted`): look again at the next tick, or when a sender pokes.
         Some(ms) if ms <= 0 => IDLE_TICK,
         Some(ms) => Duration::from_millis(ms as u64).min(settings.scan_interval),
         None => settings.scan_interval,
@@ -200,10 +201,10 @@ fn send_loop(
         tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
             latency_ms = sent.attempt.latency_ms, "webhook attempt");
         // The outcome is queued, not waited for: the worker's next claim, queued after it,
-        // commits with it or later, so this delivery is never claimed again before its outcome
-        // is durable, and the sender's slot is free a commit sooner. Until the outcome commits
-        // the delivery stays leased; a failure leaves it to be sent again when the lease runs
-        // out (or at the next start).
+        // runs after it in the same transaction or a later one and so sees it, and the
+        // sender's slot is free a commit sooner. Until the outcome commits the delivery stays
+        // leased; a failure leaves it to be sent again when the lease runs out (or at the next
+        // start).
         let (record, s, id) = (c.clone(), settings.clone(), c.id);
         let queued = store.writer().submit(move |conn| {
             let result = outcome::record(conn, &record, &sent, &s);

@@ -8,16 +8,17 @@
 //! undone when the write fails. A repeatable write (`Writer::write_repeatable`, the API's
 //! record changes) skips it: SQLite copies every page a savepoint's write touches into the
 //! savepoint's journal, which was a fifth of a busy writer's time. A batch runs its repeatable
-//! writes first, as one group that opens the transaction and so needs no savepoint; when one
-//! of them fails after changing something, the group is undone and its other writes run
-//! again, each in a savepoint of its own. The other writes follow, in queue order.
+//! writes first, as one group that opens the transaction and so needs no savepoint (or, in a
+//! transaction deferred writes left open, one savepoint for the group); when one of them
+//! fails after changing something, the group is undone and its other writes run again, each
+//! in a savepoint of its own. The other writes follow, in queue order.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -57,7 +58,7 @@ const RESTART_TRIES: u32 = 8;
 /// deliveries, with a commit after each batch, the writer committed 14,000 times for 30,000
 /// deliveries, and the commits' syncs and page writes were half of its time. A write that
 /// someone waits for commits at once, with whatever the transaction holds.
-const DEFER: std::time::Duration = std::time::Duration::from_millis(5);
+const DEFER: Duration = Duration::from_millis(5);
 
 /// Handle to the writer thread. Cheap to clone.
 #[derive(Clone)]
@@ -126,13 +127,19 @@ pub(crate) fn note_events_queued() {
 
 impl Writer {
     pub(super) fn start(conn: Connection) -> StoreResult<Writer> {
+        Writer::start_deferring(conn, DEFER)
+    }
+
+    /// Like `start`, with another longest deferral of a commit nobody waits for (tests use
+    /// long ones, so that which writes share a commit does not hang on timing).
+    fn start_deferring(conn: Connection, defer: Duration) -> StoreResult<Writer> {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
         let on_events = Arc::new(OnceLock::new());
         let stats = Arc::new(Counters::default());
         let (hook, counters) = (on_events.clone(), stats.clone());
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx, &hook, &counters))
+            .spawn(move || run(conn, rx, defer, &hook, &counters))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Writer {
             inner: Arc::new(Inner {
@@ -249,7 +256,8 @@ impl Writer {
     }
 
     /// Like [`Writer::write_blocking`], but answers as soon as `f` has run in its batch, before
-    /// the batch commits: a failed commit can still undo what the answer describes. Only for
+    /// the batch commits: a failed commit can still undo what the answer describes (as can a
+    /// later batch that loses the transaction while it is left open, see `DEFER`). Only for
     /// writes whose loss costs at most a repeat, never an acknowledged change: the delivery
     /// worker's lease on what it is about to send (leases are void after a restart anyway, and
     /// sending is at least once). Writes queued after this one still see it.
@@ -285,7 +293,10 @@ impl Writer {
         F: FnMut(&Connection) -> Result<(), E> + Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let (job, _unwatched) = make_job(f, Mode::Repeatable);
+        let (job, unwatched) = make_job(f, Mode::Repeatable);
+        // Dropped before the job is queued: the writer tells from it that nobody waits for
+        // the commit (`Write::awaits_commit`), whenever it runs the job.
+        drop(unwatched);
         self.enqueue(job, true)
     }
 
@@ -438,7 +449,13 @@ where
     (Box::new(job), rx)
 }
 
-fn run(conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
+fn run(
+    conn: Connection,
+    rx: Receiver<Job>,
+    defer: Duration,
+    on_events: &OnceLock<EventsHook>,
+    stats: &Counters,
+) {
     // After `wal_autocheckpoint`, which replaces any WAL hook.
     conn.wal_hook(Some(note_wal_pages));
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
@@ -495,7 +512,7 @@ fn run(conn: Connection, rx: Receiver<Job>, on_events: &OnceLock<EventsHook>, st
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let (mut txn, due) = deferred
             .take()
-            .unwrap_or_else(|| (Txn::begin(&conn), started + DEFER));
+            .unwrap_or_else(|| (Txn::begin(&conn), started + defer));
         txn.run_batch(&mut batch);
         // A batch after the checkpointer's request commits at once: whether it started the
         // WAL over is read from the commit.

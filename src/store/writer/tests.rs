@@ -47,12 +47,12 @@ fn the_counters_tell_writes_from_commits_and_a_failed_write_fails_alone() {
     writer.shutdown();
 }
 
-/// Keeps the writer busy until the returned sender is used: writes queued meanwhile
-/// make one batch, in the order queued.
-fn hold(writer: &Writer) -> std::sync::mpsc::Sender<()> {
+/// Keeps the writer busy until `send` is called: writes queued meanwhile make one batch, in
+/// the order queued. The holding write is waited for, so its batch commits on its own.
+fn hold(writer: &Writer) -> Hold {
     let (hold, held) = std::sync::mpsc::channel::<()>();
     let (started, has_started) = std::sync::mpsc::channel::<()>();
-    let (job, _) = make_job(
+    let (job, answer) = make_job(
         move |_| -> StoreResult<()> {
             let _ = started.send(());
             let _ = held.recv();
@@ -62,7 +62,21 @@ fn hold(writer: &Writer) -> std::sync::mpsc::Sender<()> {
     );
     writer.enqueue(job, true).unwrap();
     has_started.recv().unwrap();
-    hold
+    Hold {
+        release: hold,
+        _answer: answer,
+    }
+}
+
+struct Hold {
+    release: std::sync::mpsc::Sender<()>,
+    _answer: Reply<(), StoreError>,
+}
+
+impl Hold {
+    fn send(&self, _: ()) -> Result<(), std::sync::mpsc::SendError<()>> {
+        self.release.send(())
+    }
 }
 
 /// A job that inserts `v` into `t`, and its answer.
@@ -399,8 +413,8 @@ fn a_batch_runs_its_repeatable_writes_first_each_kind_in_queue_order() {
     }
     assert_eq!(
         writer.stats().commits,
-        1,
-        "the hold's batch (nobody waits for it) stays open and commits with these four"
+        2,
+        "the hold's batch, then these four"
     );
     let order = writer
         .write_blocking(|c| -> StoreResult<Vec<i64>> {
@@ -419,61 +433,68 @@ fn rows_in_t(dir: &tempfile::TempDir) -> i64 {
         .unwrap()
 }
 
-#[test]
-fn a_write_nobody_waits_for_commits_on_its_own_soon_after() {
-    let (dir, writer) = writer_on_table_t();
+/// Like `writer_on_table_t`, with this longest deferral of a commit nobody waits for.
+fn deferring_writer_on_table_t(defer: std::time::Duration) -> (tempfile::TempDir, Writer) {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("w.db")).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER NOT NULL)")
+        .unwrap();
+    (dir, Writer::start_deferring(conn, defer).unwrap())
+}
+
+fn insert_unwatched(writer: &Writer, v: i64) {
     writer
-        .submit(|c| -> StoreResult<()> {
-            c.execute("INSERT INTO t (v) VALUES (1)", [])?;
+        .submit(move |c| -> StoreResult<()> {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
             Ok(())
         })
         .unwrap();
-    // No write follows it: the deferred commit comes by itself (within DEFER; polled up to
-    // a generous bound).
+}
+
+#[test]
+fn a_write_nobody_waits_for_commits_on_its_own_soon_after() {
+    let (dir, writer) = deferring_writer_on_table_t(std::time::Duration::from_millis(200));
+    insert_unwatched(&writer, 1);
+    // No write follows it: the deferred commit comes by itself (polled up to a generous
+    // bound).
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    while rows_in_t(&dir) == 0 {
+    while rows_in_t(&dir) == 0 || writer.stats().commits == 0 {
         assert!(Instant::now() < deadline, "never committed");
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert_eq!(writer.stats().commits, 1);
     writer.shutdown();
 }
 
 #[test]
-fn writes_nobody_waits_for_share_commits_and_a_waited_one_commits_them_at_once() {
-    let (dir, writer) = writer_on_table_t();
-    let hold = hold(&writer);
-    for v in 0..50 {
+fn writes_nobody_waits_for_share_a_commit_that_a_waited_write_makes_at_once() {
+    let (dir, writer) = deferring_writer_on_table_t(std::time::Duration::from_secs(3_600));
+    // Each answered once it has run, one batch after another: none commits yet.
+    for v in 0..20 {
         writer
-            .submit(move |c| -> StoreResult<()> {
-                c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
-                Ok(())
+            .write_uncommitted(move |c| -> StoreResult<usize> {
+                Ok(c.execute("INSERT INTO t (v) VALUES (?1)", [v])?)
             })
             .unwrap();
+        insert_unwatched(&writer, 100 + v);
     }
-    hold.send(()).unwrap();
-    // Queued behind them, waited for: its commit holds them too.
+    assert_eq!(rows_in_t(&dir), 0, "all still in the open transaction");
+    assert_eq!(writer.stats().commits, 0);
+    // A write someone waits for commits them all, without waiting out the deferral.
     let (job, rx) = insert(50);
     writer.enqueue(job, true).unwrap();
     rx.blocking_recv().unwrap().unwrap();
-    assert_eq!(rows_in_t(&dir), 51);
+    assert_eq!(rows_in_t(&dir), 41);
     assert_eq!(writer.stats().commits, 1, "{:?}", writer.stats());
     writer.shutdown();
 }
 
 #[test]
 fn shutting_down_commits_the_writes_nobody_waited_for() {
-    let (dir, writer) = writer_on_table_t();
-    let hold = hold(&writer);
+    let (dir, writer) = deferring_writer_on_table_t(std::time::Duration::from_secs(3_600));
     for v in 0..100 {
-        writer
-            .submit(move |c| -> StoreResult<()> {
-                c.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
-                Ok(())
-            })
-            .unwrap();
+        insert_unwatched(&writer, v);
     }
-    hold.send(()).unwrap();
     writer.shutdown();
     assert_eq!(rows_in_t(&dir), 100);
 }
