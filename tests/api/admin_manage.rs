@@ -386,6 +386,57 @@ fn usage_and_audit_read_the_account_telemetry() {
     assert_eq!(b.get("/admin/api/audit?since=yesterday").status, 422);
 }
 
+/// A token's calls, through the recorder's writes and the audit log's token ranges: the
+/// token filter and the usage page show that token's calls only, newest first.
+#[test]
+fn a_tokens_audit_shows_its_calls_only_newest_first() {
+    let app = spawn_app();
+    let b = admin(&app);
+    let one = app.token_for("boss@example.com", &["leads:read"]);
+    let two = app.token_for("boss@example.com", &["leads:read"]);
+    for n in 0..6 {
+        let token = if n % 3 == 0 { &two } else { &one };
+        assert_eq!(
+            app.get(&format!("/api/v1/leads?limit={}", n + 1), token)
+                .status,
+            200
+        );
+    }
+    app.wait_for_flush();
+    let tokens = b.get("/admin/api/tokens").json();
+    let id_of = |secret: &str| {
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| secret.contains(t["prefix"].as_str().unwrap()))
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (id_one, id_two) = (id_of(&one), id_of(&two));
+    let audit = b
+        .get(&format!("/admin/api/audit?token_id={id_one}&limit=50"))
+        .json();
+    let rows = audit["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{audit}");
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    assert!(
+        rows.iter().all(|r| r["token_id"].as_i64() == Some(id_one)),
+        "{audit}"
+    );
+    let usage = b.get(&format!("/admin/api/tokens/{id_two}/usage")).json();
+    let recent = usage["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 2, "{usage}");
+    assert!(
+        recent
+            .iter()
+            .all(|r| r["token_id"].as_i64() == Some(id_two)),
+        "{usage}"
+    );
+}
+
 #[test]
 fn a_webhook_secret_is_shown_once() {
     let app = spawn_app();

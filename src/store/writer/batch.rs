@@ -55,13 +55,9 @@ impl<'c> Txn<'c> {
 
     /// Commits; true when it did. Every write run in the transaction is answered.
     pub(super) fn commit(self, stats: &Counters) -> bool {
-        let Txn {
-            conn,
-            open,
-            mut ran,
-            ..
-        } = self;
-        if open.is_err() || conn.is_autocommit() {
+        let open = self.is_open();
+        let Txn { conn, mut ran, .. } = self;
+        if !open {
             if !ran.is_empty() {
                 undone(&mut ran);
             }
