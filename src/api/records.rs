@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::{Ready, ready};
 use rusqlite::Connection;
 use rusqlite::types::Value;
-use serde_json::json;
 
 use super::body::{BATCH_BODY_LIMIT, RECORD_BODY_LIMIT, read_json};
 use super::idempotency::{self, Begin, InFlightKeys};
@@ -193,11 +192,11 @@ pub async fn create_record(
             let now = clock::now_ms();
             let row =
                 records::insert(tx, &res.table, reach.account_id, owner, values.clone(), now)?;
-            events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
+            let json = res.json(&row).map_err(internal)?;
+            events::record_changed(tx, reach.account_id, res, Change::Created, &json)?;
             let location = format!("/api/v1/{}/{}", res.plural, row.id);
-            let json = serde_json::to_vec(&res.view(&row)).map_err(internal)?;
             if let Some(k) = &key {
-                k.store(tx, 201, Some(&location), &json)?;
+                k.store(tx, 201, Some(&location), json.as_bytes())?;
             }
             Ok::<_, ApiError>((location, json))
         })
@@ -244,17 +243,20 @@ pub async fn create_batch(
             if !errors.is_empty() {
                 return Err(ApiError::Validation(errors));
             }
-            let mut rows = Vec::with_capacity(batch.len());
-            for values in &batch {
+            let mut json = String::from("{\"data\":[");
+            for (i, values) in batch.iter().enumerate() {
                 let values = values.clone();
                 let row = records::insert(tx, &res.table, reach.account_id, owner, values, now)?;
-                events::record_changed(tx, reach.account_id, res, Change::Created, &row)?;
-                rows.push(row);
+                let record = res.json(&row).map_err(internal)?;
+                events::record_changed(tx, reach.account_id, res, Change::Created, &record)?;
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&record);
             }
-            let data: Vec<_> = rows.iter().map(|r| res.view(r)).collect();
-            let json = serde_json::to_vec(&json!({ "data": data })).map_err(internal)?;
+            json.push_str("]}");
             if let Some(k) = &key {
-                k.store(tx, 201, None, &json)?;
+                k.store(tx, 201, None, json.as_bytes())?;
             }
             Ok::<_, ApiError>(json)
         })
@@ -319,7 +321,7 @@ pub async fn update_record(
     }
     let body = read_json(&req, payload, RECORD_BODY_LIMIT, true).await?;
     let changes = res.validate_patch(&body).map_err(ApiError::Validation)?;
-    let row = store
+    let json = store
         .writer()
         .write_repeatable(move |tx| {
             let current =
@@ -341,11 +343,14 @@ pub async fn update_record(
             )?;
             let row = records::update(tx, &res.table, reach, id, changes.clone(), clock::now_ms())?
                 .ok_or(ApiError::NotFound)?;
-            events::record_changed(tx, reach.account_id, res, Change::Updated, &row)?;
-            Ok::<_, ApiError>(row)
+            let json = res.json(&row).map_err(internal)?;
+            events::record_changed(tx, reach.account_id, res, Change::Updated, &json)?;
+            Ok::<_, ApiError>(json)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(res.view(&row)))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json))
 }
 
 /// `DELETE /api/v1/{resource}/{id}`
@@ -360,7 +365,8 @@ pub async fn delete_record(
         .writer()
         .write_repeatable(move |tx| {
             let row: Row = records::delete(tx, &res.table, reach, id)?.ok_or(ApiError::NotFound)?;
-            events::record_changed(tx, reach.account_id, res, Change::Deleted, &row)?;
+            let json = res.json(&row).map_err(internal)?;
+            events::record_changed(tx, reach.account_id, res, Change::Deleted, &json)?;
             Ok::<_, ApiError>(())
         })
         .await?;

@@ -114,6 +114,12 @@ impl Resource {
         self.fields.iter().find(|f| f.name == "status")
     }
 
+    /// A stored row as the API shows it, as JSON text: the answer to a write and its event's
+    /// `data` are this one text.
+    pub fn json<C: Columns>(&'static self, row: &C) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&self.view(row))
+    }
+
     /// A serializable view of a stored row, in the public field order.
     pub fn view<'a, C: Columns>(&'static self, row: &'a C) -> RecordView<'a, C> {
         RecordView {

@@ -7,17 +7,7 @@ use crate::auth::random;
 use crate::clock;
 use crate::model::{AccountId, EndpointId};
 use crate::resources::{Change, Resource};
-use crate::store::records::Row;
 use crate::store::{StoreResult, webhooks};
-
-/// The body every delivery carries, per Standard Webhooks.
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    timestamp: String,
-    data: T,
-}
 
 /// A new message id, `msg_` + 27 base62 characters (8 of time, 19 random: see
 /// `random::ordered_id`): the `webhook-id`, stable across retries.
@@ -49,13 +39,10 @@ pub fn enqueue_to<T: Serialize>(
     data: T,
     endpoints: &[(EndpointId, bool)],
 ) -> StoreResult<i64> {
+    let data = serde_json::to_string(&data)
+        .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
     let now = clock::now_ms();
-    let payload = serde_json::to_string(&Envelope {
-        kind,
-        timestamp: clock::format_ms(now),
-        data,
-    })
-    .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    let payload = envelope(kind, now, &data);
     webhooks::insert_event(
         conn,
         account,
@@ -67,19 +54,70 @@ pub fn enqueue_to<T: Serialize>(
     )
 }
 
-/// Queues the event of a record change (`lead.created`, `job.deleted`, ...).
+/// Queues the event of a record change (`lead.created`, `job.deleted`, ...). `record` is the
+/// record's JSON as the API shows it (`Resource::json`): the answer to a create or an update
+/// is the same text, written once for both.
 pub fn record_changed(
     conn: &Connection,
     account: AccountId,
     resource: &'static Resource,
     change: Change,
-    row: &Row,
+    record: &str,
 ) -> StoreResult<()> {
-    enqueue(
+    let kind = resource.event_type(change);
+    let endpoints = webhooks::subscribed_endpoints(conn, account, &kind)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let now = clock::now_ms();
+    let payload = envelope(&kind, now, record);
+    webhooks::insert_event(
         conn,
         account,
-        &resource.event_type(change),
-        resource.view(row),
-    )
-    .map(|_| ())
+        &new_message_id(),
+        &kind,
+        &payload,
+        &endpoints,
+        now,
+    )?;
+    Ok(())
+}
+
+/// The body every delivery carries, per Standard Webhooks: `{"type", "timestamp", "data"}`,
+/// around `data`, which is already JSON.
+fn envelope(kind: &str, now: i64, data: &str) -> String {
+    let kind = serde_json::Value::from(kind).to_string();
+    let timestamp = clock::format_ms(now);
+    let mut out = String::with_capacity(data.len() + kind.len() + timestamp.len() + 36);
+    out.push_str("{\"type\":");
+    out.push_str(&kind);
+    out.push_str(",\"timestamp\":\"");
+    out.push_str(&timestamp);
+    out.push_str("\",\"data\":");
+    out.push_str(data);
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The envelope is the JSON a serializer would write for it, with `data` in place.
+    #[test]
+    fn the_envelope_wraps_data_as_json() {
+        let data = r#"{"id":7,"name":"Ann \"Jo\" Lee","tags":[1,2]}"#;
+        let body = envelope("lead.created", 1_767_225_600_123, data);
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "type": "lead.created",
+                "timestamp": clock::format_ms(1_767_225_600_123),
+                "data": serde_json::from_str::<serde_json::Value>(data).unwrap(),
+            })
+        );
+        assert!(body.starts_with(r#"{"type":"lead.created","timestamp":""#));
+        assert!(body.ends_with(&format!(r#","data":{data}}}"#)));
+    }
 }

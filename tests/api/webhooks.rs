@@ -106,13 +106,17 @@ fn every_change_of_every_resource_fires_its_event_to_subscribers_only() {
     let leads_only = Receiver::ok();
     endpoint(&app, &all.url, &["*"]);
     endpoint(&app, &leads_only.url, &["lead.created"]);
-    let r = app.post("/api/v1/jobs", &token, &json!({"title": "Boiler"}));
-    let job = r.json()["id"].as_i64().unwrap();
-    app.patch(
-        &format!("/api/v1/jobs/{job}"),
-        &token,
-        &json!({"status": "done"}),
-    );
+    let created = app
+        .post("/api/v1/jobs", &token, &json!({"title": "Boiler"}))
+        .json();
+    let job = created["id"].as_i64().unwrap();
+    let patched = app
+        .patch(
+            &format!("/api/v1/jobs/{job}"),
+            &token,
+            &json!({"status": "done"}),
+        )
+        .json();
     app.delete(&format!("/api/v1/jobs/{job}"), &token);
     post_lead(&app, &token, "Ada");
     assert!(eventually(WAIT, || all.count() == 4));
@@ -126,6 +130,16 @@ fn every_change_of_every_resource_fires_its_event_to_subscribers_only() {
         types,
         ["job.created", "job.deleted", "job.updated", "lead.created"]
     );
+    // An event carries the record as the API answered it; a deletion, its last state.
+    for r in all.received() {
+        let body = r.json();
+        let expected = match body["type"].as_str().unwrap() {
+            "job.created" => &created,
+            "job.updated" | "job.deleted" => &patched,
+            _ => continue,
+        };
+        assert_eq!(&body["data"], expected, "{}", body["type"]);
+    }
     assert!(eventually(WAIT, || leads_only.count() == 1));
     assert_eq!(leads_only.received()[0].json()["type"], "lead.created");
 }
