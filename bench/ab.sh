@@ -75,6 +75,9 @@ one_run() {
   esac
   rm -f "$AB"/sb.db*
   if [[ $label == old ]]; then cp "$DB_OLD" "$AB/sb.db"; else cp "$DB_NEW" "$AB/sb.db"; fi
+  # The copy's pages are still dirty: unflushed, the server's first sync of the database file
+  # writes the whole copy back, and that run's p99 is the copy's, not the server's.
+  sync "$AB/sb.db"
   SWITCHBOARD_DB="$AB/sb.db" taskset -c "$SERVER_CORE" "$bin" serve \
     --listen "127.0.0.1:$PORT" --default-limit 1000000/1s >"$AB/serve-$label.log" 2>&1 &
   pid=$!
