@@ -4,6 +4,7 @@
 # of that database, pinned as in the benchmark, for each case in turn; the pairs alternate.
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY [CASE...]     cases: healthz get list create (default: all)
+#                                                   and create-invalid (a create answered 422)
 #   AB_ROUNDS=3 AB_SECONDS=6 bench/ab.sh ...
 #   AB_DB_NEW=/tmp/variant.db bench/ab.sh BIN BIN create   # one binary, two databases
 #
@@ -71,6 +72,7 @@ one_run() {
     get) script=sb_get.lua ;;
     list) script=sb_list.lua ;;
     create) script=sb_create.lua ;;
+    create-invalid) script=sb_create_invalid.lua ;;
     *) echo "unknown case $case" >&2; exit 2 ;;
   esac
   rm -f "$AB"/sb.db*
@@ -102,7 +104,7 @@ one_run() {
     END { if (c > 0) printf "writes/commit %.1f, writer busy %.2f s, committing %.2f s", w / c, b, s }')
   local wal
   wal=$(stat -c %s "$AB/sb.db-wal" 2>/dev/null || echo 0)
-  printf '%-4s %-8s %10s req/s  p50 %8s  p99 %8s  CPU %6.1f us/req  stolen %4.1f s  WAL %5.1f MB  %s\n' \
+  printf '%-4s %-14s %10s req/s  p50 %8s  p99 %8s  CPU %6.1f us/req  stolen %4.1f s  WAL %5.1f MB  %s\n' \
     "$label" "$case" "$(awk '/Requests\/sec/ { print $2 }' "$out")" \
     "$(awk '$1 == "50%" { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")" \
     "$(awk -v c="$cpu" -v n="$requests" 'BEGIN { print (n > 0 ? c / n / 1000 : 0) }')" \
