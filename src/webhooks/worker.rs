@@ -61,44 +61,21 @@ struct Pool {
 /// Claimed deliveries on their way to the senders. A sender holds the lock only to take one,
 /// never while it waits: with the senders sharing a `Mutex<Receiver>`, the one holding it
 /// waited in `recv` and the others queued on the lock, and spinning on it was 7% of the
-/// server's CPU while a backlog drained.
-///
-/// The queue also keeps each endpoint's limit of attempts in flight, so that the worker can
-/// claim an endpoint's next few deliveries while its current ones are still being sent: one
-/// claim (a round trip through the writer) then serves `per_endpoint` deliveries instead of
-/// one, and a sender that finishes finds the next one waiting.
+/// server's CPU while a backlog drained. Never longer than the senders are many: the worker
+/// claims only what free senders can take.
+#[derive(Default)]
 struct Jobs {
     queue: Mutex<Queue>,
     ready: Condvar,
-    per_endpoint: usize,
 }
 
 #[derive(Default)]
 struct Queue {
     waiting: VecDeque<Claimed>,
-    /// Attempts in flight, per endpoint (none: not in the map).
-    sending: HashMap<EndpointId, usize>,
     closed: bool,
 }
 
-impl Queue {
-    /// The first waiting job whose endpoint may take another attempt now.
-    fn takeable(&self, per_endpoint: usize) -> Option<usize> {
-        self.waiting
-            .iter()
-            .position(|c| self.sending.get(&c.endpoint_id).copied().unwrap_or(0) < per_endpoint)
-    }
-}
-
 impl Jobs {
-    fn new(per_endpoint: usize) -> Jobs {
-        Jobs {
-            queue: Mutex::default(),
-            ready: Condvar::new(),
-            per_endpoint: per_endpoint.max(1),
-        }
-    }
-
     fn push(&self, c: Claimed) {
         self.queue
             .lock()
@@ -114,38 +91,14 @@ impl Jobs {
         self.ready.notify_all();
     }
 
-    /// The next job a sender may start, after the attempt it `finished` (if any); `None` once
-    /// closed and empty.
-    fn take(&self, finished: Option<EndpointId>) -> Option<Claimed> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(endpoint) = finished
-            && let Some(n) = q.sending.get_mut(&endpoint)
-        {
-            *n -= 1;
-            if *n == 0 {
-                q.sending.remove(&endpoint);
-            }
-        }
-        loop {
-            if let Some(i) = q.takeable(self.per_endpoint) {
-                let c = q
-                    .waiting
-                    .remove(i)
-                    .expect("takeable is an index of waiting");
-                *q.sending.entry(c.endpoint_id).or_default() += 1;
-                // Another job may be takeable as well (room made by the attempt just
-                // finished, or a push whose wake-up went to a sender that found nothing):
-                // pass the wake-up on.
-                if q.takeable(self.per_endpoint).is_some() {
-                    self.ready.notify_one();
-                }
-                return Some(c);
-            }
-            if q.closed && q.waiting.is_empty() {
-                return None;
-            }
-            q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
-        }
+    /// The next job; `None` once closed and empty.
+    fn take(&self) -> Option<Claimed> {
+        let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self
+            .ready
+            .wait_while(guard, |q| q.waiting.is_empty() && !q.closed)
+            .unwrap_or_else(|p| p.into_inner());
+        queue.waiting.pop_front()
     }
 }
 
@@ -230,8 +183,7 @@ fn claim(
     if free == 0 {
         return Ok((Vec::new(), true));
     }
-    // An endpoint's attempts in flight, and as many waiting for them to finish (see `Jobs`).
-    let per_endpoint = 2 * settings.per_endpoint.max(1);
+    let per_endpoint = settings.per_endpoint.max(1);
     let lease_ms = lease.as_millis() as i64;
     // Sent as soon as leased, without waiting for the lease's commit (see
     // `Writer::write_uncommitted`): a refill of the senders would otherwise wait for the disk,
@@ -250,7 +202,7 @@ fn claim(
 }
 
 fn start_pool(store: &Store, settings: &Arc<WebhookSettings>, notifier: &Arc<Notifier>) -> Pool {
-    let jobs = Arc::new(Jobs::new(settings.per_endpoint));
+    let jobs = Arc::new(Jobs::default());
     let busy: Busy = Arc::default();
     let sender = Arc::new(Sender::new(settings));
     let mut threads = Vec::new();
@@ -280,9 +232,7 @@ fn send_loop(
     busy: &Busy,
     sender: &Sender,
 ) {
-    let mut finished = None;
-    while let Some(c) = jobs.take(finished) {
-        finished = Some(c.endpoint_id);
+    while let Some(c) = jobs.take() {
         let sent = sender.send(&c);
         tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
             latency_ms = sent.attempt.latency_ms, "webhook attempt");
@@ -303,22 +253,14 @@ fn send_loop(
             tracing::error!(delivery = c.id, error = %e, "could not record a webhook attempt");
         }
         let mut b = busy.lock().unwrap_or_else(|p| p.into_inner());
-        let left = match b.get_mut(&c.endpoint_id) {
-            Some(n) => {
-                *n = n.saturating_sub(1);
-                *n
+        if let Some(n) = b.get_mut(&c.endpoint_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                b.remove(&c.endpoint_id);
             }
-            None => 0,
-        };
-        if left == 0 {
-            b.remove(&c.endpoint_id);
         }
         drop(b);
-        // The worker claims for an endpoint once its waiting deliveries are all taken; until
-        // then, a poke would have it claim nothing (a round trip through the writer).
-        if left <= settings.per_endpoint {
-            notifier.notify();
-        }
+        notifier.notify();
     }
 }
 
@@ -360,10 +302,10 @@ fn prune(store: &Store, settings: &WebhookSettings) {
 mod tests {
     use super::*;
 
-    fn job(endpoint: i64, id: i64) -> Claimed {
+    fn job(id: i64) -> Claimed {
         Claimed {
             id,
-            endpoint_id: EndpointId(endpoint),
+            endpoint_id: EndpointId(1),
             attempts_in_schedule: 0,
             msg_id: format!("msg_{id}"),
             payload: "{}".into(),
@@ -377,14 +319,13 @@ mod tests {
     /// still waiting be taken first.
     #[test]
     fn senders_take_jobs_in_order_and_stop_after_the_last_once_closed() {
-        let jobs = Arc::new(Jobs::new(4));
+        let jobs = Arc::new(Jobs::default());
         let takers: Vec<_> = (0..4)
             .map(|_| {
                 let jobs = jobs.clone();
                 std::thread::spawn(move || {
-                    let (mut got, mut finished) = (Vec::new(), None);
-                    while let Some(c) = jobs.take(finished) {
-                        finished = Some(c.endpoint_id);
+                    let mut got = Vec::new();
+                    while let Some(c) = jobs.take() {
                         got.push(c.id);
                     }
                     got
@@ -392,7 +333,7 @@ mod tests {
             })
             .collect();
         for id in 1..=100 {
-            jobs.push(job(id % 3, id));
+            jobs.push(job(id));
         }
         jobs.close();
         let mut all: Vec<i64> = Vec::new();
@@ -403,26 +344,11 @@ mod tests {
         }
         all.sort_unstable();
         assert_eq!(all, (1..=100).collect::<Vec<_>>());
-    }
 
-    /// An endpoint's waiting job is taken only while fewer than `per_endpoint` of its attempts
-    /// are in flight; another endpoint's job does not wait behind it.
-    #[test]
-    fn a_job_waits_while_its_endpoint_has_its_limit_in_flight() {
-        let jobs = Jobs::new(2);
-        for (endpoint, id) in [(1, 1), (1, 2), (1, 3), (2, 4)] {
-            jobs.push(job(endpoint, id));
-        }
-        let id = |c: Option<Claimed>| c.map(|c| c.id);
-        assert_eq!(id(jobs.take(None)), Some(1));
-        assert_eq!(id(jobs.take(None)), Some(2));
-        assert_eq!(
-            id(jobs.take(None)),
-            Some(4),
-            "3 waits: endpoint 1 has 2 in flight"
-        );
-        assert_eq!(id(jobs.take(Some(EndpointId(1)))), Some(3));
-        jobs.close();
-        assert_eq!(id(jobs.take(Some(EndpointId(1)))), None);
+        let closed = Jobs::default();
+        closed.push(job(7));
+        closed.close();
+        assert_eq!(closed.take().map(|c| c.id), Some(7));
+        assert!(closed.take().is_none());
     }
 }
