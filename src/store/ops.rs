@@ -80,7 +80,8 @@ pub fn checkpoint_truncate(conn: &Connection) -> StoreResult<()> {
 
 /// Webhook deliveries by status: the outbox depth for metrics. The unsent ones are counted
 /// in one pass over the claim index, which holds only them (V10), one count per status; the
-/// delivered ones are the rest of the table's count (a count of rows, not a read of them).
+/// delivered ones are the rest of the table's count (SQLite counts the entries of its
+/// smallest index, without reading the rows).
 /// Since V8 no index begins with the status, and `GROUP BY status` sorted every delivery on
 /// each scrape.
 pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>> {
