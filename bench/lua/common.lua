@@ -40,6 +40,24 @@ function M.pool(n, make)
   end
 end
 
+-- Lead creates (POST /api/v1/leads) with `status`, rotating across the seeded tokens: the
+-- request() of a create script.
+function M.lead_creates(status)
+  M.seed()
+  local data = M.data("sb_data.lua")
+  return M.pool(10000, function(i)
+    local t = data[(i - 1) % #data + 1]
+    local n = thread_no * 100000 + i
+    local body = string.format(
+      '{"name":"Bench Lead %d","email":"lead%d@bench.invalid","phone":"+15550100",' ..
+      '"source":"wrk","status":"%s","notes":"created by bench/run.sh"}', n, n, status)
+    return wrk.format("POST", "/api/v1/leads", {
+      ["Authorization"] = "Bearer " .. t.token,
+      ["Content-Type"] = "application/json",
+    }, body)
+  end)
+end
+
 -- One machine-readable line per run, parsed by bench/tools/report.py.
 function M.done(summary, latency, requests)
   local e = summary.errors
