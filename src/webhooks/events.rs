@@ -41,17 +41,7 @@ pub fn enqueue_to<T: Serialize>(
 ) -> StoreResult<i64> {
     let data = serde_json::to_string(&data)
         .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
-    let now = clock::now_ms();
-    let payload = envelope(kind, now, &data);
-    webhooks::insert_event(
-        conn,
-        account,
-        &new_message_id(),
-        kind,
-        &payload,
-        endpoints,
-        now,
-    )
+    enqueue_json(conn, account, kind, &data, endpoints)
 }
 
 /// Queues the event of a record change (`lead.created`, `job.deleted`, ...). `record` is the
@@ -66,21 +56,30 @@ pub fn record_changed(
 ) -> StoreResult<()> {
     let kind = resource.event_type(change);
     let endpoints = webhooks::subscribed_endpoints(conn, account, &kind)?;
-    if endpoints.is_empty() {
-        return Ok(());
+    if !endpoints.is_empty() {
+        enqueue_json(conn, account, &kind, record, &endpoints)?;
     }
+    Ok(())
+}
+
+/// Queues `type` with `data`, already JSON, for these endpoints; returns the event's id.
+fn enqueue_json(
+    conn: &Connection,
+    account: AccountId,
+    kind: &str,
+    data: &str,
+    endpoints: &[(EndpointId, bool)],
+) -> StoreResult<i64> {
     let now = clock::now_ms();
-    let payload = envelope(&kind, now, record);
     webhooks::insert_event(
         conn,
         account,
         &new_message_id(),
-        &kind,
-        &payload,
-        &endpoints,
+        kind,
+        &envelope(kind, now, data),
+        endpoints,
         now,
-    )?;
-    Ok(())
+    )
 }
 
 /// The body every delivery carries, per Standard Webhooks: `{"type", "timestamp", "data"}`,
