@@ -10,8 +10,9 @@ use crate::model::{AccountId, EndpointId};
 pub const STATUSES: [&str; 5] = ["pending", "delivered", "failed", "dead", "paused"];
 
 /// The condition of the claim index `webhook_deliveries_unsent` (V10). A statement meant to
-/// use the index carries it word for word: SQLite uses a partial index only for a query
-/// whose WHERE clause visibly implies the index's.
+/// use the index carries it word for word (the claim, next-due, pause, resume and the outbox
+/// count; tests check their plans): SQLite uses a partial index only for a query whose WHERE
+/// clause visibly implies the index's.
 pub const UNSENT: &str = "status <> 'delivered'";
 
 /// A delivery as stored, with its event's type and message id.
@@ -120,28 +121,22 @@ pub fn requeue(conn: &Connection, id: i64, now: i64) -> StoreResult<bool> {
     Ok(n == 1)
 }
 
+const PAUSE: &str = "UPDATE webhook_deliveries SET status = 'paused', updated_at = ?2 \
+     WHERE endpoint_id = ?1 AND status IN ('pending', 'failed') AND status <> 'delivered'";
+
+const RESUME: &str = "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2, \
+       attempt_base = attempts, lease_until = NULL, updated_at = ?2 \
+     WHERE endpoint_id = ?1 AND status = 'paused' AND status <> 'delivered'";
+
 /// Parks an endpoint's waiting deliveries while it is disabled.
 pub fn pause_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> StoreResult<usize> {
-    Ok(conn.execute(
-        &format!(
-            "UPDATE webhook_deliveries SET status = 'paused', updated_at = ?2 \
-             WHERE endpoint_id = ?1 AND status IN ('pending', 'failed') AND {UNSENT}"
-        ),
-        params![endpoint, now],
-    )?)
+    Ok(conn.execute(PAUSE, params![endpoint, now])?)
 }
 
 /// Sends an endpoint's parked deliveries now, with a fresh retry schedule.
 pub fn resume_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> StoreResult<usize> {
     super::writer::note_events_queued();
-    Ok(conn.execute(
-        &format!(
-            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2, \
-               attempt_base = attempts, lease_until = NULL, updated_at = ?2 \
-             WHERE endpoint_id = ?1 AND status = 'paused' AND {UNSENT}"
-        ),
-        params![endpoint, now],
-    )?)
+    Ok(conn.execute(RESUME, params![endpoint, now])?)
 }
 
 /// A delivery claimed for sending, with everything the sender needs.
@@ -207,16 +202,7 @@ pub fn claim(
         }
         // The LIMIT is a literal (one statement per size): SQLite plans with a bound LIMIT's
         // value and so would prepare the statement again at every claim.
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, \
-               e.secret, CASE WHEN e.previous_until > ?3 THEN e.previous_secret END, d.next_attempt_at \
-             FROM webhook_deliveries d \
-             JOIN webhook_events ev ON ev.id = d.event_id \
-             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-             WHERE d.endpoint_id = ?1 AND d.status = ?2 AND d.{UNSENT} AND d.next_attempt_at <= ?3 \
-               AND (d.lease_until IS NULL OR d.lease_until < ?3) \
-             ORDER BY d.next_attempt_at, d.id LIMIT {room}"
-        ))?;
+        let mut stmt = conn.prepare_cached(&claim_sql(room))?;
         for status in ["pending", "failed"] {
             let before = rows.len();
             let found = stmt.query_map(params![endpoint, status, now], |r| {
@@ -263,6 +249,21 @@ pub fn claim(
         out.push(c);
     }
     Ok((out, capped))
+}
+
+/// An endpoint's oldest due, unleased deliveries of one status (`?1` endpoint, `?2` status,
+/// `?3` now), at most `room`.
+fn claim_sql(room: usize) -> String {
+    format!(
+        "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, \
+           e.secret, CASE WHEN e.previous_until > ?3 THEN e.previous_secret END, d.next_attempt_at \
+         FROM webhook_deliveries d \
+         JOIN webhook_events ev ON ev.id = d.event_id \
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE d.endpoint_id = ?1 AND d.status = ?2 AND d.status <> 'delivered' \
+           AND d.next_attempt_at <= ?3 AND (d.lease_until IS NULL OR d.lease_until < ?3) \
+         ORDER BY d.next_attempt_at, d.id LIMIT {room}"
+    )
 }
 
 const NEXT_DUE: &str = "SELECT MIN((SELECT d.next_attempt_at FROM webhook_deliveries d \
@@ -475,20 +476,22 @@ mod tests {
             "{due}"
         );
         // The claim, and pausing and resuming an endpoint, use the index that holds only
-        // unsent deliveries (V10): none reads an endpoint's delivered ones.
-        let claim = plan(
-            &format!(
-                "SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = ?1 AND d.status = ?2 \
-                 AND d.{UNSENT} AND d.next_attempt_at <= ?3 ORDER BY d.next_attempt_at, d.id LIMIT 4"
-            ),
-            &[1, 0, 0],
-        );
+        // unsent deliveries (V10): none reads an endpoint's delivered ones. Each fails here if
+        // its statement loses the index's condition.
+        let claim = plan(&claim_sql(4), &[1, 0, 0]);
         assert!(
             claim.contains(
                 "INDEX webhook_deliveries_unsent (endpoint_id=? AND status=? AND next_attempt_at<?)"
             ) && !claim.contains("TEMP B-TREE"),
             "{claim}"
         );
+        for update in [PAUSE, RESUME] {
+            let p = plan(update, &[1, 0]);
+            assert!(
+                p.contains("INDEX webhook_deliveries_unsent (endpoint_id=? AND status=?)"),
+                "{update}: {p}"
+            );
+        }
         assert!(
             !due.contains("SCAN d") && !due.contains("TEMP B-TREE"),
             "{due}"
