@@ -298,7 +298,10 @@ run_cases() {
   SINK_PID=$STARTED_PID
   wait_http "http://127.0.0.1:$SINK_PORT/stats" "$SINK_PID"
 
-  start_pinned "$SERVER_CORE" "$WORK/logs/sb-serve.log" \
+  # The checkpointer's debug lines say when its passes ran: tools/tail.py matches the slowest
+  # creates against them.
+  RUST_LOG="${RUST_LOG:-info,switchboard::startup=debug}" \
+    start_pinned "$SERVER_CORE" "$WORK/logs/sb-serve.log" \
     "$SB_BIN" serve --listen "127.0.0.1:$SB_PORT" "${NO_LIMIT[@]}" "${SB_EXTRA[@]}"
   SB_PID=$STARTED_PID
   start_pinned "$SERVER_CORE" "$WORK/logs/pb-serve.log" \
@@ -362,6 +365,8 @@ run_cases() {
     done
   done
   metric sb_creates_total "$creates"
+  metric sb_create_tail "$(python3 "$TOOLS/tail.py" --json "$WORK/logs/sb-serve.log" POST)"
+  log "    $(python3 "$TOOLS/tail.py" "$WORK/logs/sb-serve.log" POST)"
   metric sb_peak_rss_kb "$(status_kb "$SB_PID" VmHWM)"
   metric pb_peak_rss_kb "$(status_kb "$PB_PID" VmHWM)"
   wait_settled "$SETTLE_MAX" "$SB_PID" "$PB_PID" >/dev/null

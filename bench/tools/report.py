@@ -142,6 +142,12 @@ def build(runs, m):
     if settle:
         w(f"| server busy after each create run (webhook backlog) | "
           f"{' / '.join(f'{s:.1f} s' for s in settle)} | | | |")
+    tail = m.get("sb_create_tail")
+    if tail and tail.get("slow"):
+        w(f"| creates over their p99 (server-side, {tail['p99_ms']:.1f} ms) that overlapped a WAL "
+          f"checkpoint pass ({tail['passes']} passes) or the 30 ms after it | "
+          f"{tail['slow_in_windows_pct']:.0f}% of {tail['slow']:,}, against "
+          f"{tail['all_in_windows_pct']:.0f}% of all creates | | | |")
     ob = [v for k, v in sorted(m.items()) if k.startswith("sb_outbox_after_create_")]
     if ob:
         pending = " / ".join(f"{o.get('pending', 0):,}" for o in ob)
