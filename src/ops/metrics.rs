@@ -403,6 +403,48 @@ async fn metrics(
         "Time the writer spent committing (writing the WAL, waiting for the disk).",
         w.commit_seconds,
     );
+    gauge_like(
+        &mut out,
+        "switchboard_wal_frames",
+        "gauge",
+        "Pages in the WAL after the writer's last commit: its length since it last started over.",
+        w.wal_frames,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_wal_file_bytes",
+        "gauge",
+        "Size of the WAL file; a file grown past 64 MiB is cut back when the WAL starts over.",
+        store.wal_file_bytes(),
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_wal_restarts_total",
+        "counter",
+        "Times the writer started the WAL over from its beginning at the checkpointer's request.",
+        w.wal_restarts,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_wal_checkpoint_passes_total",
+        "counter",
+        "Passes of the background checkpointer, which copies the WAL back into the database.",
+        w.checkpoint_passes,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_wal_checkpoint_seconds_total",
+        "counter",
+        "Time the checkpointer spent in its passes, syncing the database file included.",
+        w.checkpoint_seconds,
+    );
+    gauge_like(
+        &mut out,
+        "switchboard_wal_restarts_asked_total",
+        "counter",
+        "Checkpointer passes that found the WAL past its bound and asked for a restart.",
+        w.restarts_asked,
+    );
     let reader = store.clone().into_inner();
     let depth = web::block(move || reader.read(store_ops::deliveries_by_status)).await;
     header(

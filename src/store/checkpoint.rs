@@ -21,7 +21,7 @@
 use std::fs::File;
 use std::mem::ManuallyDrop;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -48,6 +48,8 @@ pub struct Checkpoint {
     pub checkpointed: i64,
     /// Whether the writer was asked to start the WAL over.
     pub restart_asked: bool,
+    /// How long the pass took, its syncs included.
+    pub took: Duration,
 }
 
 /// The checkpointer's own connection, and the database file, which it syncs itself.
@@ -76,6 +78,7 @@ impl Checkpointer {
     /// never does while writes keep coming. The pages copied since are synced here, with
     /// writes going on, so that the writer's own pass has only its few pages to sync.
     pub fn pass(&self, restart_above: i64, writer: &Writer) -> StoreResult<Checkpoint> {
+        let started = Instant::now();
         let mut out = self.run()?;
         if out.wal_pages <= restart_above {
             writer.wal_within_bound();
@@ -86,6 +89,8 @@ impl Checkpointer {
             writer.finish_checkpoint();
             out.restart_asked = true;
         }
+        out.took = started.elapsed();
+        writer.note_checkpoint_pass(out.took, out.restart_asked);
         Ok(out)
     }
 
@@ -99,6 +104,7 @@ impl Checkpointer {
             wal_pages,
             checkpointed,
             restart_asked: false,
+            took: Duration::ZERO,
         })
     }
 }
@@ -122,12 +128,12 @@ mod tests {
         let behind = Checkpoint {
             wal_pages: 900,
             checkpointed: 850,
-            restart_asked: false,
+            ..Checkpoint::default()
         };
         let caught_up = Checkpoint {
             wal_pages: 900,
             checkpointed: 900,
-            restart_asked: false,
+            ..Checkpoint::default()
         };
         assert_eq!(next_wait(&behind, idle), CATCH_UP);
         assert_eq!(next_wait(&caught_up, idle), idle);
@@ -216,6 +222,37 @@ mod tests {
     }
 
     #[test]
+    fn the_writers_stats_count_passes_restarts_and_the_wals_length() {
+        let (dir, store) = store_with_blob_table();
+        let (path, writer) = (dir.path().join("wal.db"), store.writer());
+        let checkpointer = open_checkpointer(&path).unwrap();
+        let before = writer.stats();
+        for _ in 0..50 {
+            insert_blob(writer, 4000);
+        }
+        let grown = writer.stats().wal_frames;
+        assert!(grown >= 50, "one page a row at least: {grown}");
+        let c = checkpointer.pass(10_000, writer).unwrap();
+        assert!(!c.restart_asked);
+        let c = checkpointer.pass(10, writer).unwrap();
+        assert!(c.restart_asked);
+        insert_blob(writer, 10);
+        let after = writer.stats();
+        assert_eq!(after.checkpoint_passes - before.checkpoint_passes, 2);
+        assert_eq!(after.restarts_asked - before.restarts_asked, 1);
+        assert!(after.checkpoint_seconds >= before.checkpoint_seconds);
+        assert_eq!(after.wal_restarts - before.wal_restarts, 1, "{after:?}");
+        assert!(after.wal_frames < 10, "started over: {after:?}");
+        insert_blob(writer, 4000);
+        assert_eq!(
+            writer.stats().wal_restarts,
+            after.wal_restarts,
+            "grew, did not restart"
+        );
+        writer.shutdown();
+    }
+
+    #[test]
     fn a_restart_a_reader_held_off_is_tried_again_at_the_next_batch() {
         let (dir, store) = store_with_blob_table();
         let (path, writer) = (dir.path().join("wal.db"), store.writer());
@@ -235,11 +272,14 @@ mod tests {
         insert(10);
         let held = checkpointer.run().unwrap();
         assert!(held.wal_pages >= 200, "the reader held it off: {held:?}");
+        assert_eq!(writer.stats().wal_restarts, 0, "asked for, not done");
         reader.execute_batch("COMMIT").unwrap();
         // No new request from the checkpointer: the writer tries again on its own.
         insert(10);
         let c = checkpointer.run().unwrap();
         assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+        let stats = writer.stats();
+        assert_eq!((stats.restarts_asked, stats.wal_restarts), (1, 1));
         writer.shutdown();
     }
 

@@ -274,6 +274,13 @@ impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The size of the WAL file (0 when there is none), for metrics.
+    pub fn wal_file_bytes(&self) -> u64 {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map_or(0, |m| m.len())
+    }
 }
 
 /// Runs `f` in a `BEGIN IMMEDIATE` transaction on a connection of its own (the CLI's way

@@ -88,6 +88,14 @@ struct Counters {
     writes: AtomicU64,
     busy_us: AtomicU64,
     commit_us: AtomicU64,
+    /// Frames in the WAL after the last commit that wrote any.
+    wal_frames: AtomicU64,
+    /// Times a batch started the WAL over at the checkpointer's request.
+    wal_restarts: AtomicU64,
+    /// The checkpointer's passes, their time, and those that asked for a restart.
+    checkpoint_passes: AtomicU64,
+    checkpoint_us: AtomicU64,
+    restarts_asked: AtomicU64,
 }
 
 /// A snapshot of the writer's counters.
@@ -101,6 +109,17 @@ pub struct WriterStats {
     pub busy_seconds: f64,
     /// Seconds spent in `COMMIT` (writing the WAL and waiting for the disk).
     pub commit_seconds: f64,
+    /// Frames (pages) in the WAL after the last commit: its length since it last started over.
+    pub wal_frames: u64,
+    /// Times the WAL started over at the checkpointer's request (`restarts_asked` counts the
+    /// requests; a reader still using the WAL can hold a restart off past the next one).
+    pub wal_restarts: u64,
+    /// The checkpointer's passes.
+    pub checkpoint_passes: u64,
+    /// Seconds the checkpointer spent in its passes, syncing the database file included.
+    pub checkpoint_seconds: f64,
+    /// Passes that found the WAL past its bound and asked the writer to start it over.
+    pub restarts_asked: u64,
 }
 
 /// Called after a commit that queued webhook events.
@@ -159,6 +178,24 @@ impl Writer {
             writes: c.writes.load(Ordering::Relaxed),
             busy_seconds: c.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
             commit_seconds: c.commit_us.load(Ordering::Relaxed) as f64 / 1e6,
+            wal_frames: c.wal_frames.load(Ordering::Relaxed),
+            wal_restarts: c.wal_restarts.load(Ordering::Relaxed),
+            checkpoint_passes: c.checkpoint_passes.load(Ordering::Relaxed),
+            checkpoint_seconds: c.checkpoint_us.load(Ordering::Relaxed) as f64 / 1e6,
+            restarts_asked: c.restarts_asked.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts one of the checkpointer's passes, for metrics.
+    pub(crate) fn note_checkpoint_pass(&self, took: Duration, asked_restart: bool) {
+        let c = &self.inner.stats;
+        c.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
+        c.checkpoint_us.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        if asked_restart {
+            c.restarts_asked.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -528,6 +565,9 @@ fn run(
         // Started over, the WAL holds this batch's pages only. If it did not (a reader still
         // used it), the next batch tries again, while the checkpointer still wants it.
         let restarted = copied.is_some_and(|copied| (0..copied).contains(&pages));
+        if restarted {
+            stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
+        }
         if restarted || !stats.restart_wanted.load(Ordering::Relaxed) {
             restart_tries = 0;
         }
@@ -544,6 +584,9 @@ fn run(
 /// them queued webhook events.
 fn commit(txn: Txn<'_>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
     let committed = txn.commit(stats);
+    if let Ok(frames) = u64::try_from(WAL_PAGES.with(Cell::get)) {
+        stats.wal_frames.store(frames, Ordering::Relaxed);
+    }
     if EVENTS_QUEUED.with(|q| q.replace(false))
         && committed
         && let Some(hook) = on_events.get()

@@ -59,6 +59,13 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         "switchboard_db_writer_queued ",
         "switchboard_db_writer_busy_seconds_total ",
         "switchboard_db_writer_commit_seconds_total ",
+        // The WAL: its length and file, and the checkpointer that keeps it bounded.
+        "switchboard_wal_frames ",
+        "switchboard_wal_file_bytes ",
+        "switchboard_wal_restarts_total ",
+        "switchboard_wal_checkpoint_passes_total ",
+        "switchboard_wal_checkpoint_seconds_total ",
+        "switchboard_wal_restarts_asked_total ",
         r#"switchboard_webhook_deliveries{status="pending"} "#,
         "switchboard_rate_limited_total 0",
         // Memory: what a soak watches to tell a leak from caches filling up.
@@ -86,6 +93,17 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         .parse()
         .unwrap();
     assert!((0.0..1.0).contains(&ratio) && ratio > 0.0, "{ratio}");
+    // The lead above went through the WAL, whose file is then on disk.
+    let value = |name: &str| -> f64 {
+        m.text
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("switchboard_wal_frames") >= 1.0);
+    assert!(value("switchboard_wal_file_bytes") > 0.0);
     assert!(!m.text.contains(&token), "never a secret in metrics");
 }
 
