@@ -106,7 +106,8 @@ one_run() {
   writer=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '
     /^switchboard_db_writer_commits_total/ { c = $2 } /^switchboard_db_writer_writes_total/ { w = $2 }
     /^switchboard_db_writer_busy_seconds_total/ { b = $2 } /^switchboard_db_writer_commit_seconds_total/ { s = $2 }
-    END { if (c > 0) printf "writes/commit %.1f, writer busy %.2f s, committing %.2f s", w / c, b, s }')
+    /^switchboard_wal_restarts_total/ { r = $2 } /^switchboard_wal_checkpoint_seconds_total/ { k = $2 }
+    END { if (c > 0) printf "writes/commit %.1f, writer busy %.2f s, committing %.2f s, WAL restarts %d, checkpointer %.2f s", w / c, b, s, r, k }')
   local wal
   wal=$(stat -c %s "$AB/sb.db-wal" 2>/dev/null || echo 0)
   printf '%-4s %-14s %10s req/s  p50 %8s  p99 %8s  CPU %6.1f us/req  stolen %4.1f s  WAL %5.1f MB  %s\n' \
