@@ -414,7 +414,10 @@ async fn metrics(
         &mut out,
         "switchboard_wal_file_bytes",
         "gauge",
-        "Size of the WAL file; a file grown past 64 MiB is cut back when the WAL starts over.",
+        &format!(
+            "Size of the WAL file; a file grown past {} MiB is cut back to that size at the first commit after the WAL starts over.",
+            crate::store::checkpoint::WAL_SIZE_LIMIT >> 20
+        ),
         store.wal_file_bytes(),
     );
     gauge_like(
@@ -428,7 +431,7 @@ async fn metrics(
         &mut out,
         "switchboard_wal_checkpoint_passes_total",
         "counter",
-        "Passes of the background checkpointer, which copies the WAL back into the database.",
+        "Passes of the background checkpointer, which copies the WAL back into the database (failed ones included).",
         w.checkpoint_passes,
     );
     gauge_like(
@@ -442,7 +445,7 @@ async fn metrics(
         &mut out,
         "switchboard_wal_restarts_asked_total",
         "counter",
-        "Checkpointer passes that found the WAL past its bound and asked for a restart.",
+        "Checkpointer passes that found the WAL past its bound and asked the writer to start it over.",
         w.restarts_asked,
     );
     let reader = store.clone().into_inner();

@@ -92,7 +92,7 @@ struct Counters {
     wal_frames: AtomicU64,
     /// Times a batch started the WAL over at the checkpointer's request.
     wal_restarts: AtomicU64,
-    /// The checkpointer's passes, their time, and those that asked for a restart.
+    /// The checkpointer's passes and their time, and its requests to start the WAL over.
     checkpoint_passes: AtomicU64,
     checkpoint_us: AtomicU64,
     restarts_asked: AtomicU64,
@@ -114,7 +114,7 @@ pub struct WriterStats {
     /// Times the WAL started over at the checkpointer's request (`restarts_asked` counts the
     /// requests; a reader still using the WAL can hold a restart off past the next one).
     pub wal_restarts: u64,
-    /// The checkpointer's passes.
+    /// The checkpointer's passes, those that failed included.
     pub checkpoint_passes: u64,
     /// Seconds the checkpointer spent in its passes, syncing the database file included.
     pub checkpoint_seconds: f64,
@@ -187,16 +187,13 @@ impl Writer {
     }
 
     /// Counts one of the checkpointer's passes, for metrics.
-    pub(crate) fn note_checkpoint_pass(&self, took: Duration, asked_restart: bool) {
+    pub(crate) fn note_checkpoint_pass(&self, took: Duration) {
         let c = &self.inner.stats;
         c.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
         c.checkpoint_us.fetch_add(
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
-        if asked_restart {
-            c.restarts_asked.fetch_add(1, Ordering::Relaxed);
-        }
     }
 
     /// Writes queued and not yet taken into a batch.
@@ -242,6 +239,8 @@ impl Writer {
     /// next batch (see `checkpoint`): the batch then starts the WAL over from its beginning.
     pub fn finish_checkpoint(&self) {
         let stats = &self.inner.stats;
+        // Before the writer can act on it: a scrape never sees more restarts than requests.
+        stats.restarts_asked.fetch_add(1, Ordering::Relaxed);
         stats.restart_wanted.store(true, Ordering::Relaxed);
         stats.finish_checkpoint.store(true, Ordering::Relaxed);
     }
