@@ -17,7 +17,7 @@
 # time the hypervisor took from the machine during the run, and the writer's batch figures.
 # On a VM, stolen time moves req/s by 10-30% from run to run; CPU per request moves less.
 # After a create run, a second line says how many of its slowest calls (server-side, over the
-# p99) overlapped a WAL checkpoint pass (tools/tail.py).
+# p99) overlapped a checkpoint pass that asked for a WAL restart (tools/tail.py).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -107,7 +107,12 @@ one_run() {
     /^switchboard_db_writer_commits_total/ { c = $2 } /^switchboard_db_writer_writes_total/ { w = $2 }
     /^switchboard_db_writer_busy_seconds_total/ { b = $2 } /^switchboard_db_writer_commit_seconds_total/ { s = $2 }
     /^switchboard_wal_restarts_total/ { r = $2 } /^switchboard_wal_checkpoint_seconds_total/ { k = $2 }
-    END { if (c > 0) printf "writes/commit %.1f, writer busy %.2f s, committing %.2f s, WAL restarts %d, checkpointer %.2f s", w / c, b, s, r, k }')
+    END {
+      if (c > 0) printf "writes/commit %.1f, writer busy %.2f s, committing %.2f s", w / c, b, s
+      # Builds before these metrics have none: say so rather than print zeros.
+      if (r != "") printf ", WAL restarts %d, checkpointer %.2f s", r, k
+      else printf ", WAL restarts n/a"
+    }')
   local wal
   wal=$(stat -c %s "$AB/sb.db-wal" 2>/dev/null || echo 0)
   printf '%-4s %-14s %10s req/s  p50 %8s  p99 %8s  CPU %6.1f us/req  stolen %4.1f s  WAL %5.1f MB  %s\n' \

@@ -365,7 +365,8 @@ run_cases() {
     done
   done
   metric sb_creates_total "$creates"
-  metric sb_create_tail "$(python3 "$TOOLS/tail.py" --json "$WORK/logs/sb-serve.log" POST)"
+  # A failure here must not leave the results file unreadable.
+  metric sb_create_tail "$(python3 "$TOOLS/tail.py" --json "$WORK/logs/sb-serve.log" POST || echo null)"
   log "    $(python3 "$TOOLS/tail.py" "$WORK/logs/sb-serve.log" POST)"
   metric sb_peak_rss_kb "$(status_kb "$SB_PID" VmHWM)"
   metric pb_peak_rss_kb "$(status_kb "$PB_PID" VmHWM)"

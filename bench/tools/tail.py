@@ -3,8 +3,8 @@
 
     bench/tools/tail.py [--json] SERVER_LOG [METHOD]        (METHOD: POST by default)
 
-Reads a server log written with `RUST_LOG=info,switchboard::startup=debug` (bench/ab.sh does
-so): the request lines (time answered, latency) and the checkpointer's "WAL to be started
+Reads a server log (pretty or JSON) written with `RUST_LOG=info,switchboard::startup=debug`
+(bench/ab.sh and bench/run.sh do so): the request lines (time answered, latency) and the checkpointer's "WAL to be started
 over" lines (time logged at the end of its pass, and the pass's length). A call counts as
 slowed by a pass when its time in the server overlaps the pass, or the AFTER_MS that follow
 it (the writer copies the last pages back and starts the WAL over before its next batch).
@@ -16,39 +16,58 @@ import bisect
 import json
 import re
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 
 AFTER_MS = 30.0
 
-STAMP = re.compile(r"^(?:\x1b\[\d+m)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
-LATENCY = re.compile(r"latency_ms\S*?=([\d.]+)")
-PASS = re.compile(r"pass_ms\S*?=([\d.]+)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
+METHOD = re.compile(r" method=(\S+)")
+LATENCY = re.compile(r" latency_ms=([\d.]+)")
+PASS = re.compile(r" pass_ms=([\d.]+)")
+RESTART = "WAL to be started over"
 
 
-def seconds(line):
+def seconds(stamp):
+    """Seconds since the epoch of the log's UTC timestamp (`...T12:00:00.123456Z`)."""
+    return datetime.fromisoformat(stamp.rstrip("Z")).replace(tzinfo=timezone.utc).timestamp()
+
+
+def fields(line):
+    """(time, message is the restart line, method, latency_ms, pass_ms) of a log line in the
+    pretty format (colours or not) or the JSON one; None for a line of neither."""
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            o = json.loads(line)
+            t = seconds(o["timestamp"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return t, o.get("message") == RESTART, o.get("method"), o.get("latency_ms"), o.get("pass_ms")
+    line = ANSI.sub("", line)
     m = STAMP.match(line)
     if not m:
         return None
-    return datetime.fromisoformat(m.group(1)).timestamp()
+    number = lambda pattern: float(g.group(1)) if (g := pattern.search(line)) else None
+    method = g.group(1) if (g := METHOD.search(line)) else None
+    return seconds(m.group(1)), RESTART in line, method, number(LATENCY), number(PASS)
 
 
 def read(path, method):
     calls, passes = [], []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            t = seconds(line)
-            if t is None:
+            parsed = fields(line)
+            if parsed is None:
                 continue
-            if "WAL to be started over" in line:
-                m = PASS.search(line)
+            t, restart, m, latency_ms, pass_ms = parsed
+            if restart:
                 # Older builds do not log the pass's length: their windows hold the after only.
-                length = float(m.group(1)) / 1000 if m else None
+                length = pass_ms / 1000 if pass_ms is not None else None
                 passes.append((t - (length or 0.0), t + AFTER_MS / 1000, length))
-            elif f"method={method} " in line or f"method\x1b[2m=\x1b[0m{method} " in line:
-                m = LATENCY.search(line)
-                if m:
-                    latency = float(m.group(1)) / 1000
-                    calls.append((t - latency, t, latency))
+            elif m == method and latency_ms is not None:
+                latency = latency_ms / 1000
+                calls.append((t - latency, t, latency))
     return calls, passes
 
 
@@ -85,6 +104,7 @@ def figures(path, method):
         "passes": len(passes),
         "pass_ms_min": round(lengths[0], 1) if lengths else None,
         "pass_ms_max": round(lengths[-1], 1) if lengths else None,
+        "after_ms": AFTER_MS,
         "slow": len(slow),
         "slow_in_windows_pct": round(100 * sum(map(test, slow)) / max(1, len(slow)), 1),
         "all_in_windows_pct": round(100 * sum(map(test, calls)) / n, 1),
@@ -105,17 +125,23 @@ def main():
     if f is None:
         print(f"tail: no {method} calls in the log")
         return
+    head = (
+        f"tail: {f['calls']} {method} calls, server-side p50 {f['p50_ms']:.1f} ms, "
+        f"p99 {f['p99_ms']:.1f} ms; "
+    )
+    if not f["passes"]:
+        print(head + "no checkpointer pass asked for a WAL restart")
+        return
     lengths = (
-        f"{f['pass_ms_min']:.0f}-{f['pass_ms_max']:.0f} ms"
+        f"each {f['pass_ms_min']:.0f}-{f['pass_ms_max']:.0f} ms"
         if f["pass_ms_min"] is not None
-        else "length not logged"
+        else "their length not logged"
     )
     print(
-        f"tail: {f['calls']} {method} calls, server-side p50 {f['p50_ms']:.1f} ms, "
-        f"p99 {f['p99_ms']:.1f} ms; {f['passes']} checkpointer passes asked for a WAL restart "
-        f"(each {lengths}); {f['slow_in_windows_pct']:.0f}% of the {f['slow']} calls over the "
-        f"p99 overlapped such a pass or the {AFTER_MS:.0f} ms after it, against "
-        f"{f['all_in_windows_pct']:.0f}% of all calls"
+        head + f"{f['passes']} checkpointer passes asked for a WAL restart ({lengths}); "
+        f"{f['slow_in_windows_pct']:.0f}% of the {f['slow']} calls over the p99 overlapped such "
+        f"a pass or the {AFTER_MS:.0f} ms after it, against {f['all_in_windows_pct']:.0f}% of "
+        "all calls"
     )
 
 
