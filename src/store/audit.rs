@@ -2,8 +2,9 @@
 //! flusher, read by the admin page and the CLI.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::{Connection, Statement, params, params_from_iter};
 use serde::Serialize;
 
 use super::StoreResult;
@@ -44,25 +45,43 @@ const BLOCK_BITS: u32 = 14;
 /// Rows one insert statement carries. A statement run once per row spent a fifth of the
 /// writer's time for a point read's audit row opening and closing its cursors and resetting;
 /// a statement of many rows pays that once. Two statement shapes only (this many rows, and
-/// one), so the connection's small statement cache keeps the API's statements.
+/// one), so they take two places in the writer's statement cache, whatever the write's size.
 const ROWS_PER_INSERT: usize = 32;
 /// The columns of an audit row as inserted, ids included.
 const COLUMNS: usize = 12;
+
+/// The insert of `ROWS_PER_INSERT` rows, and of one.
+static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 
 /// Appends entries, and extends each of their tokens' ranges in the blocks they fall in
 /// (`audit_token_ranges`, see migration V9) in the same transaction.
 pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
     // The ids are given, not left to SQLite, so that each row's id is known for its range.
-    let first: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM audit_log", [], |r| {
-        r.get(0)
-    })?;
+    // They are the ones SQLite would choose: without AUTOINCREMENT it takes the largest id
+    // plus one, and nothing else writes the log while the writer's transaction holds the
+    // write lock (the CLI only reads it).
+    let first: i64 = conn
+        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM audit_log")?
+        .query_row([], |r| r.get(0))?;
     let whole = entries.len() / ROWS_PER_INSERT * ROWS_PER_INSERT;
     let (many, rest) = entries.split_at(whole);
-    for (n, chunk) in many.chunks(ROWS_PER_INSERT).enumerate() {
-        insert_rows(conn, chunk, first + (n * ROWS_PER_INSERT) as i64)?;
+    if !many.is_empty() {
+        let mut stmt = conn.prepare_cached(&INSERT_MANY)?;
+        for (n, chunk) in many.chunks(ROWS_PER_INSERT).enumerate() {
+            let from = first + (n * ROWS_PER_INSERT) as i64;
+            for (k, (id, e)) in (from..).zip(chunk).enumerate() {
+                bind_row(&mut stmt, k * COLUMNS, id, e)?;
+            }
+            stmt.raw_execute()?;
+        }
     }
-    for (n, e) in rest.iter().enumerate() {
-        insert_rows(conn, std::slice::from_ref(e), first + (whole + n) as i64)?;
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(&INSERT_ONE)?;
+        for (id, e) in (first + whole as i64..).zip(rest) {
+            bind_row(&mut stmt, 0, id, e)?;
+            stmt.raw_execute()?;
+        }
     }
     // (block, token) -> the ids and times of this write's calls there: one or two per token.
     let mut ranges: HashMap<(i64, TokenId), Range> = HashMap::new();
@@ -94,25 +113,21 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
     Ok(())
 }
 
-/// Inserts `rows` (1 or `ROWS_PER_INSERT` of them) in one statement, with ids from `first_id`.
-fn insert_rows(conn: &Connection, rows: &[AuditEntry], first_id: i64) -> StoreResult<()> {
-    let mut stmt = conn.prepare_cached(&insert_sql(rows.len()))?;
-    for (n, (id, e)) in (first_id..).zip(rows).enumerate() {
-        let at = |column: usize| n * COLUMNS + column;
-        stmt.raw_bind_parameter(at(1), id)?;
-        stmt.raw_bind_parameter(at(2), e.at)?;
-        stmt.raw_bind_parameter(at(3), e.account_id)?;
-        stmt.raw_bind_parameter(at(4), e.token_id)?;
-        stmt.raw_bind_parameter(at(5), &e.token_prefix)?;
-        stmt.raw_bind_parameter(at(6), e.user_id)?;
-        stmt.raw_bind_parameter(at(7), &e.method)?;
-        stmt.raw_bind_parameter(at(8), &e.path)?;
-        stmt.raw_bind_parameter(at(9), e.status)?;
-        stmt.raw_bind_parameter(at(10), &e.code)?;
-        stmt.raw_bind_parameter(at(11), &e.ip)?;
-        stmt.raw_bind_parameter(at(12), e.latency_us)?;
-    }
-    stmt.raw_execute()?;
+/// Binds one row's values to the parameters after the first `base` ones.
+fn bind_row(stmt: &mut Statement<'_>, base: usize, id: i64, e: &AuditEntry) -> StoreResult<()> {
+    let at = |column: usize| base + column;
+    stmt.raw_bind_parameter(at(1), id)?;
+    stmt.raw_bind_parameter(at(2), e.at)?;
+    stmt.raw_bind_parameter(at(3), e.account_id)?;
+    stmt.raw_bind_parameter(at(4), e.token_id)?;
+    stmt.raw_bind_parameter(at(5), &e.token_prefix)?;
+    stmt.raw_bind_parameter(at(6), e.user_id)?;
+    stmt.raw_bind_parameter(at(7), &e.method)?;
+    stmt.raw_bind_parameter(at(8), &e.path)?;
+    stmt.raw_bind_parameter(at(9), e.status)?;
+    stmt.raw_bind_parameter(at(10), &e.code)?;
+    stmt.raw_bind_parameter(at(11), &e.ip)?;
+    stmt.raw_bind_parameter(at(12), e.latency_us)?;
     Ok(())
 }
 
@@ -627,6 +642,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// One write of 100 rows (three statements of 32, four of one) from 40 ids before a
+    /// block's end: the ids follow each other, and the ranges are those the rows themselves
+    /// give (migration V9's query over the log).
+    #[test]
+    fn a_large_write_gives_consecutive_ids_and_the_ranges_of_its_rows() {
+        let conn = migrated();
+        let block = 1i64 << BLOCK_BITS;
+        skip_ids_to(&conn, block - 41);
+        let entries: Vec<_> = (0..100)
+            .map(|i| entry(5_000 + i, (i % 7 != 0).then_some(i % 3 + 1), 200))
+            .collect();
+        insert_many(&conn, &entries).unwrap();
+        let rows: Vec<(i64, i64, Option<i64>)> = conn
+            .prepare("SELECT id, at, token_id FROM audit_log WHERE id >= ?1 ORDER BY id")
+            .unwrap()
+            .query_map([block - 40], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want: Vec<_> = (block - 40..)
+            .zip(&entries)
+            .map(|(id, e)| (id, e.at, e.token_id.map(|t| t.0)))
+            .collect();
+        assert_eq!(rows, want);
+        let ranges = |sql: &str| -> Vec<(i64, i64, i64, i64, i64, i64)> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let stored = ranges(
+            "SELECT block, token_id, first_id, last_id, first_at, last_at \
+             FROM audit_token_ranges ORDER BY block, token_id",
+        );
+        let from_rows = ranges(
+            "SELECT id >> 14, token_id, min(id), max(id), min(at), max(at) FROM audit_log \
+             WHERE token_id IS NOT NULL GROUP BY id >> 14, token_id ORDER BY 1, 2",
+        );
+        assert_eq!(stored, from_rows);
+        assert_eq!(
+            blocks(&conn),
+            [0, 1],
+            "the write crossed into the next block"
+        );
     }
 
     #[test]
