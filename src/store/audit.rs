@@ -644,6 +644,36 @@ mod tests {
         }
     }
 
+    /// (block, token, first id, last id, first time, last time) rows that `sql` selects.
+    type RangeRow = (i64, i64, i64, i64, i64, i64);
+
+    fn ranges(conn: &Connection, sql: &str) -> Vec<RangeRow> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// `audit_token_ranges`, by block and token.
+    fn stored_ranges(conn: &Connection) -> Vec<RangeRow> {
+        ranges(
+            conn,
+            "SELECT block, token_id, first_id, last_id, first_at, last_at \
+             FROM audit_token_ranges ORDER BY 1, 2",
+        )
+    }
+
     /// One write of 100 rows (three statements of 32, four of one) from 40 ids before a
     /// block's end: the ids follow each other, and the ranges are those the rows themselves
     /// give (migration V9's query over the log).
@@ -668,28 +698,9 @@ mod tests {
             .map(|(id, e)| (id, e.at, e.token_id.map(|t| t.0)))
             .collect();
         assert_eq!(rows, want);
-        let ranges = |sql: &str| -> Vec<(i64, i64, i64, i64, i64, i64)> {
-            conn.prepare(sql)
-                .unwrap()
-                .query_map([], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })
-                .unwrap()
-                .map(Result::unwrap)
-                .collect()
-        };
-        let stored = ranges(
-            "SELECT block, token_id, first_id, last_id, first_at, last_at \
-             FROM audit_token_ranges ORDER BY block, token_id",
-        );
+        let stored = stored_ranges(&conn);
         let from_rows = ranges(
+            &conn,
             "SELECT id >> 14, token_id, min(id), max(id), min(at), max(at) FROM audit_log \
              WHERE token_id IS NOT NULL GROUP BY id >> 14, token_id ORDER BY 1, 2",
         );
@@ -750,25 +761,7 @@ mod tests {
         stmt.execute(params![50, 2]).unwrap();
         drop(stmt);
         crate::store::migrate::migrate(&mut conn).unwrap();
-        let ranges: Vec<(i64, i64, i64, i64, i64, i64)> = conn
-            .prepare(
-                "SELECT block, token_id, first_id, last_id, first_at, last_at \
-                 FROM audit_token_ranges ORDER BY 1, 2",
-            )
-            .unwrap()
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let ranges = stored_ranges(&conn);
         let next = (1 << BLOCK_BITS) + 1;
         assert_eq!(
             ranges,
