@@ -415,8 +415,9 @@ async fn metrics(
         "switchboard_wal_file_bytes",
         "gauge",
         &format!(
-            "Size of the WAL file; a file grown past {} MiB is cut back to that size at the first commit after the WAL starts over.",
-            crate::store::checkpoint::WAL_SIZE_LIMIT >> 20
+            "Size of the WAL file. It keeps its size (up to {} MiB) while writes stream in, and is cut back to {} MiB at the first commit after the WAL starts over once they slow down.",
+            crate::store::checkpoint::WAL_STREAMING_LIMIT >> 20,
+            crate::store::checkpoint::WAL_QUIET_LIMIT >> 20
         ),
         store.wal_file_bytes(),
     );

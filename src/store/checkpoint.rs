@@ -13,10 +13,11 @@
 //! WAL over, writing over the file from its beginning (or, when a reader still used the WAL,
 //! one of the few batches after it: the writer tries again before each).
 //!
-//! The file itself is cut back only past `WAL_SIZE_LIMIT`, above the size it reached here
-//! under a sustained stream of writes. Cut back to the restart size, it grew again after
-//! every restart: its blocks were freed (trimmed, on a `discard` mount) and allocated anew,
-//! and a sync that follows an allocation also writes the file's new block map.
+//! The WAL file keeps its size while writes stream in, and is cut back once they slow down
+//! (`wal_file_limit`). Cut back at every restart, it grew again after each one: its blocks
+//! were freed (trimmed, on a `discard` mount) and allocated anew, and a sync that follows an
+//! allocation also writes the file's new block map. A fixed bound above the size the file
+//! reached under a stream of creates did the same once a faster host grew it past the bound.
 
 use std::fs::File;
 use std::mem::ManuallyDrop;
@@ -30,14 +31,30 @@ use super::{StoreError, StoreResult, Writer, open_connection};
 /// A WAL longer than this many pages (4 KiB each: 16 MiB) is started over after the pass
 /// (by the writer, see `Checkpointer::pass`).
 pub const RESTART_ABOVE_PAGES: i64 = 4_096;
-/// The size (bytes) the writer cuts the WAL file back to when it starts the WAL over, if it
-/// grew larger. Under a sustained stream of creates the WAL reaches 40-57 MB before it starts
-/// over (the writer keeps appending while the checkpointer catches up), so this bound keeps
-/// the file's blocks in place from one restart to the next. A burst that grows the file past
-/// it is cut back at the first commit after the next restart.
-pub const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// The most (bytes) the WAL file keeps when the WAL starts over while writes stream in (the
+/// checkpointer wants restarts, `Writer::restart_pending`). Under a stream of creates the file
+/// reaches what the writer appends between two of the checkpointer's restart requests: 40-57
+/// MB at 5-6k creates a second, 82-94 MB at 15-16.5k. Past this bound it is cut back at every
+/// restart, which costs a sync of the file's block map each time, but the disk stays bounded.
+pub const WAL_STREAMING_LIMIT: i64 = 256 * 1024 * 1024;
+/// The size (bytes) the WAL file is cut back to when the WAL starts over at other times: the
+/// restart bound's size: a WAL that starts over by itself, after a pass copied all of it, is
+/// shorter.
+pub const WAL_QUIET_LIMIT: i64 = RESTART_ABOVE_PAGES * 4096;
 /// The pause before the next pass when the last one did not copy the whole WAL.
 pub const CATCH_UP: Duration = Duration::from_millis(10);
+
+/// The writer's `journal_size_limit`: how much of its file the WAL keeps when it starts over
+/// (cut back at the first commit after that). Large while the checkpointer wants restarts, so
+/// that a stream of writes reuses the file's blocks; small otherwise, so that a burst's file
+/// is given back once writes slow down.
+pub fn wal_file_limit(restart_pending: bool) -> i64 {
+    if restart_pending {
+        WAL_STREAMING_LIMIT
+    } else {
+        WAL_QUIET_LIMIT
+    }
+}
 
 /// What one checkpoint did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -285,13 +302,22 @@ mod tests {
     }
 
     #[test]
-    fn a_restarted_wal_is_written_over_in_place_not_cut_back() {
+    fn a_restarted_wal_keeps_its_file_while_writes_stream_in_and_gives_it_back_after() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let wal = dir.path().join("wal.db-wal");
         let store = crate::store::Store::open(&path, 1, None).unwrap();
         let writer = store.writer();
-        // 20 MB in one commit: past the 16 MiB the file used to be cut back to.
+        let limit = |insert: bool| -> StoreResult<i64> {
+            writer.write_blocking(move |c| -> StoreResult<i64> {
+                if insert {
+                    c.execute("INSERT INTO t VALUES (zeroblob(10))", [])?;
+                }
+                Ok(c.query_row("PRAGMA journal_size_limit", [], |r| r.get(0))?)
+            })
+        };
+        assert_eq!(limit(false).unwrap(), WAL_QUIET_LIMIT);
+        // 20 MB in one commit: past the quiet limit.
         writer
             .write_blocking(|c| -> StoreResult<()> {
                 c.execute_batch(
@@ -302,27 +328,28 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let limit: i64 = writer
-            .write_blocking(|c| -> StoreResult<i64> {
-                Ok(c.query_row("PRAGMA journal_size_limit", [], |r| r.get(0))?)
-            })
-            .unwrap();
-        assert_eq!(limit, WAL_SIZE_LIMIT, "the file is still bounded");
         let grown = std::fs::metadata(&wal).unwrap().len();
-        assert!(grown > 16 * 1024 * 1024, "{grown}");
+        assert!(grown > WAL_QUIET_LIMIT as u64, "{grown}");
         let checkpointer = open_checkpointer(&path).unwrap();
         assert!(checkpointer.pass(10, writer).unwrap().restart_asked);
-        writer
-            .write_blocking(|c| -> StoreResult<usize> {
-                Ok(c.execute("INSERT INTO t VALUES (zeroblob(10))", [])?)
-            })
-            .unwrap();
+        // The restart the checkpointer asked for writes over the file in place.
+        assert_eq!(limit(true).unwrap(), WAL_STREAMING_LIMIT);
         let c = checkpointer.pass(10_000, writer).unwrap();
         assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+        assert_eq!(writer.stats().wal_restarts, 1);
         assert_eq!(
             std::fs::metadata(&wal).unwrap().len(),
             grown,
-            "the file keeps its size below WAL_SIZE_LIMIT"
+            "the file keeps its size while restarts are wanted"
+        );
+        // That pass found the WAL within the bound and copied all of it: the next write starts
+        // it over by itself, and its commit cuts the file back.
+        assert!(!writer.restart_pending());
+        assert_eq!(limit(true).unwrap(), WAL_QUIET_LIMIT);
+        assert_eq!(
+            std::fs::metadata(&wal).unwrap().len(),
+            WAL_QUIET_LIMIT as u64,
+            "the file is cut back once writes slow down"
         );
         writer.shutdown();
     }

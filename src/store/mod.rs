@@ -203,7 +203,7 @@ impl Store {
         // checkpoint inside a commit would stall every write waiting behind it.
         writer_conn.execute_batch(&format!(
             "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
-            checkpoint::WAL_SIZE_LIMIT
+            checkpoint::wal_file_limit(false)
         ))?;
         // Writes run in savepoints (see `writer`), whose journal (a copy of each page first
         // touched inside one) would otherwise go through a temporary file: in memory it is a

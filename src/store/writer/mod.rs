@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, checkpoint};
 
 mod batch;
 use batch::Txn;
@@ -82,7 +82,8 @@ struct Counters {
     /// Set by the checkpointer: copy the rest of the WAL back before the next batch.
     finish_checkpoint: AtomicBool,
     /// Set with `finish_checkpoint`, cleared by the checkpointer once a pass finds the WAL
-    /// within the bound: until then, readers keep no snapshot (see `Writer::restart_pending`).
+    /// within the bound: until then, readers keep no snapshot (see `Writer::restart_pending`),
+    /// and the WAL file keeps its size when it starts over (`checkpoint::wal_file_limit`).
     restart_wanted: AtomicBool,
     commits: AtomicU64,
     writes: AtomicU64,
@@ -496,6 +497,7 @@ fn run(
     conn.wal_hook(Some(note_wal_pages));
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut restart_tries = 0;
+    let mut wal_limit = checkpoint::wal_file_limit(false);
     // A transaction whose writes nobody waits on, left open for the next batches, and when
     // it commits at the latest (see `DEFER`).
     let mut deferred: Option<(Txn<'_>, Instant)> = None;
@@ -521,6 +523,17 @@ fn run(
         let started = Instant::now();
         if stats.finish_checkpoint.swap(false, Ordering::Relaxed) {
             restart_tries = RESTART_TRIES;
+        }
+        // Before the WAL can start over in this batch: the limit applies at the first commit
+        // after that. Setting it changes a number in SQLite, no file.
+        let want = checkpoint::wal_file_limit(stats.restart_wanted.load(Ordering::Relaxed));
+        if want != wal_limit {
+            match conn.execute_batch(&format!("PRAGMA journal_size_limit = {want}")) {
+                Ok(()) => wal_limit = want,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the writer could not set the WAL's size limit")
+                }
+            }
         }
         let copied = if restart_tries > 0 {
             // The copy runs outside any transaction.
@@ -596,8 +609,8 @@ fn commit(txn: Txn<'_>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
 
 /// Copies the pages the checkpointer's last pass left in the WAL back into the database,
 /// between two batches. With the whole WAL copied, SQLite starts it over at the next batch's
-/// first write, writing over the file from its beginning (`journal_size_limit` cuts back only
-/// a file grown past `checkpoint::WAL_SIZE_LIMIT`). A RESTART checkpoint from the
+/// first write, writing over the file from its beginning (`checkpoint::wal_file_limit` says
+/// how much of the file it keeps). A RESTART checkpoint from the
 /// checkpointer's own connection did the same while holding writes back for 15-130 ms: it
 /// waited for a gap between batches, then copied everything the WAL had gained meanwhile.
 /// Here the writer copies only what came since the checkpointer's last pass, typically a few
