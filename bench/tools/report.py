@@ -137,7 +137,7 @@ def build(runs, m):
     wal = [v for k, v in sorted(m.items()) if k.startswith("sb_wal_bytes_after_create_")]
     if wal:
         w(f"| WAL size after each create run | {' / '.join(f'{b / 1e6:.1f} MB' for b in wal)} "
-          f"| {' / '.join(f'{b / 1e6:.1f} MB' for k, b in sorted(m.items()) if k.startswith('pb_wal_bytes_after_create_'))} | kept while writes stream in (bound 268.4 MB) | |")
+          f"| {' / '.join(f'{b / 1e6:.1f} MB' for k, b in sorted(m.items()) if k.startswith('pb_wal_bytes_after_create_'))} | kept while writes stream in (cut back past 268.4 MB) | |")
     settle = [v for k, v in sorted(m.items()) if k.startswith("sb_settle_s_after_create_")]
     if settle:
         w(f"| server busy after each create run (webhook backlog) | "
@@ -177,7 +177,7 @@ def build(runs, m):
         if "sb_mixed_wal_max_bytes" in m:
             w(f"| WAL file, largest during the run (read every 0.5 s) "
               f"| {m['sb_mixed_wal_max_bytes'] / 1e6:.1f} MB | | "
-              f"| kept while writes stream in, up to 256 MiB (268.4 MB); cut back to 16 MiB once they slow |")
+              f"| kept while writes stream in (cut back past 268.4 MB), and past 33.8 MB once they slow down |")
         w("")
 
     floods = [("tokens", "distinct invalid tokens (valid checksum, unknown)"),

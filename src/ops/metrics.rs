@@ -415,9 +415,9 @@ async fn metrics(
         "switchboard_wal_file_bytes",
         "gauge",
         &format!(
-            "Size of the WAL file. It keeps its size (up to {} MiB) while writes stream in, and is cut back to {} MiB at the first commit after the WAL starts over once they slow down.",
-            crate::store::checkpoint::WAL_STREAMING_LIMIT >> 20,
-            crate::store::checkpoint::WAL_QUIET_LIMIT >> 20
+            "Size of the WAL file. At the first commit after the WAL starts over, a file past {:.1} MB (while writes stream in) or past {:.1} MB (once they slowed down) is cut back to that size; without writes it keeps its size.",
+            crate::store::checkpoint::WAL_STREAMING_LIMIT as f64 / 1e6,
+            crate::store::checkpoint::WAL_QUIET_LIMIT as f64 / 1e6
         ),
         store.wal_file_bytes(),
     );

@@ -13,8 +13,8 @@
 //! WAL over, writing over the file from its beginning (or, when a reader still used the WAL,
 //! one of the few batches after it: the writer tries again before each).
 //!
-//! The WAL file keeps its size while writes stream in, and is cut back once they slow down
-//! (`wal_file_limit`). Cut back at every restart, it grew again after each one: its blocks
+//! The WAL file keeps its size while writes stream in, and is cut back at the first restart
+//! after they slow down (`wal_file_limit`). Cut back at every restart, it grew again after each one: its blocks
 //! were freed (trimmed, on a `discard` mount) and allocated anew, and a sync that follows an
 //! allocation also writes the file's new block map. A fixed bound above the size the file
 //! reached under a stream of creates did the same once a faster host grew it past the bound.
@@ -31,25 +31,33 @@ use super::{StoreError, StoreResult, Writer, open_connection};
 /// A WAL longer than this many pages (4 KiB each: 16 MiB) is started over after the pass
 /// (by the writer, see `Checkpointer::pass`).
 pub const RESTART_ABOVE_PAGES: i64 = 4_096;
-/// The most (bytes) the WAL file keeps when the WAL starts over while writes stream in (the
-/// checkpointer wants restarts, `Writer::restart_pending`). Under a stream of creates the file
-/// reaches what the writer appends between two of the checkpointer's restart requests: 40-57
-/// MB at 5-6k creates a second, 82-94 MB at 15-16.5k. Past this bound it is cut back at every
-/// restart, which costs a sync of the file's block map each time, but the disk stays bounded.
+/// The most (bytes) the WAL file keeps when the WAL starts over while writes stream in (see
+/// `wal_file_limit`). Under a stream of creates the file reaches what the writer appends
+/// between two of the checkpointer's restart requests: 40-57 MB at 5-6k creates a second,
+/// 82-94 MB at 15-16.5k. A file past this bound is cut back at every restart, which costs a
+/// sync of its block map each time, but the disk it takes stays bounded.
 pub const WAL_STREAMING_LIMIT: i64 = 256 * 1024 * 1024;
-/// The size (bytes) the WAL file is cut back to when the WAL starts over at other times: the
-/// restart bound's size: a WAL that starts over by itself, after a pass copied all of it, is
-/// shorter.
-pub const WAL_QUIET_LIMIT: i64 = RESTART_ABOVE_PAGES * 4096;
+/// The size (bytes) the WAL file is cut back to at other times: room for twice the restart
+/// bound's frames (4 KiB pages and their 24-byte headers), so that a WAL that starts over by
+/// itself, after a pass copied all of it, is not cut back each time.
+pub const WAL_QUIET_LIMIT: i64 = 2 * RESTART_ABOVE_PAGES * (4096 + 24) + 32;
+/// Passes in a row that find the WAL within the bound, after the last request to start it
+/// over, before writes count as slowed down (about 2 s of passes). Near the rate at which
+/// passes alternate between past the bound and within it, the file would otherwise be cut
+/// back by one restart and grown again before the next.
+pub const QUIET_PASSES: u32 = 4;
 /// The pause before the next pass when the last one did not copy the whole WAL.
 pub const CATCH_UP: Duration = Duration::from_millis(10);
 
 /// The writer's `journal_size_limit`: how much of its file the WAL keeps when it starts over
-/// (cut back at the first commit after that). Large while the checkpointer wants restarts, so
-/// that a stream of writes reuses the file's blocks; small otherwise, so that a burst's file
-/// is given back once writes slow down.
-pub fn wal_file_limit(restart_pending: bool) -> i64 {
-    if restart_pending {
+/// (a larger file is cut back at the first commit after that). Large while writes stream in
+/// (fewer than `QUIET_PASSES` passes found the WAL within the bound since the last request to
+/// start it over), so that each
+/// round of the WAL reuses the file's blocks; small otherwise, so that a burst's file is given
+/// back at the first restart after writes slow down. Without writes the file keeps its size
+/// (SQLite deletes it when the server stops).
+pub fn wal_file_limit(streaming: bool) -> i64 {
+    if streaming {
         WAL_STREAMING_LIMIT
     } else {
         WAL_QUIET_LIMIT
@@ -317,12 +325,12 @@ mod tests {
             })
         };
         assert_eq!(limit(false).unwrap(), WAL_QUIET_LIMIT);
-        // 20 MB in one commit: past the quiet limit.
+        // 40 MB in one commit: past the quiet limit.
         writer
             .write_blocking(|c| -> StoreResult<()> {
                 c.execute_batch(
                     "CREATE TABLE t (x BLOB);
-                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
                      INSERT INTO t SELECT zeroblob(4000) FROM n;",
                 )?;
                 Ok(())
@@ -334,22 +342,26 @@ mod tests {
         assert!(checkpointer.pass(10, writer).unwrap().restart_asked);
         // The restart the checkpointer asked for writes over the file in place.
         assert_eq!(limit(true).unwrap(), WAL_STREAMING_LIMIT);
-        let c = checkpointer.pass(10_000, writer).unwrap();
-        assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
         assert_eq!(writer.stats().wal_restarts, 1);
+        // Each pass now finds the WAL within the bound and copies all of it, so the next write
+        // starts it over by itself. The file stays until `QUIET_PASSES` such passes in a row.
+        for passes in 1..=QUIET_PASSES {
+            let c = checkpointer.pass(10_000, writer).unwrap();
+            assert!(c.wal_pages < 10, "the WAL started over: {c:?}");
+            assert!(!writer.restart_pending());
+            let (want, size) = if passes < QUIET_PASSES {
+                (WAL_STREAMING_LIMIT, grown)
+            } else {
+                (WAL_QUIET_LIMIT, WAL_QUIET_LIMIT as u64)
+            };
+            assert_eq!(limit(true).unwrap(), want, "after {passes} passes");
+            let len = std::fs::metadata(&wal).unwrap().len();
+            assert_eq!(len, size, "the file after {passes} passes");
+        }
         assert_eq!(
-            std::fs::metadata(&wal).unwrap().len(),
-            grown,
-            "the file keeps its size while restarts are wanted"
-        );
-        // That pass found the WAL within the bound and copied all of it: the next write starts
-        // it over by itself, and its commit cuts the file back.
-        assert!(!writer.restart_pending());
-        assert_eq!(limit(true).unwrap(), WAL_QUIET_LIMIT);
-        assert_eq!(
-            std::fs::metadata(&wal).unwrap().len(),
-            WAL_QUIET_LIMIT as u64,
-            "the file is cut back once writes slow down"
+            writer.stats().wal_restarts,
+            1,
+            "the later restarts were SQLite's own"
         );
         writer.shutdown();
     }

@@ -14,7 +14,7 @@
 //! in a savepoint of its own. The other writes follow, in queue order.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -82,9 +82,11 @@ struct Counters {
     /// Set by the checkpointer: copy the rest of the WAL back before the next batch.
     finish_checkpoint: AtomicBool,
     /// Set with `finish_checkpoint`, cleared by the checkpointer once a pass finds the WAL
-    /// within the bound: until then, readers keep no snapshot (see `Writer::restart_pending`),
-    /// and the WAL file keeps its size when it starts over (`checkpoint::wal_file_limit`).
+    /// within the bound: until then, readers keep no snapshot (see `Writer::restart_pending`).
     restart_wanted: AtomicBool,
+    /// Passes that must still find the WAL within the bound, in a row, before the WAL file
+    /// may be cut back (`checkpoint::wal_file_limit`): set by each request to start it over.
+    streaming_passes_left: AtomicU32,
     commits: AtomicU64,
     writes: AtomicU64,
     busy_us: AtomicU64,
@@ -230,10 +232,12 @@ impl Writer {
     /// Told by the checkpointer when a pass finds the WAL within the bound: readers may keep
     /// snapshots again.
     pub(crate) fn wal_within_bound(&self) {
-        self.inner
-            .stats
-            .restart_wanted
-            .store(false, Ordering::Relaxed);
+        let stats = &self.inner.stats;
+        stats.restart_wanted.store(false, Ordering::Relaxed);
+        let _ =
+            stats
+                .streaming_passes_left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// Asks the writer to copy what is left of the WAL back into the database before its
@@ -243,6 +247,9 @@ impl Writer {
         // Before the writer can act on it: a scrape never sees more restarts than requests.
         stats.restarts_asked.fetch_add(1, Ordering::Relaxed);
         stats.restart_wanted.store(true, Ordering::Relaxed);
+        stats
+            .streaming_passes_left
+            .store(checkpoint::QUIET_PASSES, Ordering::Relaxed);
         stats.finish_checkpoint.store(true, Ordering::Relaxed);
     }
 
@@ -525,15 +532,18 @@ fn run(
             restart_tries = RESTART_TRIES;
         }
         // Before the WAL can start over in this batch: the limit applies at the first commit
-        // after that. Setting it changes a number in SQLite, no file.
-        let want = checkpoint::wal_file_limit(stats.restart_wanted.load(Ordering::Relaxed));
+        // after that. Setting it changes a number in SQLite, no file. A restart asked for
+        // counts as streaming by `restart_tries` too, whatever order the flags are seen in.
+        let streaming =
+            restart_tries > 0 || stats.streaming_passes_left.load(Ordering::Relaxed) > 0;
+        let want = checkpoint::wal_file_limit(streaming);
         if want != wal_limit {
-            match conn.execute_batch(&format!("PRAGMA journal_size_limit = {want}")) {
-                Ok(()) => wal_limit = want,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the writer could not set the WAL's size limit")
-                }
+            if let Err(e) = conn.execute_batch(&format!("PRAGMA journal_size_limit = {want}")) {
+                tracing::warn!(error = %e, "the writer could not set the WAL's size limit");
             }
+            // Tried once per change: a failure leaves the last limit, which costs room or
+            // speed only, and a warning a batch would say nothing more.
+            wal_limit = want;
         }
         let copied = if restart_tries > 0 {
             // The copy runs outside any transaction.
