@@ -14,10 +14,11 @@
 //! one of the few batches after it: the writer tries again before each).
 //!
 //! The WAL file keeps its size while writes stream in, and is cut back at the first restart
-//! after they slow down (`wal_file_limit`). Cut back at every restart, it grew again after each one: its blocks
-//! were freed (trimmed, on a `discard` mount) and allocated anew, and a sync that follows an
-//! allocation also writes the file's new block map. A fixed bound above the size the file
-//! reached under a stream of creates did the same once a faster host grew it past the bound.
+//! after they slow down (`wal_file_limit`). Cut back at every restart, it grew again after
+//! each one: its blocks were freed (trimmed, on a `discard` mount) and allocated anew, and a
+//! sync that follows an allocation also writes the file's new block map. A fixed bound above
+//! the size the file reached under a stream of creates did the same once a faster host grew
+//! it past the bound.
 
 use std::fs::File;
 use std::mem::ManuallyDrop;
@@ -52,10 +53,9 @@ pub const CATCH_UP: Duration = Duration::from_millis(10);
 /// The writer's `journal_size_limit`: how much of its file the WAL keeps when it starts over
 /// (a larger file is cut back at the first commit after that). Large while writes stream in
 /// (fewer than `QUIET_PASSES` passes found the WAL within the bound since the last request to
-/// start it over), so that each
-/// round of the WAL reuses the file's blocks; small otherwise, so that a burst's file is given
-/// back at the first restart after writes slow down. Without writes the file keeps its size
-/// (SQLite deletes it when the server stops).
+/// start it over), so that each round of the WAL reuses the file's blocks; small otherwise, so
+/// that a burst's file is given back at the first restart after writes slow down. Without
+/// writes the file keeps its size (SQLite deletes it when the server stops).
 pub fn wal_file_limit(streaming: bool) -> i64 {
     if streaming {
         WAL_STREAMING_LIMIT

@@ -541,8 +541,8 @@ fn run(
             if let Err(e) = conn.execute_batch(&format!("PRAGMA journal_size_limit = {want}")) {
                 tracing::warn!(error = %e, "the writer could not set the WAL's size limit");
             }
-            // Tried once per change: a failure leaves the last limit, which costs room or
-            // speed only, and a warning a batch would say nothing more.
+            // Tried once per change: a failure leaves the last limit in force, which costs
+            // disk room or speed, never a write; one warning per change says all there is.
             wal_limit = want;
         }
         let copied = if restart_tries > 0 {
@@ -620,11 +620,10 @@ fn commit(txn: Txn<'_>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
 /// Copies the pages the checkpointer's last pass left in the WAL back into the database,
 /// between two batches. With the whole WAL copied, SQLite starts it over at the next batch's
 /// first write, writing over the file from its beginning (`checkpoint::wal_file_limit` says
-/// how much of the file it keeps). A RESTART checkpoint from the
-/// checkpointer's own connection did the same while holding writes back for 15-130 ms: it
-/// waited for a gap between batches, then copied everything the WAL had gained meanwhile.
-/// Here the writer copies only what came since the checkpointer's last pass, typically a few
-/// batches.
+/// how much of the file it keeps). A RESTART checkpoint from the checkpointer's own
+/// connection did the same while holding writes back for 15-130 ms: it waited for a gap
+/// between batches, then copied everything the WAL had gained meanwhile. Here the writer
+/// copies only what came since the checkpointer's last pass, typically a few batches.
 ///
 /// A reader whose snapshot predates the copy keeps the WAL from starting over (it may still
 /// read the old frames). Under reads and creates at once, 4 of 19 requests in a 10 s trace
