@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use super::{StoreError, StoreResult, checkpoint};
+use super::{StoreError, StoreResult};
 
 mod batch;
+mod wal;
 use batch::Txn;
 
 /// A queued write.
@@ -49,9 +50,6 @@ trait Write: Send {
 const QUEUE_CAPACITY: usize = 4096;
 /// The most writes one transaction carries.
 const MAX_BATCH: usize = 256;
-/// Batches in a row that try to start the WAL over, after the checkpointer asked, when a
-/// reader still using the WAL kept the last one from doing so (see `copy_wal_back`).
-const RESTART_TRIES: u32 = 8;
 /// How long a transaction whose writes nobody waits on (the delivery worker's leases and
 /// outcomes, `Writer::submit`) stays open for the writes that follow, at most: every commit
 /// writes each page it changed to the WAL and waits for the disk. Draining a backlog of
@@ -131,14 +129,6 @@ type EventsHook = Box<dyn Fn() + Send + Sync>;
 thread_local! {
     /// Set (on the writer thread) by a write that queued webhook events.
     static EVENTS_QUEUED: Cell<bool> = const { Cell::new(false) };
-    /// Pages in the WAL after the writer's last commit (SQLite's WAL hook, which runs on the
-    /// committing thread); -1 when no commit wrote any since it was reset.
-    static WAL_PAGES: Cell<i64> = const { Cell::new(-1) };
-}
-
-fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
-    WAL_PAGES.with(|p| p.set(i64::from(pages)));
-    Ok(())
 }
 
 /// Marks the current transaction as one that queued webhook events: once it commits, the
@@ -189,16 +179,6 @@ impl Writer {
         }
     }
 
-    /// Counts one of the checkpointer's passes, for metrics.
-    pub(crate) fn note_checkpoint_pass(&self, took: Duration) {
-        let c = &self.inner.stats;
-        c.checkpoint_passes.fetch_add(1, Ordering::Relaxed);
-        c.checkpoint_us.fetch_add(
-            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-
     /// Writes queued and not yet taken into a batch.
     pub fn queued(&self) -> u64 {
         self.inner.stats.queued.load(Ordering::Relaxed)
@@ -215,42 +195,6 @@ impl Writer {
     /// misses no acknowledged write of this process (see `inline`).
     pub(crate) fn commits(&self) -> u64 {
         self.inner.stats.commits.load(Ordering::Acquire)
-    }
-
-    /// True from the checkpointer's request to start the WAL over until one of its passes
-    /// finds the WAL within the bound again (started over, or not yet regrown past it):
-    /// readers then hold no snapshot beyond one read (see `inline`). A reader that holds one
-    /// when the writer's batch begins keeps the WAL from starting over, and under a mixed
-    /// load of reads and writes one nearly always does: the WAL grew by 35 MB a second,
-    /// unbounded. Under a steady stream of writes the WAL is past the bound again by the
-    /// next pass, so readers keep no snapshots then; a snapshot would serve a few reads at
-    /// most between two commits anyway.
-    pub(crate) fn restart_pending(&self) -> bool {
-        self.inner.stats.restart_wanted.load(Ordering::Relaxed)
-    }
-
-    /// Told by the checkpointer when a pass finds the WAL within the bound: readers may keep
-    /// snapshots again.
-    pub(crate) fn wal_within_bound(&self) {
-        let stats = &self.inner.stats;
-        stats.restart_wanted.store(false, Ordering::Relaxed);
-        let _ =
-            stats
-                .streaming_passes_left
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    }
-
-    /// Asks the writer to copy what is left of the WAL back into the database before its
-    /// next batch (see `checkpoint`): the batch then starts the WAL over from its beginning.
-    pub fn finish_checkpoint(&self) {
-        let stats = &self.inner.stats;
-        // Before the writer can act on it: a scrape never sees more restarts than requests.
-        stats.restarts_asked.fetch_add(1, Ordering::Relaxed);
-        stats.restart_wanted.store(true, Ordering::Relaxed);
-        stats
-            .streaming_passes_left
-            .store(checkpoint::QUIET_PASSES, Ordering::Relaxed);
-        stats.finish_checkpoint.store(true, Ordering::Relaxed);
     }
 
     /// Sets what to call after every commit that queued webhook events (once; later calls
@@ -501,10 +445,10 @@ fn run(
     stats: &Counters,
 ) {
     // After `wal_autocheckpoint`, which replaces any WAL hook.
-    conn.wal_hook(Some(note_wal_pages));
+    conn.wal_hook(Some(wal::note_pages));
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut restart_tries = 0;
-    let mut wal_limit = checkpoint::wal_file_limit(false);
+    let mut file_limit = wal::FileLimit::new();
     // A transaction whose writes nobody waits on, left open for the next batches, and when
     // it commits at the latest (see `DEFER`).
     let mut deferred: Option<(Txn<'_>, Instant)> = None;
@@ -529,33 +473,21 @@ fn run(
         };
         let started = Instant::now();
         if stats.finish_checkpoint.swap(false, Ordering::Relaxed) {
-            restart_tries = RESTART_TRIES;
+            restart_tries = wal::RESTART_TRIES;
         }
-        // Before the WAL can start over in this batch: the limit applies at the first commit
-        // after that. Setting it changes a number in SQLite, no file. A restart asked for
-        // counts as streaming by `restart_tries` too, whatever order the flags are seen in.
-        let streaming =
-            restart_tries > 0 || stats.streaming_passes_left.load(Ordering::Relaxed) > 0;
-        let want = checkpoint::wal_file_limit(streaming);
-        if want != wal_limit {
-            if let Err(e) = conn.execute_batch(&format!("PRAGMA journal_size_limit = {want}")) {
-                tracing::warn!(error = %e, "the writer could not set the WAL's size limit");
-            }
-            // Tried once per change: a failure leaves the last limit in force, which costs
-            // disk room or speed, never a write; one warning per change says all there is.
-            wal_limit = want;
-        }
+        // Before the WAL can start over in this batch.
+        file_limit.update(&conn, stats, restart_tries);
         let copied = if restart_tries > 0 {
             // The copy runs outside any transaction.
             if let Some((txn, _)) = deferred.take() {
                 commit(txn, on_events, stats);
             }
             restart_tries -= 1;
-            copy_wal_back(&conn)
+            wal::copy_back(&conn)
         } else {
             None
         };
-        WAL_PAGES.with(|p| p.set(-1));
+        wal::forget_pages();
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -583,7 +515,7 @@ fn run(
             continue;
         }
         commit(txn, on_events, stats);
-        let pages = WAL_PAGES.with(Cell::get);
+        let pages = wal::pages();
         // Started over, the WAL holds this batch's pages only. If it did not (a reader still
         // used it), the next batch tries again, while the checkpointer still wants it.
         let restarted = copied.is_some_and(|copied| (0..copied).contains(&pages));
@@ -606,7 +538,7 @@ fn run(
 /// them queued webhook events.
 fn commit(txn: Txn<'_>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
     let committed = txn.commit(stats);
-    if let Ok(frames) = u64::try_from(WAL_PAGES.with(Cell::get)) {
+    if let Ok(frames) = u64::try_from(wal::pages()) {
         stats.wal_frames.store(frames, Ordering::Relaxed);
     }
     if EVENTS_QUEUED.with(|q| q.replace(false))
@@ -614,42 +546,6 @@ fn commit(txn: Txn<'_>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
         && let Some(hook) = on_events.get()
     {
         hook();
-    }
-}
-
-/// Copies the pages the checkpointer's last pass left in the WAL back into the database,
-/// between two batches. With the whole WAL copied, SQLite starts it over at the next batch's
-/// first write, writing over the file from its beginning (`checkpoint::wal_file_limit` says
-/// how much of the file it keeps). A RESTART checkpoint from the checkpointer's own
-/// connection did the same while holding writes back for 15-130 ms: it waited for a gap
-/// between batches, then copied everything the WAL had gained meanwhile. Here the writer
-/// copies only what came since the checkpointer's last pass, typically a few batches.
-///
-/// A reader whose snapshot predates the copy keeps the WAL from starting over (it may still
-/// read the old frames). Under reads and creates at once, 4 of 19 requests in a 10 s trace
-/// met one, and the WAL then grew until the checkpointer's next request, half a second later
-/// (to 93 MB once). So the writer tries again before each of its next few batches
-/// (`RESTART_TRIES`), each copying back only the batch before.
-///
-/// Returns the pages in the WAL, when the copy ran.
-fn copy_wal_back(conn: &Connection) -> Option<i64> {
-    let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    });
-    match copied {
-        Ok((0, wal, done)) if wal == done => Some(wal),
-        Ok((busy, wal, done)) => {
-            tracing::debug!(busy, wal, done, "the WAL could not be copied back whole");
-            Some(wal)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the writer could not copy the WAL back");
-            None
-        }
     }
 }
 
