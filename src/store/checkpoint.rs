@@ -126,11 +126,7 @@ impl Checkpointer {
     }
 
     fn run(&self) -> StoreResult<Checkpoint> {
-        let (_busy, wal_pages, checkpointed): (i64, i64, i64) =
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
+        let (_busy, wal_pages, checkpointed) = passive(&self.conn)?;
         Ok(Checkpoint {
             wal_pages,
             checkpointed,
@@ -138,6 +134,14 @@ impl Checkpointer {
             took: Duration::ZERO,
         })
     }
+}
+
+/// One PASSIVE checkpoint on `conn`: whether it met a lock (1) or not (0), the pages in the
+/// WAL, and the pages copied back so far.
+pub(crate) fn passive(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
 }
 
 /// When to checkpoint next: soon when the last pass was behind, else after `idle`.

@@ -201,10 +201,8 @@ impl Store {
         writer_conn.busy_handler(Some(retry_soon))?;
         // Checkpoints run on a background thread instead (see `checkpoint`): an automatic
         // checkpoint inside a commit would stall every write waiting behind it.
-        writer_conn.execute_batch(&format!(
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
-            checkpoint::wal_file_limit(false)
-        ))?;
+        // How much of the WAL file a restart keeps, the writer sets before each batch.
+        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         // Writes run in savepoints (see `writer`), whose journal (a copy of each page first
         // touched inside one) would otherwise go through a temporary file: in memory it is a
         // copy, not a system call, and it never outgrows one batch.

@@ -53,8 +53,9 @@ impl<'c> Txn<'c> {
         self.open.is_ok() && !self.conn.is_autocommit()
     }
 
-    /// Commits; true when it did. Every write run in the transaction is answered.
-    pub(super) fn commit(self, stats: &Counters) -> bool {
+    /// Commits; true when it did. Every write run in the transaction is answered, after
+    /// `committed` has run when the commit succeeded.
+    pub(super) fn commit(self, stats: &Counters, committed: impl FnOnce()) -> bool {
         let open = self.is_open();
         let Txn { conn, mut ran, .. } = self;
         if !open {
@@ -72,6 +73,7 @@ impl<'c> Txn<'c> {
             Ok(()) => {
                 // Release: a reader that sees the new count also sees the commit (`inline`).
                 stats.commits.fetch_add(1, Ordering::Release);
+                committed();
                 ran.into_iter().for_each(|(_, job)| job.answer(Ok(())));
                 true
             }

@@ -448,7 +448,7 @@ fn run(
     conn.wal_hook(Some(wal::note_pages));
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut restart_tries = 0;
-    let mut file_limit = wal::FileLimit::new();
+    let mut file_limit = wal::FileLimit::default();
     // A transaction whose writes nobody waits on, left open for the next batches, and when
     // it commits at the latest (see `DEFER`).
     let mut deferred: Option<(Txn<'_>, Instant)> = None;
@@ -462,7 +462,7 @@ fn run(
             Err(RecvTimeoutError::Timeout) => {
                 if let Some((txn, _)) = deferred.take() {
                     let started = Instant::now();
-                    commit(txn, on_events, stats);
+                    commit(txn, on_events, stats, None);
                     stats
                         .busy_us
                         .fetch_add(micros_since(started), Ordering::Relaxed);
@@ -480,7 +480,7 @@ fn run(
         let copied = if restart_tries > 0 {
             // The copy runs outside any transaction.
             if let Some((txn, _)) = deferred.take() {
-                commit(txn, on_events, stats);
+                commit(txn, on_events, stats, None);
             }
             restart_tries -= 1;
             wal::copy_back(&conn)
@@ -514,14 +514,8 @@ fn run(
                 .fetch_add(micros_since(started), Ordering::Relaxed);
             continue;
         }
-        commit(txn, on_events, stats);
-        let pages = wal::pages();
-        // Started over, the WAL holds this batch's pages only. If it did not (a reader still
-        // used it), the next batch tries again, while the checkpointer still wants it.
-        let restarted = copied.is_some_and(|copied| (0..copied).contains(&pages));
-        if restarted {
-            stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
-        }
+        let restarted = commit(txn, on_events, stats, copied);
+        // Not started over, the next batch tries again while the checkpointer still wants it.
         if restarted || !stats.restart_wanted.load(Ordering::Relaxed) {
             restart_tries = 0;
         }
@@ -530,23 +524,28 @@ fn run(
             .fetch_add(micros_since(started), Ordering::Relaxed);
     }
     if let Some((txn, _)) = deferred.take() {
-        commit(txn, on_events, stats);
+        commit(txn, on_events, stats, None);
     }
 }
 
 /// Commits a transaction and answers its writes; then wakes the delivery worker when one of
-/// them queued webhook events.
-fn commit(txn: Txn<'_>, on_events: &OnceLock<EventsHook>, stats: &Counters) {
-    let committed = txn.commit(stats);
-    if let Ok(frames) = u64::try_from(wal::pages()) {
-        stats.wal_frames.store(frames, Ordering::Relaxed);
-    }
+/// them queued webhook events. `copied`: the pages `wal::copy_back` copied before the
+/// transaction, if it ran. Returns whether the commit started the WAL over.
+fn commit(
+    txn: Txn<'_>,
+    on_events: &OnceLock<EventsHook>,
+    stats: &Counters,
+    copied: Option<i64>,
+) -> bool {
+    let mut restarted = false;
+    let committed = txn.commit(stats, || restarted = wal::note_commit(stats, copied));
     if EVENTS_QUEUED.with(|q| q.replace(false))
         && committed
         && let Some(hook) = on_events.get()
     {
         hook();
     }
+    restarted
 }
 
 fn micros_since(t: Instant) -> u64 {

@@ -28,14 +28,26 @@ pub(super) fn note_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> ru
 }
 
 /// Forgets the last commit's count, before a batch: whether the batch wrote any is then read
-/// from `pages`.
+/// from the commit (`note_commit`).
 pub(super) fn forget_pages() {
     WAL_PAGES.with(|p| p.set(-1));
 }
 
-/// Pages in the WAL after the last commit since `forget_pages`; -1 when none wrote any.
-pub(super) fn pages() -> i64 {
-    WAL_PAGES.with(Cell::get)
+/// Counts what a commit did to the WAL, before its writes are answered (so that a caller
+/// reading the stats after its answer finds its commit in them): its length, and whether
+/// the commit started it over after `copy_back` copied `copied` pages. Started over, the WAL
+/// holds this commit's pages only; if it did not (a reader still used it), the writer's next
+/// batches try again. Returns whether it started over.
+pub(super) fn note_commit(stats: &Counters, copied: Option<i64>) -> bool {
+    let pages = WAL_PAGES.with(Cell::get);
+    if let Ok(frames) = u64::try_from(pages) {
+        stats.wal_frames.store(frames, Ordering::Relaxed);
+    }
+    let restarted = copied.is_some_and(|copied| (0..copied).contains(&pages));
+    if restarted {
+        stats.wal_restarts.fetch_add(1, Ordering::Relaxed);
+    }
+    restarted
 }
 
 impl Writer {
@@ -86,15 +98,12 @@ impl Writer {
     }
 }
 
-/// The `journal_size_limit` the writer's connection has (see `checkpoint::wal_file_limit`).
-pub(super) struct FileLimit(i64);
+/// The `journal_size_limit` the writer last gave its connection (see
+/// `checkpoint::wal_file_limit`); none before its first batch.
+#[derive(Default)]
+pub(super) struct FileLimit(Option<i64>);
 
 impl FileLimit {
-    /// The limit `Store::open` gives the connection.
-    pub(super) fn new() -> FileLimit {
-        FileLimit(checkpoint::wal_file_limit(false))
-    }
-
     /// Sets the limit for the next batch, which may start the WAL over: it applies at the
     /// first commit after that. Setting it changes a number in SQLite, no file. A restart
     /// asked for counts as streaming by `restart_tries` too, whatever order the writer sees
@@ -103,7 +112,7 @@ impl FileLimit {
         let streaming =
             restart_tries > 0 || stats.streaming_passes_left.load(Ordering::Relaxed) > 0;
         let want = checkpoint::wal_file_limit(streaming);
-        if want == self.0 {
+        if self.0 == Some(want) {
             return;
         }
         if let Err(e) = conn.execute_batch(&format!("PRAGMA journal_size_limit = {want}")) {
@@ -111,7 +120,7 @@ impl FileLimit {
         }
         // Tried once per change: a failure leaves the last limit in force, which costs disk
         // room or speed, never a write; one warning per change says all there is.
-        self.0 = want;
+        self.0 = Some(want);
     }
 }
 
@@ -131,14 +140,7 @@ impl FileLimit {
 ///
 /// Returns the pages in the WAL, when the copy ran.
 pub(super) fn copy_back(conn: &Connection) -> Option<i64> {
-    let copied = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    });
-    match copied {
+    match checkpoint::passive(conn) {
         Ok((0, wal, done)) if wal == done => Some(wal),
         Ok((busy, wal, done)) => {
             tracing::debug!(busy, wal, done, "the WAL could not be copied back whole");
