@@ -104,6 +104,8 @@ impl Jobs {
 
 /// Runs the worker until `stop` is set. Call on the `webhook-worker` thread.
 pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, stop: &AtomicBool) {
+    // First: the senders this thread starts inherit its priority.
+    super::priority::lower_this_thread();
     match store.writer().write_blocking(deliveries::release_leases) {
         Ok(0) => {}
         Ok(n) => tracing::info!(

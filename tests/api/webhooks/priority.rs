@@ -1,0 +1,61 @@
+//! Webhook delivery runs at the lowest scheduling priority; the threads a request waits on keep
+//! the server's.
+
+use std::fs;
+
+use super::{WAIT, app};
+use crate::helpers::eventually;
+
+/// `(name, nice)` of every thread of this process (`/proc/self/task/*/stat`).
+fn threads() -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for task in fs::read_dir("/proc/self/task").unwrap().flatten() {
+        // A thread can end between the listing and the read.
+        let Ok(stat) = fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        out.push(parse_stat(&stat));
+    }
+    out
+}
+
+/// The name between the parentheses (it may hold spaces and parentheses itself), and the nice
+/// value: the 19th field, the 17th after the name.
+fn parse_stat(stat: &str) -> (String, i32) {
+    let open = stat.find('(').unwrap();
+    let close = stat.rfind(')').unwrap();
+    let name = stat[open + 1..close].to_owned();
+    let nice = stat[close + 1..].split_whitespace().nth(16).unwrap();
+    (name, nice.parse().unwrap())
+}
+
+fn own_nice() -> i32 {
+    parse_stat(&fs::read_to_string("/proc/thread-self/stat").unwrap()).1
+}
+
+#[test]
+fn webhook_threads_yield_to_the_threads_a_request_waits_on() {
+    let _app = app();
+    let server = own_nice();
+    let is_webhook = |name: &str| name.starts_with("webhook-sender-") || name == "webhook-worker";
+    // Other tests start servers at the same time: a thread just spawned may not have lowered
+    // itself yet, so the check is repeated until one listing finds every one of them lowered.
+    let all_lowered = eventually(WAIT, || {
+        let webhook: Vec<i32> = threads()
+            .into_iter()
+            .filter(|(name, _)| is_webhook(name))
+            .map(|(_, nice)| nice)
+            .collect();
+        !webhook.is_empty() && webhook.iter().all(|&n| n == 19)
+    });
+    assert!(all_lowered, "webhook threads: {:?}", threads());
+    let request_path: Vec<(String, i32)> = threads()
+        .into_iter()
+        .filter(|(name, _)| name == "db-writer" || name == "wal-checkpointer")
+        .collect();
+    assert!(!request_path.is_empty());
+    assert!(
+        request_path.iter().all(|&(_, nice)| nice == server),
+        "{request_path:?} (the server's threads run at {server})"
+    );
+}
