@@ -1,15 +1,19 @@
-//! Webhook delivery yields the processor to the API. Its threads run at the lowest scheduling
-//! priority (nice 19), so that while requests keep every core busy (an import script's burst)
-//! the senders take the time the request path leaves, and catch up once the burst is over.
+//! Webhook delivery yields the processor to the API. The sender threads run at the lowest
+//! scheduling priority (nice 19), so that while requests keep every core busy (an import
+//! script's burst) the senders get a small share of it, and catch up once the burst is over.
 //! With a core to spare they run as soon as they are woken, as before: niceness only orders
-//! threads that want the same core.
+//! threads that want the same core. The outbox makes the wait safe: a delivery is durable from
+//! its change's commit, whenever it goes out.
 //!
-//! The worker thread lowers itself first thing, and the senders it starts inherit its value.
-//! The outbox makes waiting safe: a delivery is durable from its change's commit, whenever it
-//! goes out. The threads a request waits on (HTTP workers, the writer, the checkpointer) keep
-//! the server's priority, and so do the deliveries' own writes, which the writer runs.
+//! Only the senders: they make HTTP calls and hand their outcomes to the writer's queue. The
+//! worker that claims their deliveries keeps the server's priority, because it reads the
+//! database, and a snapshot held by a thread waiting for the processor would hold off the
+//! WAL's restart. So do the threads a request waits on (HTTP workers, the writer, the
+//! checkpointer), and the deliveries' own writes, which the writer runs. The locks the senders
+//! share with those threads (the allocator's arenas, the writer's queue) are held for a few
+//! instructions, and a waiter sleeps on them, which hands the core to the holder.
 
-/// The nice value of webhook threads: the lowest priority a thread can ask for.
+/// The nice value of the sender threads: the lowest priority a thread can ask for.
 pub const NICE: i32 = 19;
 
 /// Lowers the calling thread's priority to [`NICE`]. Linux keeps a nice value per thread, and
@@ -22,7 +26,7 @@ pub fn lower_this_thread() {
         if let Err(e) = rustix::process::setpriority_process(Some(tid), NICE) {
             // A seccomp filter without `setpriority` (the packaged unit allows it). Delivery
             // works as before, at the server's priority.
-            tracing::info!(error = %e, "webhook delivery keeps the server's priority");
+            tracing::info!(error = %e, "a webhook sender keeps the server's priority");
         }
     }
 }
@@ -37,7 +41,7 @@ mod tests {
 
     /// The call lowers its own thread only: the thread that spawned it keeps its priority.
     #[test]
-    fn a_webhook_thread_lowers_its_own_priority_and_no_other() {
+    fn a_sender_lowers_its_own_priority_and_no_other_threads() {
         let before = this_thread_nice();
         let inside = std::thread::spawn(|| {
             lower_this_thread();

@@ -104,8 +104,6 @@ impl Jobs {
 
 /// Runs the worker until `stop` is set. Call on the `webhook-worker` thread.
 pub fn run(store: Store, settings: WebhookSettings, notifier: Arc<Notifier>, stop: &AtomicBool) {
-    // First: the senders this thread starts inherit its priority.
-    super::priority::lower_this_thread();
     match store.writer().write_blocking(deliveries::release_leases) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
@@ -213,7 +211,10 @@ fn start_pool(store: &Store, settings: &Arc<WebhookSettings>, notifier: &Arc<Not
         let (jobs, busy, sender) = (jobs.clone(), busy.clone(), sender.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("webhook-sender-{i}"))
-            .spawn(move || send_loop(&store, &settings, &notifier, &jobs, &busy, &sender));
+            .spawn(move || {
+                super::priority::lower_this_thread();
+                send_loop(&store, &settings, &notifier, &jobs, &busy, &sender)
+            });
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => tracing::error!(error = %e, "could not start a webhook sender"),
