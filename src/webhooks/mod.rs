@@ -5,7 +5,6 @@
 pub mod address_policy;
 pub mod events;
 mod outcome;
-pub mod priority;
 pub mod retry;
 pub mod sender;
 pub mod signer;

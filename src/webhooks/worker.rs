@@ -211,10 +211,7 @@ fn start_pool(store: &Store, settings: &Arc<WebhookSettings>, notifier: &Arc<Not
         let (jobs, busy, sender) = (jobs.clone(), busy.clone(), sender.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("webhook-sender-{i}"))
-            .spawn(move || {
-                super::priority::lower_this_thread();
-                send_loop(&store, &settings, &notifier, &jobs, &busy, &sender)
-            });
+            .spawn(move || send_loop(&store, &settings, &notifier, &jobs, &busy, &sender));
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => tracing::error!(error = %e, "could not start a webhook sender"),
