@@ -405,6 +405,17 @@ async fn metrics(
     );
     gauge_like(
         &mut out,
+        "switchboard_db_writer_crowded_commits_total",
+        "counter",
+        &format!(
+            "Commits that answered {} or more waiting callers at once: requests queued up behind the writer. Until {} ms after such a commit, webhook attempts go to senders at the lowest processor priority.",
+            crate::store::CROWDED_AT,
+            crate::store::CROWDED_FOR.as_millis()
+        ),
+        w.crowded_commits,
+    );
+    gauge_like(
+        &mut out,
         "switchboard_wal_frames",
         "gauge",
         "Pages in the WAL after the writer's last commit: its length since it last started over.",

@@ -48,6 +48,14 @@ impl<'c> Txn<'c> {
         self.ran.iter().any(|(_, job)| job.awaits_commit())
     }
 
+    /// How many writes run in the transaction have a caller waiting for its commit.
+    pub(super) fn callers_waiting(&self) -> usize {
+        self.ran
+            .iter()
+            .filter(|(_, job)| job.awaits_commit())
+            .count()
+    }
+
     /// True while the transaction is open and may take more writes.
     pub(super) fn is_open(&self) -> bool {
         self.open.is_ok() && !self.conn.is_autocommit()

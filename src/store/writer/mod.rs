@@ -25,6 +25,8 @@ use rusqlite::Connection;
 use super::{StoreError, StoreResult};
 
 mod batch;
+mod crowding;
+pub use crowding::{CROWDED_AT, CROWDED_FOR};
 mod wal;
 use batch::Txn;
 
@@ -97,6 +99,8 @@ struct Counters {
     checkpoint_passes: AtomicU64,
     checkpoint_us: AtomicU64,
     restarts_asked: AtomicU64,
+    /// When a commit last answered a crowd of callers.
+    crowding: crowding::Crowding,
 }
 
 /// A snapshot of the writer's counters.
@@ -121,6 +125,8 @@ pub struct WriterStats {
     pub checkpoint_seconds: f64,
     /// Passes that found the WAL past its bound and asked the writer to start it over.
     pub restarts_asked: u64,
+    /// Commits that answered a crowd of waiting callers (`Writer::crowded`).
+    pub crowded_commits: u64,
 }
 
 /// Called after a commit that queued webhook events.
@@ -176,12 +182,20 @@ impl Writer {
             checkpoint_passes: c.checkpoint_passes.load(Ordering::Relaxed),
             checkpoint_seconds: c.checkpoint_us.load(Ordering::Relaxed) as f64 / 1e6,
             restarts_asked: c.restarts_asked.load(Ordering::Relaxed),
+            crowded_commits: c.crowding.commits(),
         }
     }
 
     /// Writes queued and not yet taken into a batch.
     pub fn queued(&self) -> u64 {
         self.inner.stats.queued.load(Ordering::Relaxed)
+    }
+
+    /// True within a tenth of a second of a commit that answered 8 or more waiting callers:
+    /// requests queue up behind the writer, and work nobody waits on should make way (see
+    /// `crowding`).
+    pub fn crowded(&self) -> bool {
+        self.inner.stats.crowding.crowded()
     }
 
     /// True when no write waits for the writer: a large write queued now holds nobody back,
@@ -538,7 +552,11 @@ fn commit(
     copied: Option<i64>,
 ) -> bool {
     let mut restarted = false;
-    let committed = txn.commit(stats, || restarted = wal::note_commit(stats, copied));
+    let callers = txn.callers_waiting();
+    let committed = txn.commit(stats, || {
+        restarted = wal::note_commit(stats, copied);
+        stats.crowding.note_commit(callers);
+    });
     if EVENTS_QUEUED.with(|q| q.replace(false))
         && committed
         && let Some(hook) = on_events.get()

@@ -498,3 +498,50 @@ fn shutting_down_commits_the_writes_nobody_waited_for() {
     writer.shutdown();
     assert_eq!(rows_in_t(&dir), 100);
 }
+
+#[test]
+fn a_commit_that_answers_a_crowd_of_callers_marks_the_writer_crowded_others_do_not() {
+    let (_dir, writer) = writer_on_table_t();
+    // Writes nobody waits for, however many share a commit, are no crowd.
+    let hold_one = hold(&writer);
+    for v in 0..(2 * CROWDED_AT as i64) {
+        insert_unwatched(&writer, v);
+    }
+    hold_one.send(()).unwrap();
+    assert_eq!(stored_values(&writer).len(), 2 * CROWDED_AT);
+    // Nor are a few callers in one commit.
+    let few = CROWDED_AT - 2;
+    let commit_of = |callers: usize| {
+        let held = hold(&writer);
+        let answers: Vec<_> = (0..callers)
+            .map(|v| {
+                let (job, rx) = insert(1_000 + v as i64);
+                writer.enqueue(job, true).unwrap();
+                rx
+            })
+            .collect();
+        held.send(()).unwrap();
+        for rx in answers {
+            rx.blocking_recv().unwrap().unwrap();
+        }
+    };
+    commit_of(few);
+    // `few` callers plus the held one, each batch on its own.
+    assert!(!writer.crowded(), "{:?}", writer.stats());
+    assert_eq!(writer.stats().crowded_commits, 0);
+    commit_of(CROWDED_AT);
+    assert!(writer.crowded());
+    assert_eq!(writer.stats().crowded_commits, 1);
+    // It passes once the writer's commits answer one caller at a time again (polled up to a
+    // generous bound).
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while writer.crowded() {
+        assert!(Instant::now() < deadline, "still crowded");
+        let (job, rx) = insert(5);
+        writer.enqueue(job, true).unwrap();
+        rx.blocking_recv().unwrap().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(writer.stats().crowded_commits, 1);
+    writer.shutdown();
+}

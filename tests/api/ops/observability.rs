@@ -59,6 +59,7 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         "switchboard_db_writer_queued ",
         "switchboard_db_writer_busy_seconds_total ",
         "switchboard_db_writer_commit_seconds_total ",
+        "switchboard_db_writer_crowded_commits_total ",
         // The WAL: its length and file, and the checkpointer that keeps it bounded.
         "switchboard_wal_frames ",
         "switchboard_wal_file_bytes ",

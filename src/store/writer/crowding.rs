@@ -1,0 +1,102 @@
+//! Whether callers queue up behind the writer. A commit that answers many callers at once
+//! means requests come in faster than the writer and the disk turn them round: a burst of
+//! API writes has the processor or the disk to itself and still keeps callers waiting. Work
+//! nobody waits on steps aside while it lasts (webhook attempts, see `webhooks::worker`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Callers answered by one commit from which on the writer counts as crowded. One or two
+/// are the usual share of a commit while callers come one by one; a burst of creates from 64
+/// connections put 39-42 in each.
+pub const CROWDED_AT: usize = 8;
+/// How long after a crowded commit the writer still counts as crowded. Under a burst a commit
+/// ends every 2-3 ms; a tenth of a second without a crowded one means the burst is over.
+pub const CROWDED_FOR: Duration = Duration::from_millis(100);
+
+/// When the writer last committed for a crowd of callers.
+#[derive(Debug)]
+pub(super) struct Crowding {
+    since: Instant,
+    /// When the last crowded commit ended, in microseconds after `since`, plus one: 0 means
+    /// never.
+    last: AtomicU64,
+    /// Crowded commits so far, for metrics.
+    commits: AtomicU64,
+}
+
+impl Default for Crowding {
+    fn default() -> Self {
+        Crowding {
+            since: Instant::now(),
+            last: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Crowding {
+    /// Counts a commit that answered `callers` waiting callers.
+    pub(super) fn note_commit(&self, callers: usize) {
+        self.note_commit_at(callers, self.now());
+    }
+
+    /// True within `CROWDED_FOR` of the last crowded commit.
+    pub(super) fn crowded(&self) -> bool {
+        self.crowded_at(self.now())
+    }
+
+    /// Crowded commits so far.
+    pub(super) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    fn note_commit_at(&self, callers: usize, now: u64) {
+        if callers >= CROWDED_AT {
+            self.last.store(now.saturating_add(1), Ordering::Relaxed);
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn crowded_at(&self, now: u64) -> bool {
+        match self.last.load(Ordering::Relaxed) {
+            0 => false,
+            last => now.saturating_sub(last - 1) < CROWDED_FOR.as_micros() as u64,
+        }
+    }
+
+    /// Microseconds since `since`.
+    fn now(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_for_a_crowd_counts_for_a_while_one_for_a_few_callers_never() {
+        let window = CROWDED_FOR.as_micros() as u64;
+        let c = Crowding::default();
+        assert!(!c.crowded_at(0), "no commit yet");
+        c.note_commit_at(CROWDED_AT - 1, 1_000);
+        assert!(!c.crowded_at(1_000), "a few callers are no crowd");
+        c.note_commit_at(CROWDED_AT, 0);
+        assert!(c.crowded_at(0), "a crowd at the very start counts");
+        c.note_commit_at(CROWDED_AT, 5_000);
+        assert!(c.crowded_at(5_000));
+        assert!(c.crowded_at(5_000 + window - 1));
+        assert!(!c.crowded_at(5_000 + window), "the crowd is over");
+        c.note_commit_at(CROWDED_AT - 1, 5_000 + window);
+        assert!(
+            !c.crowded_at(5_000 + window),
+            "a small commit does not renew it"
+        );
+        assert_eq!(c.commits(), 2);
+        // With the real clock.
+        let c = Crowding::default();
+        c.note_commit(CROWDED_AT);
+        assert!(c.crowded());
+    }
+}
