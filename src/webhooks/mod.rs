@@ -5,6 +5,7 @@
 pub mod address_policy;
 pub mod events;
 mod outcome;
+pub mod priority;
 pub mod retry;
 pub mod sender;
 pub mod signer;
@@ -33,7 +34,8 @@ pub struct WebhookSettings {
     pub retry_schedule: Vec<Duration>,
     /// Refuse loopback and private networks too (link-local and metadata always are).
     pub deny_private: bool,
-    /// Sender threads.
+    /// Sender threads; a quarter as many more take the attempts while API writes crowd the
+    /// writer (see `worker`).
     pub senders: usize,
     /// Attempts in flight at once to one endpoint.
     pub per_endpoint: usize,

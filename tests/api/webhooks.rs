@@ -19,6 +19,8 @@ use crate::receiver::{Answer, Received, Receiver};
 
 mod address_policy;
 mod connections;
+#[cfg(target_os = "linux")]
+mod priority;
 mod upkeep;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
