@@ -190,11 +190,23 @@ impl Application {
         // the worker is woken as soon as they commit.
         let wake = notifier.clone();
         store.writer().on_events_committed(move || wake.notify());
-        let (worker_store, worker_settings, worker_notifier) =
-            (store.clone(), settings.webhooks.clone(), notifier.clone());
+        let attempts = Arc::new(webhooks::pool::Attempts::default());
+        let (worker_store, worker_settings, worker_notifier, worker_attempts) = (
+            store.clone(),
+            settings.webhooks.clone(),
+            notifier.clone(),
+            attempts.clone(),
+        );
         background.spawn("webhook-worker", move |stop| {
-            webhooks::worker::run(worker_store, worker_settings, worker_notifier, &stop)
+            webhooks::worker::run(
+                worker_store,
+                worker_settings,
+                worker_notifier,
+                worker_attempts,
+                &stop,
+            )
         })?;
+        let attempts = web::Data::from(attempts);
         let idempotency_keys = web::Data::new(InFlightKeys::default());
 
         let store_data = web::Data::new(store.clone());
@@ -212,6 +224,7 @@ impl Application {
                 ))
                 .app_data(admin_state.clone())
                 .app_data(recorder.clone())
+                .app_data(attempts.clone())
                 .app_data(idempotency_keys.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),

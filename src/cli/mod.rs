@@ -178,8 +178,9 @@ pub struct ServeArgs {
     /// Delivered and dead webhook deliveries are kept this long [default: 30d]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_RETENTION", value_name = "DURATION")]
     pub webhook_retention: Option<String>,
-    /// Webhook sender threads: attempts in flight at once [default: 16]; while API writes
-    /// crowd the server, a quarter as many, at the lowest CPU priority
+    /// Webhook sender threads [default: 16]; a quarter as many more, at the lowest CPU
+    /// priority, take the attempts (one per endpoint at a time) while API writes crowd the
+    /// server
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
     pub webhook_senders: Option<usize>,
     /// Mark the admin session cookie Secure even when the request does not look like HTTPS

@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, web};
 use crate::activity::Recorder;
 use crate::auth::AuthState;
 use crate::store::{Store, ops as store_ops};
+use crate::webhooks::pool::{self as webhook_pool, Attempts};
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -286,6 +287,7 @@ async fn metrics(
     auth: web::Data<AuthState>,
     store: web::Data<Store>,
     recorder: Option<web::Data<Recorder>>,
+    attempts: Option<web::Data<Attempts>>,
 ) -> HttpResponse {
     let mut out = String::with_capacity(8 * 1024);
     metrics.render_requests(&mut out);
@@ -408,7 +410,7 @@ async fn metrics(
         "switchboard_db_writer_crowded_commits_total",
         "counter",
         &format!(
-            "Commits that answered {} or more waiting callers at once: requests queued up behind the writer. Until {} ms after such a commit, webhook attempts go to senders at the lowest processor priority.",
+            "Commits that answered {} or more waiting callers at once: requests queued up behind the writer. Until {} ms after the last of them, webhook attempts go to the yielding senders (switchboard_webhook_attempts_total).",
             crate::store::CROWDED_AT,
             crate::store::CROWDED_FOR.as_millis()
         ),
@@ -460,6 +462,27 @@ async fn metrics(
         "Checkpointer passes that found the WAL past its bound and asked the writer to start it over.",
         w.restarts_asked,
     );
+    if let Some(attempts) = attempts {
+        header(
+            &mut out,
+            "switchboard_webhook_attempts_total",
+            "counter",
+            &format!(
+                "Webhook attempts made, by sender lane: yielding while API writes crowded the writer (at the lowest processor priority, for {} s of a crowd at most), steady otherwise.",
+                webhook_pool::YIELD_AT_MOST.as_secs()
+            ),
+        );
+        for (lane, n) in [
+            ("steady", &attempts.steady),
+            ("yielding", &attempts.yielding),
+        ] {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "switchboard_webhook_attempts_total{{lane=\"{lane}\"}} {n}"
+            );
+        }
+    }
     let reader = store.clone().into_inner();
     let depth = web::block(move || reader.read(store_ops::deliveries_by_status)).await;
     header(

@@ -5,6 +5,7 @@
 pub mod address_policy;
 pub mod events;
 mod outcome;
+pub mod pool;
 pub mod priority;
 pub mod retry;
 pub mod sender;
@@ -34,10 +35,10 @@ pub struct WebhookSettings {
     pub retry_schedule: Vec<Duration>,
     /// Refuse loopback and private networks too (link-local and metadata always are).
     pub deny_private: bool,
-    /// Sender threads; a quarter as many more take the attempts while API writes crowd the
-    /// writer (see `worker`).
+    /// Sender threads at the server's priority; a quarter as many more, at the lowest, take
+    /// the attempts while API writes crowd the writer (see `pool`).
     pub senders: usize,
-    /// Attempts in flight at once to one endpoint.
+    /// Attempts in flight at once to one endpoint (one while API writes crowd the writer).
     pub per_endpoint: usize,
     /// Delivered, dead and long-paused deliveries are pruned after this.
     pub retention: Duration,

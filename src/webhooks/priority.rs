@@ -14,18 +14,25 @@
 /// The nice value of the senders that yield: the lowest priority a thread can ask for.
 pub const NICE: i32 = 19;
 
-/// Lowers the calling thread's priority to [`NICE`]. Linux keeps a nice value per thread, and
-/// `setpriority` with the thread's own id changes that thread only. Elsewhere (macOS, BSD) the
-/// call would lower the whole process, so it does nothing there.
-pub fn lower_this_thread() {
+/// Lowers the calling thread's priority to [`NICE`]; false when it could not. Linux keeps a
+/// nice value per thread, and `setpriority` with the thread's own id changes that thread
+/// only. Elsewhere (macOS, BSD) the call would lower the whole process, so it is not made.
+pub fn lower_this_thread() -> bool {
     #[cfg(target_os = "linux")]
     {
         let tid = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(tid), NICE) {
-            // A seccomp filter without `setpriority` (the packaged unit allows it). These
-            // attempts then compete with requests as the other senders' do.
-            tracing::info!(error = %e, "a yielding webhook sender keeps the server's priority");
+        match rustix::process::setpriority_process(Some(tid), NICE) {
+            Ok(()) => true,
+            Err(e) => {
+                // A seccomp filter without `setpriority` (the packaged unit allows it).
+                tracing::info!(error = %e, "a yielding webhook sender keeps the server's priority");
+                false
+            }
         }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
     }
 }
 
@@ -41,12 +48,10 @@ mod tests {
     #[test]
     fn a_yielding_sender_lowers_its_own_priority_and_no_other_threads() {
         let before = this_thread_nice();
-        let inside = std::thread::spawn(|| {
-            lower_this_thread();
-            this_thread_nice()
-        })
-        .join()
-        .unwrap();
+        let (lowered, inside) = std::thread::spawn(|| (lower_this_thread(), this_thread_nice()))
+            .join()
+            .unwrap();
+        assert!(lowered);
         assert_eq!(inside, NICE);
         assert_eq!(this_thread_nice(), before);
     }

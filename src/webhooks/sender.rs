@@ -50,10 +50,11 @@ impl Sender {
             // A proxy would be resolved instead of the receiver, bypassing the address policy.
             .proxy(None)
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-            // Up to one idle connection per sender thread to one receiver (and ureq's 10 in
-            // all, at least). With ureq's default of 3 a host, 4 deliveries at a time to one
-            // endpoint closed a connection after each burst and opened (and TLS-handshook)
-            // another for the next.
+            // Up to one idle connection per steady sender thread to one receiver (and ureq's
+            // 10 in all, at least): the yielding senders add none: they send to an endpoint
+            // only while none of its attempts is in flight. With ureq's default of 3 a
+            // host, 4 deliveries at a time to one endpoint closed a connection after each
+            // burst and opened (and TLS-handshook) another for the next.
             .max_idle_connections(senders.max(10))
             .max_idle_connections_per_host(senders)
             .build();

@@ -298,6 +298,16 @@ impl TestApp {
     }
 
     /// `GET` with a bearer token.
+    /// A counter or gauge from `/metrics`, by its name with labels (`name{label="x"}`).
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = self.send("GET", "/metrics", &[], None).text;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .parse()
+            .unwrap()
+    }
+
     pub fn get(&self, path: &str, token: &str) -> Reply {
         self.send(
             "GET",

@@ -331,15 +331,6 @@ fn a_filter_that_skips_many_rows_still_answers_whole_pages() {
 }
 
 /// A metric's value from `/metrics`.
-fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app.send("GET", "/metrics", &[], None).text;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn reads_see_each_write_at_once_and_a_worker_lets_go_of_its_snapshot_when_it_stops_reading() {
     let app = spawn_app();
@@ -354,13 +345,12 @@ fn reads_see_each_write_at_once_and_a_worker_lets_go_of_its_snapshot_when_it_sto
         assert_eq!(app.get(&path, &t).json()["name"], json!(name));
         assert_eq!(app.get(&path, &t).json()["name"], json!(name));
     }
-    assert!(metric(&app, "switchboard_db_read_snapshots_total") >= 1);
+    assert!(app.metric("switchboard_db_read_snapshots_total") >= 1);
     // With no more reads, the snapshots are let go, and with them the WAL.
     assert!(
-        eventually(Duration::from_secs(5), || metric(
-            &app,
-            "switchboard_db_read_snapshots_held"
-        ) == 0),
+        eventually(Duration::from_secs(5), || app
+            .metric("switchboard_db_read_snapshots_held")
+            == 0),
         "a worker kept its snapshot"
     );
     assert!(eventually(Duration::from_secs(5), || {

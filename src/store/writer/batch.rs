@@ -45,7 +45,7 @@ impl<'c> Txn<'c> {
 
     /// True when a write run in the transaction has a caller waiting for its commit.
     pub(super) fn awaited(&self) -> bool {
-        self.ran.iter().any(|(_, job)| job.awaits_commit())
+        self.callers_waiting() > 0
     }
 
     /// How many writes run in the transaction have a caller waiting for its commit.

@@ -21,6 +21,8 @@ pub(super) struct Crowding {
     /// When the last crowded commit ended, in microseconds after `since`, plus one: 0 means
     /// never.
     last: AtomicU64,
+    /// When the current crowd began (its first crowded commit), in the same unit.
+    began: AtomicU64,
     /// Crowded commits so far, for metrics.
     commits: AtomicU64,
 }
@@ -30,6 +32,7 @@ impl Default for Crowding {
         Crowding {
             since: Instant::now(),
             last: AtomicU64::new(0),
+            began: AtomicU64::new(0),
             commits: AtomicU64::new(0),
         }
     }
@@ -41,9 +44,10 @@ impl Crowding {
         self.note_commit_at(callers, self.now());
     }
 
-    /// True within `CROWDED_FOR` of the last crowded commit.
-    pub(super) fn crowded(&self) -> bool {
-        self.crowded_at(self.now())
+    /// How long the writer has been crowded, when it is: since the first of the crowded
+    /// commits that came within `CROWDED_FOR` of each other, up to now.
+    pub(super) fn crowded_for(&self) -> Option<Duration> {
+        self.crowded_for_at(self.now())
     }
 
     /// Crowded commits so far.
@@ -51,18 +55,25 @@ impl Crowding {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// Only the writer thread calls this, so the two marks never race each other; a reader
+    /// may see one updated before the other, which moves a crowd's age by one commit.
     fn note_commit_at(&self, callers: usize, now: u64) {
         if callers >= CROWDED_AT {
+            if self.crowded_for_at(now).is_none() {
+                self.began.store(now.saturating_add(1), Ordering::Relaxed);
+            }
             self.last.store(now.saturating_add(1), Ordering::Relaxed);
             self.commits.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn crowded_at(&self, now: u64) -> bool {
-        match self.last.load(Ordering::Relaxed) {
-            0 => false,
-            last => now.saturating_sub(last - 1) < CROWDED_FOR.as_micros() as u64,
+    fn crowded_for_at(&self, now: u64) -> Option<Duration> {
+        let last = self.last.load(Ordering::Relaxed).checked_sub(1)?;
+        if now.saturating_sub(last) >= CROWDED_FOR.as_micros() as u64 {
+            return None;
         }
+        let began = self.began.load(Ordering::Relaxed).saturating_sub(1);
+        Some(Duration::from_micros(now.saturating_sub(began)))
     }
 
     /// Microseconds since `since`.
@@ -79,24 +90,43 @@ mod tests {
     fn a_commit_for_a_crowd_counts_for_a_while_one_for_a_few_callers_never() {
         let window = CROWDED_FOR.as_micros() as u64;
         let c = Crowding::default();
-        assert!(!c.crowded_at(0), "no commit yet");
+        let crowded = |now| c.crowded_for_at(now).is_some();
+        assert!(!crowded(0), "no commit yet");
         c.note_commit_at(CROWDED_AT - 1, 1_000);
-        assert!(!c.crowded_at(1_000), "a few callers are no crowd");
+        assert!(!crowded(1_000), "a few callers are no crowd");
         c.note_commit_at(CROWDED_AT, 0);
-        assert!(c.crowded_at(0), "a crowd at the very start counts");
+        assert!(crowded(0), "a crowd at the very start counts");
         c.note_commit_at(CROWDED_AT, 5_000);
-        assert!(c.crowded_at(5_000));
-        assert!(c.crowded_at(5_000 + window - 1));
-        assert!(!c.crowded_at(5_000 + window), "the crowd is over");
+        assert!(crowded(5_000));
+        assert!(crowded(5_000 + window - 1));
+        assert!(!crowded(5_000 + window), "the crowd is over");
         c.note_commit_at(CROWDED_AT - 1, 5_000 + window);
-        assert!(
-            !c.crowded_at(5_000 + window),
-            "a small commit does not renew it"
-        );
+        assert!(!crowded(5_000 + window), "a small commit does not renew it");
         assert_eq!(c.commits(), 2);
         // With the real clock.
         let c = Crowding::default();
         c.note_commit(CROWDED_AT);
-        assert!(c.crowded());
+        assert!(c.crowded_for().is_some());
+    }
+
+    #[test]
+    fn a_crowd_ages_from_its_first_commit_until_a_window_passes_without_one() {
+        let window = CROWDED_FOR.as_micros() as u64;
+        let c = Crowding::default();
+        let us = Duration::from_micros;
+        // Crowded commits a little less than a window apart: one crowd.
+        let mut t = 10_000;
+        c.note_commit_at(CROWDED_AT, t);
+        for _ in 0..50 {
+            t += window - 1;
+            c.note_commit_at(CROWDED_AT, t);
+        }
+        assert_eq!(c.crowded_for_at(t), Some(us(t - 10_000)));
+        assert_eq!(c.crowded_for_at(t + 7), Some(us(t + 7 - 10_000)));
+        // A window without one ends it; the next crowded commit begins another.
+        t += window;
+        assert_eq!(c.crowded_for_at(t), None);
+        c.note_commit_at(CROWDED_AT, t);
+        assert_eq!(c.crowded_for_at(t + 5), Some(us(5)));
     }
 }

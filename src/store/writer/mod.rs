@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -67,7 +67,9 @@ pub struct Writer {
 }
 
 struct Inner {
-    queue: Mutex<Option<SyncSender<Job>>>,
+    /// A read lock to queue (readers never wait on each other, so a thread at a low priority
+    /// that holds one holds up nobody but `shutdown`), the write lock to close the queue.
+    queue: RwLock<Option<SyncSender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     on_events: Arc<OnceLock<EventsHook>>,
     stats: Arc<Counters>,
@@ -161,7 +163,7 @@ impl Writer {
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Writer {
             inner: Arc::new(Inner {
-                queue: Mutex::new(Some(tx)),
+                queue: RwLock::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
                 on_events,
                 stats,
@@ -191,11 +193,12 @@ impl Writer {
         self.inner.stats.queued.load(Ordering::Relaxed)
     }
 
-    /// True within a tenth of a second of a commit that answered 8 or more waiting callers:
-    /// requests queue up behind the writer, and work nobody waits on should make way (see
-    /// `crowding`).
-    pub fn crowded(&self) -> bool {
-        self.inner.stats.crowding.crowded()
+    /// How long callers have crowded the writer, while they do: from the first of the
+    /// commits that answered `CROWDED_AT` or more waiting callers within `CROWDED_FOR` of each
+    /// other, until `CROWDED_FOR` after the last. Requests then queue up behind the writer,
+    /// and work nobody waits on should make way (see `crowding`).
+    pub fn crowded_for(&self) -> Option<Duration> {
+        self.inner.stats.crowding.crowded_for()
     }
 
     /// True when no write waits for the writer: a large write queued now holds nobody back,
@@ -303,7 +306,7 @@ impl Writer {
     }
 
     fn enqueue(&self, job: Job, block: bool) -> StoreResult<()> {
-        let guard = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.inner.queue.read().unwrap_or_else(|p| p.into_inner());
         let sender = guard.as_ref().ok_or(StoreError::WriterGone)?.clone();
         drop(guard);
         // Counted before it is sent, so that the writer never takes a job it has not counted.
@@ -337,7 +340,7 @@ impl Writer {
     pub fn shutdown(&self) {
         self.inner
             .queue
-            .lock()
+            .write()
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let handle = self
