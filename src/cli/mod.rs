@@ -178,9 +178,9 @@ pub struct ServeArgs {
     /// Delivered and dead webhook deliveries are kept this long [default: 30d]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_RETENTION", value_name = "DURATION")]
     pub webhook_retention: Option<String>,
-    /// Webhook sender threads [default: 16]; a quarter as many more, at the lowest CPU
-    /// priority, take the attempts (one per endpoint at a time) while API writes crowd the
-    /// server
+    /// Webhook sender threads [default: 16]; on Linux, a quarter as many more, at the lowest
+    /// CPU priority, take the attempts (one per endpoint at a time) during the first 30 s of a
+    /// burst of API writes
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
     pub webhook_senders: Option<usize>,
     /// Mark the admin session cookie Secure even when the request does not look like HTTPS

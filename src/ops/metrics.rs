@@ -410,9 +410,10 @@ async fn metrics(
         "switchboard_db_writer_crowded_commits_total",
         "counter",
         &format!(
-            "Commits that answered {} or more waiting callers at once: requests queued up behind the writer. Until {} ms after the last of them, webhook attempts go to the yielding senders (switchboard_webhook_attempts_total).",
+            "Commits that answered {} or more waiting callers at once: requests queued up behind the writer. Until {} ms after the last of them (and for the first {} s of such a crowd), webhook attempts go to the yielding senders, where they run at the lowest processor priority (switchboard_webhook_attempts_total).",
             crate::store::CROWDED_AT,
-            crate::store::CROWDED_FOR.as_millis()
+            crate::store::CROWDED_FOR.as_millis(),
+            webhook_pool::YIELD_AT_MOST.as_secs()
         ),
         w.crowded_commits,
     );
@@ -468,7 +469,7 @@ async fn metrics(
             "switchboard_webhook_attempts_total",
             "counter",
             &format!(
-                "Webhook attempts made, by sender lane: yielding while API writes crowded the writer (at the lowest processor priority, for {} s of a crowd at most), steady otherwise.",
+                "Webhook attempts made, by sender lane: yielding while API writes crowded the writer (at the lowest processor priority, for {} s of a crowd at most; on Linux, where a thread can lower itself), steady otherwise.",
                 webhook_pool::YIELD_AT_MOST.as_secs()
             ),
         );

@@ -36,9 +36,9 @@ pub struct WebhookSettings {
     /// Refuse loopback and private networks too (link-local and metadata always are).
     pub deny_private: bool,
     /// Sender threads at the server's priority; a quarter as many more, at the lowest, take
-    /// the attempts while API writes crowd the writer (see `pool`).
+    /// the attempts claimed while API writes crowd the writer (see `pool`).
     pub senders: usize,
-    /// Attempts in flight at once to one endpoint (one while API writes crowd the writer).
+    /// Attempts in flight at once to one endpoint (the yielding senders take one at a time).
     pub per_endpoint: usize,
     /// Delivered, dead and long-paused deliveries are pruned after this.
     pub retention: Duration,

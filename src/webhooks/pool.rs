@@ -11,18 +11,23 @@
 //! the yielding lane serves bursts only, and not for ever (`YIELD_AT_MOST`). The outbox makes
 //! the wait safe: a delivery is durable from its change's commit.
 //!
-//! A yielding sender shares no lock with the writer or the HTTP workers that they wait on
-//! for long: it wakes the worker without a lock (`Notifier`), and queues its outcome under the
-//! writer's read lock, which other writers share. Anything it held while preempted would
-//! hold them up until the scheduler gets round to a thread at nice 19.
+//! A yielding sender takes no lock that the writer or the HTTP workers take: anything it held
+//! while preempted would hold them up until the scheduler gets round to a thread at nice 19,
+//! and preempted it is, at once, whenever it wakes a thread of the server's priority. So it
+//! does not queue its outcomes on the writer itself (queuing one can wake the writer, under
+//! the lock of the writer's queue); it leaves them to the worker (`Pool::record_relayed`), and
+//! wakes the worker without a lock (`Notifier`). The locks it does take, its lane's queue and
+//! the endpoints' counts, it shares with the worker and the other senders only (and with
+//! every thread, the allocator's, for a few instructions at a time).
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::sender::Sender;
+use super::sender::{Sender, Sent};
 use super::worker::Notifier;
 use super::{WebhookSettings, outcome, priority};
 use crate::model::EndpointId;
@@ -58,11 +63,18 @@ pub struct Attempts {
 /// Attempts in flight, per endpoint, across both lanes.
 type Busy = Arc<Mutex<HashMap<EndpointId, usize>>>;
 
-/// The two lanes of senders, and the attempts in flight per endpoint.
+/// An attempt's outcome, to be recorded.
+type Outcome = (Claimed, Sent);
+
+/// The two lanes of senders, the attempts in flight per endpoint, and the yielding lane's
+/// outcomes on their way to the writer.
 pub(super) struct Pool {
     steady: Lane,
     yielding: Lane,
     busy: Busy,
+    relayed: Arc<Mutex<Vec<Outcome>>>,
+    store: Store,
+    settings: Arc<WebhookSettings>,
 }
 
 /// Which lane takes a claim.
@@ -116,6 +128,7 @@ impl Pool {
         attempts: &Arc<Attempts>,
     ) -> Pool {
         let busy: Busy = Arc::default();
+        let relayed: Arc<Mutex<Vec<Outcome>>> = Arc::default();
         let sender = Arc::new(Sender::new(settings));
         let steady_size = settings.senders.max(1);
         let start_lane = |kind: Kind, size: usize| {
@@ -127,19 +140,20 @@ impl Pool {
                     (store.clone(), settings.clone(), notifier.clone());
                 let (jobs, busy, sender) = (jobs.clone(), busy.clone(), sender.clone());
                 let (lowered, attempts) = (lowered.clone(), attempts.clone());
+                let relayed = relayed.clone();
                 // The kernel keeps 15 bytes of a name: `webhook-yield-1` for the tenth on.
                 let name = match kind {
                     Kind::Steady => format!("webhook-sender-{i}"),
                     Kind::Yielding => format!("webhook-yield-{i}"),
                 };
                 let spawned = std::thread::Builder::new().name(name).spawn(move || {
-                    let made = match kind {
-                        Kind::Steady => &attempts.steady,
+                    let (made, relay) = match kind {
+                        Kind::Steady => (&attempts.steady, None),
                         Kind::Yielding => {
                             if priority::lower_this_thread() {
                                 lowered.fetch_add(1, Ordering::Relaxed);
                             }
-                            &attempts.yielding
+                            (&attempts.yielding, Some(&*relayed))
                         }
                     };
                     let ctx = SenderCtx {
@@ -150,6 +164,7 @@ impl Pool {
                         busy: &busy,
                         sender: &sender,
                         made,
+                        relay,
                     };
                     ctx.send_loop();
                 });
@@ -169,6 +184,18 @@ impl Pool {
             steady: start_lane(Kind::Steady, steady_size),
             yielding: start_lane(Kind::Yielding, yielding_senders(steady_size)),
             busy,
+            relayed,
+            store: store.clone(),
+            settings: settings.clone(),
+        }
+    }
+
+    /// Queues the outcomes the yielding senders left, for the writer to record. The worker
+    /// calls this before each claim: the claim, queued after them, sees them.
+    pub(super) fn record_relayed(&self) {
+        let outcomes = std::mem::take(&mut *self.relayed.lock().unwrap_or_else(|p| p.into_inner()));
+        for (c, sent) in outcomes {
+            record(&self.store, &self.settings, c, sent);
         }
     }
 
@@ -212,15 +239,14 @@ impl Pool {
         }
     }
 
-    /// Lets attempts in flight finish for a few seconds, then abandons the rest.
-    pub(super) fn stop(self) {
+    /// Lets attempts in flight finish for a few seconds, then abandons the rest, and queues
+    /// the outcomes the yielding senders left.
+    pub(super) fn stop(mut self) {
         self.steady.jobs.close();
         self.yielding.jobs.close();
-        let threads: Vec<JoinHandle<()>> = self
-            .steady
-            .threads
+        let threads: Vec<JoinHandle<()>> = std::mem::take(&mut self.steady.threads)
             .into_iter()
-            .chain(self.yielding.threads)
+            .chain(std::mem::take(&mut self.yielding.threads))
             .collect();
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while Instant::now() < deadline && threads.iter().any(|t| !t.is_finished()) {
@@ -236,6 +262,7 @@ impl Pool {
                 "webhook attempts still running at shutdown; they are sent again after the restart"
             );
         }
+        self.record_relayed();
     }
 }
 
@@ -307,37 +334,61 @@ struct SenderCtx<'a> {
     sender: &'a Sender,
     /// Its lane's count of attempts.
     made: &'a AtomicU64,
+    /// Where its outcomes go for the worker to record (the yielding lane's), if not straight
+    /// to the writer.
+    relay: Option<&'a Mutex<Vec<Outcome>>>,
 }
 
 impl SenderCtx<'_> {
     fn send_loop(&self) {
         while let Some(c) = self.jobs.take() {
-            // Given back however the attempt ends, a panic included.
+            // Given back however the attempt ends.
             let _slot = Slot {
                 ctx: self,
                 endpoint: c.endpoint_id,
             };
-            let sent = self.sender.send(&c);
-            self.made.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
-                latency_ms = sent.attempt.latency_ms, "webhook attempt");
-            // The outcome is queued, not waited for: the worker's next claim, queued after
-            // it, runs after it in the same transaction or a later one and so sees it, and
-            // the sender's slot is free a commit sooner. Until the outcome commits the
-            // delivery stays leased; a failure leaves it to be sent again when the lease runs
-            // out (or at the next start).
-            let (record, s, id) = (c.clone(), self.settings.clone(), c.id);
-            let queued = self.store.writer().submit(move |conn| {
-                let result = outcome::record(conn, &record, &sent, &s);
-                if let Err(e) = &result {
-                    tracing::error!(delivery = id, error = %e, "could not record a webhook attempt");
-                }
-                result
-            });
-            if let Err(e) = queued {
-                tracing::error!(delivery = c.id, error = %e, "could not record a webhook attempt");
+            let id = c.id;
+            // A panic ends the attempt, not the thread: a lane that lost its threads would
+            // keep the jobs handed to it for ever. The delivery stays leased, and is sent
+            // again when the lease runs out.
+            if catch_unwind(AssertUnwindSafe(|| self.attempt(c))).is_err() {
+                tracing::error!(delivery = id, "a webhook attempt panicked");
             }
         }
+    }
+
+    fn attempt(&self, c: Claimed) {
+        let sent = self.sender.send(&c);
+        self.made.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
+            latency_ms = sent.attempt.latency_ms, "webhook attempt");
+        // The outcome is queued, not waited for: the worker's next claim, queued after it,
+        // runs after it in the same transaction or a later one and so sees it, and the
+        // sender's slot is free a commit sooner. Until the outcome commits the delivery stays
+        // leased; a failure leaves it to be sent again when the lease runs out (or at the
+        // next start).
+        match self.relay {
+            Some(relay) => relay
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((c, sent)),
+            None => record(self.store, self.settings, c, sent),
+        }
+    }
+}
+
+/// Queues the writes that record an attempt's outcome, without waiting for their commit.
+fn record(store: &Store, settings: &Arc<WebhookSettings>, c: Claimed, sent: Sent) {
+    let (s, id) = (settings.clone(), c.id);
+    let queued = store.writer().submit(move |conn| {
+        let result = outcome::record(conn, &c, &sent, &s);
+        if let Err(e) = &result {
+            tracing::error!(delivery = id, error = %e, "could not record a webhook attempt");
+        }
+        result
+    });
+    if let Err(e) = queued {
+        tracing::error!(delivery = id, error = %e, "could not record a webhook attempt");
     }
 }
 

@@ -1,5 +1,5 @@
 //! The scheduling priority of the threads that send webhook attempts while the writer is
-//! crowded (see `worker`): the lowest a thread can ask for (nice 19), so that while requests
+//! crowded (see `pool`): the lowest a thread can ask for (nice 19), so that while requests
 //! keep the processor busy those attempts take what time the request path leaves. With a
 //! core to spare they run as soon as they are woken: niceness only orders threads that want
 //! the same core.

@@ -2,7 +2,7 @@
 //! transaction and hands them to a bounded pool of sender threads (`pool`), which send
 //! outside any transaction and record the outcome in a second one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -24,28 +24,39 @@ pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 #[derive(Debug, Default)]
 pub struct Notifier {
     woken: AtomicBool,
-    /// The worker's thread, once it waits.
+    /// The worker's thread, once it runs.
     worker: OnceLock<Thread>,
 }
 
 impl Notifier {
     /// Tells the worker there may be new work.
     pub fn notify(&self) {
-        self.woken.store(true, Ordering::Release);
+        self.woken.store(true, Ordering::SeqCst);
+        // Paired with the fence in `register`: either the worker's next look at the flag sees
+        // this poke, or this sees the worker's thread and wakes it.
+        fence(Ordering::SeqCst);
         if let Some(worker) = self.worker.get() {
             worker.unpark();
         }
     }
 
-    /// Waits for a poke or `timeout`; true when poked. Only the worker's thread waits.
+    /// Makes the calling thread the one that waits: the worker's, before its first wait.
+    fn register(&self) {
+        self.worker.get_or_init(std::thread::current);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Waits for a poke or `timeout`; true when poked. Only the registered thread waits.
     fn wait(&self, timeout: Duration) -> bool {
-        let me = self.worker.get_or_init(std::thread::current);
-        debug_assert_eq!(me.id(), std::thread::current().id());
+        debug_assert_eq!(
+            self.worker.get().map(Thread::id),
+            Some(std::thread::current().id())
+        );
         let deadline = Instant::now() + timeout;
         loop {
-            // A poke before the thread was known, or before this wait, is not lost: the flag
+            // A poke before this wait (or before the thread was known) is not lost: the flag
             // holds it.
-            if self.woken.swap(false, Ordering::AcqRel) {
+            if self.woken.swap(false, Ordering::SeqCst) {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -67,6 +78,7 @@ pub fn run(
     attempts: Arc<Attempts>,
     stop: &AtomicBool,
 ) {
+    notifier.register();
     match store.writer().write_blocking(deliveries::release_leases) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
@@ -87,6 +99,8 @@ pub fn run(
             next_prune = now + settings.prune_interval;
         }
         let mut claimed_all = true;
+        // Before any claim: the claim then sees them.
+        pool.record_relayed();
         if now >= next_scan {
             match claim(&store, &settings, &pool, lease) {
                 Ok(capped) => claimed_all = !capped,
@@ -167,5 +181,37 @@ fn prune(store: &Store, settings: &WebhookSettings) {
         Ok((0, 0)) => {}
         Ok((d, k)) => tracing::info!(deliveries = d, idempotency_keys = k, "pruned old rows"),
         Err(e) => tracing::warn!(error = %e, "could not prune old webhook rows"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poke_wakes_the_worker_whether_it_comes_before_or_during_its_wait() {
+        // Before the worker's thread is even known.
+        let early = Notifier::default();
+        early.notify();
+        early.register();
+        assert!(early.wait(Duration::ZERO));
+
+        let n = Arc::new(Notifier::default());
+        n.register();
+        assert!(!n.wait(Duration::from_millis(1)), "no poke yet");
+        n.notify();
+        assert!(n.wait(Duration::from_secs(30)), "a poke before the wait");
+        assert!(!n.wait(Duration::ZERO), "the last wait took it");
+        // From another thread, before or during the wait: either way it is not lost (a lost
+        // one would show as `false`, 30 s on).
+        let poker = {
+            let n = n.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                n.notify();
+            })
+        };
+        assert!(n.wait(Duration::from_secs(30)), "a poke during the wait");
+        poker.join().unwrap();
     }
 }

@@ -297,7 +297,6 @@ impl TestApp {
         (status, text)
     }
 
-    /// `GET` with a bearer token.
     /// A counter or gauge from `/metrics`, by its name with labels (`name{label="x"}`).
     pub fn metric(&self, name: &str) -> u64 {
         let text = self.send("GET", "/metrics", &[], None).text;
@@ -308,6 +307,7 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET` with a bearer token.
     pub fn get(&self, path: &str, token: &str) -> Reply {
         self.send(
             "GET",

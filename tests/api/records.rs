@@ -330,7 +330,6 @@ fn a_filter_that_skips_many_rows_still_answers_whole_pages() {
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 }
 
-/// A metric's value from `/metrics`.
 #[test]
 fn reads_see_each_write_at_once_and_a_worker_lets_go_of_its_snapshot_when_it_stops_reading() {
     let app = spawn_app();

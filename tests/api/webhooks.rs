@@ -19,6 +19,7 @@ use crate::receiver::{Answer, Received, Receiver};
 
 mod address_policy;
 mod connections;
+#[cfg(target_os = "linux")]
 mod priority;
 mod upkeep;
 

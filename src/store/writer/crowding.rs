@@ -1,7 +1,7 @@
 //! Whether callers queue up behind the writer. A commit that answers many callers at once
 //! means requests come in faster than the writer and the disk turn them round: a burst of
 //! API writes has the processor or the disk to itself and still keeps callers waiting. Work
-//! nobody waits on steps aside while it lasts (webhook attempts, see `webhooks::worker`).
+//! nobody waits on steps aside while it lasts (webhook attempts, see `webhooks::pool`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -55,20 +55,21 @@ impl Crowding {
         self.commits.load(Ordering::Relaxed)
     }
 
-    /// Only the writer thread calls this, so the two marks never race each other; a reader
-    /// may see one updated before the other, which moves a crowd's age by one commit.
+    /// Only the writer thread calls this, so the two marks never race each other. A new
+    /// crowd's beginning is stored before its first `last` (release), and a reader loads
+    /// `last` first (acquire): one that sees the new crowd sees when it began.
     fn note_commit_at(&self, callers: usize, now: u64) {
         if callers >= CROWDED_AT {
             if self.crowded_for_at(now).is_none() {
                 self.began.store(now.saturating_add(1), Ordering::Relaxed);
             }
-            self.last.store(now.saturating_add(1), Ordering::Relaxed);
+            self.last.store(now.saturating_add(1), Ordering::Release);
             self.commits.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn crowded_for_at(&self, now: u64) -> Option<Duration> {
-        let last = self.last.load(Ordering::Relaxed).checked_sub(1)?;
+        let last = self.last.load(Ordering::Acquire).checked_sub(1)?;
         if now.saturating_sub(last) >= CROWDED_FOR.as_micros() as u64 {
             return None;
         }
@@ -103,10 +104,13 @@ mod tests {
         c.note_commit_at(CROWDED_AT - 1, 5_000 + window);
         assert!(!crowded(5_000 + window), "a small commit does not renew it");
         assert_eq!(c.commits(), 2);
-        // With the real clock.
+        // With the real clock: crowded, unless this thread waited a whole window in between.
         let c = Crowding::default();
+        let before = Instant::now();
         c.note_commit(CROWDED_AT);
-        assert!(c.crowded_for().is_some());
+        let crowded = c.crowded_for().is_some();
+        assert!(crowded || before.elapsed() >= CROWDED_FOR);
+        assert_eq!(c.commits(), 1);
     }
 
     #[test]

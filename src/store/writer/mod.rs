@@ -127,7 +127,7 @@ pub struct WriterStats {
     pub checkpoint_seconds: f64,
     /// Passes that found the WAL past its bound and asked the writer to start it over.
     pub restarts_asked: u64,
-    /// Commits that answered a crowd of waiting callers (`Writer::crowded`).
+    /// Commits that answered a crowd of waiting callers (`Writer::crowded_for`).
     pub crowded_commits: u64,
 }
 

@@ -1,6 +1,7 @@
 //! While callers crowd the writer, webhook attempts go to senders at the lowest scheduling
 //! priority; the threads a request waits on, and the senders that take every attempt the
-//! rest of the time, keep the server's.
+//! rest of the time, keep the server's. Linux only: elsewhere no sender lowers itself, and
+//! the yielding lane is never used.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,7 +10,6 @@ use super::{WAIT, app, endpoint, post_lead};
 use crate::helpers::eventually;
 use crate::receiver::Receiver;
 
-#[cfg(target_os = "linux")]
 mod threads {
     use std::fs;
 
@@ -44,7 +44,6 @@ mod threads {
 /// The threads a request waits on, the webhook worker (whose reads hold a WAL snapshot), and
 /// the steady senders. The kernel keeps the first 15 bytes of a thread's name:
 /// `webhook-sender-0` reads as `webhook-sender-`, `wal-checkpointer` as `wal-checkpointe`.
-#[cfg(target_os = "linux")]
 const KEEP_THE_SERVERS: [&str; 5] = [
     "db-writer",
     "wal-checkpointe",
@@ -53,7 +52,6 @@ const KEEP_THE_SERVERS: [&str; 5] = [
     "actix-rt",
 ];
 
-#[cfg(target_os = "linux")]
 #[test]
 fn only_the_yielding_senders_run_at_the_lowest_priority() {
     use switchboard::webhooks::priority::NICE;
@@ -107,7 +105,9 @@ fn a_burst_that_crowds_the_writer_is_delivered_in_full_by_the_yielding_senders_t
             let (app, token, stop, created, posted) = (&app, &token, &stop, &created, &posted);
             s.spawn(move || {
                 let mut n = 0;
-                while !stop.load(Ordering::Relaxed) && n < 500 {
+                // At most 6,400 leads in all, so that a slow machine still delivers them in
+                // a few seconds.
+                while !stop.load(Ordering::Relaxed) && n < 200 {
                     let id = post_lead(app, token, &format!("Burst {i}-{n}"));
                     created.lock().unwrap().push(id);
                     posted.fetch_add(1, Ordering::Relaxed);
@@ -146,8 +146,10 @@ fn a_burst_that_crowds_the_writer_is_delivered_in_full_by_the_yielding_senders_t
             .map(|r| r.json()["data"]["id"].as_i64().expect("a lead id"))
             .collect()
     };
+    // Generous: a debug build on a busy machine sends a few hundred a second at least.
+    let bound = WAIT + std::time::Duration::from_millis(5) * want.len() as u32;
     assert!(
-        eventually(WAIT, || delivered() == want),
+        eventually(bound, || delivered() == want),
         "{} of {} leads' events delivered",
         delivered().intersection(&want).count(),
         want.len()
