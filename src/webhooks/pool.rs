@@ -17,8 +17,9 @@
 //! does not queue its outcomes on the writer itself (queuing one can wake the writer, under
 //! the lock of the writer's queue); it leaves them to the worker (`Pool::record_relayed`), and
 //! wakes the worker without a lock (`Notifier`). The locks it does take, its lane's queue and
-//! the endpoints' counts, it shares with the worker and the other senders only (and with
-//! every thread, the allocator's, for a few instructions at a time).
+//! the endpoints' counts, it shares with the worker and the other senders only; with every
+//! thread, it shares the allocator's (for a few instructions at a time) and, when it logs an
+//! error (or a debug line, when those are on), the log's buffer.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
