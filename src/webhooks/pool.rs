@@ -44,7 +44,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// time against four gave as many creates a second and as short a p99 (3 A/B pairs); the
 /// backlog goes out after the burst either way. A slow receiver, whose attempts wait on the
 /// network at any priority, then holds one of the lane's threads, not all.
-pub const YIELDING_PER_ENDPOINT: usize = 1;
+const YIELDING_PER_ENDPOINT: usize = 1;
 
 /// How long a crowd may keep the attempts in the yielding lane. One that lasts longer is no
 /// burst but the server's load: the attempts go back to the steady lane, at the server's
@@ -72,6 +72,9 @@ type Outcome = (Claimed, Sent);
 pub(super) struct Pool {
     steady: Lane,
     yielding: Lane,
+    /// The yielding lane's threads that did lower themselves (on Linux, when the seccomp
+    /// filter allows it): without one, that lane would not yield.
+    lowered: Arc<AtomicUsize>,
     busy: Busy,
     relayed: Arc<Mutex<Vec<Outcome>>>,
     store: Store,
@@ -89,9 +92,6 @@ enum Kind {
 struct Lane {
     jobs: Arc<Jobs>,
     threads: Vec<JoinHandle<()>>,
-    /// Threads that run at the lowest priority (the yielding lane's, once they lowered
-    /// themselves: on Linux, when the seccomp filter allows it).
-    lowered: Arc<AtomicUsize>,
 }
 
 /// Where the next claim goes, and its limits.
@@ -104,7 +104,7 @@ pub(super) struct Claim<'p> {
 }
 
 /// The yielding lane's threads for `senders` steady ones: a quarter, at least one.
-pub fn yielding_senders(senders: usize) -> usize {
+fn yielding_senders(senders: usize) -> usize {
     senders.div_ceil(4).max(1)
 }
 
@@ -130,11 +130,11 @@ impl Pool {
     ) -> Pool {
         let busy: Busy = Arc::default();
         let relayed: Arc<Mutex<Vec<Outcome>>> = Arc::default();
+        let lowered = Arc::new(AtomicUsize::new(0));
         let sender = Arc::new(Sender::new(settings));
         let steady_size = settings.senders.max(1);
         let start_lane = |kind: Kind, size: usize| {
             let jobs = Arc::new(Jobs::default());
-            let lowered = Arc::new(AtomicUsize::new(0));
             let mut threads = Vec::new();
             for i in 0..size {
                 let (store, settings, notifier) =
@@ -175,15 +175,12 @@ impl Pool {
                 }
             }
             // Its size is the threads it has: claims never wait on one that did not start.
-            Lane {
-                jobs,
-                threads,
-                lowered,
-            }
+            Lane { jobs, threads }
         };
         Pool {
             steady: start_lane(Kind::Steady, steady_size),
             yielding: start_lane(Kind::Yielding, yielding_senders(steady_size)),
+            lowered,
             busy,
             relayed,
             store: store.clone(),
@@ -209,7 +206,7 @@ impl Pool {
     ) -> Claim<'_> {
         let kind = pick(
             crowded_for,
-            self.yielding.lowered.load(Ordering::Relaxed) > 0,
+            self.lowered.load(Ordering::Relaxed) > 0,
             !self.steady.threads.is_empty(),
         );
         let (lane, per_endpoint) = match kind {

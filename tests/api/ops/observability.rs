@@ -68,6 +68,8 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
         "switchboard_wal_checkpoint_seconds_total ",
         "switchboard_wal_restarts_asked_total ",
         r#"switchboard_webhook_deliveries{status="pending"} "#,
+        r#"switchboard_webhook_attempts_total{lane="steady"} "#,
+        r#"switchboard_webhook_attempts_total{lane="yielding"} "#,
         "switchboard_rate_limited_total 0",
         // Memory: what a soak watches to tell a leak from caches filling up.
         "switchboard_resident_memory_bytes ",
