@@ -16,7 +16,7 @@ use crate::api::idempotency::InFlightKeys;
 use crate::auth::{AuthSettings, AuthState};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::store::{SNAPSHOT_MAX_AGE, Store, StoreError, checkpoint, generation};
+use crate::store::{SNAPSHOT_MAX_AGE, Store, StoreError, checkpoint, filing, generation};
 use crate::webhooks::Notifier;
 use crate::{admin, api, ops, webhooks};
 
@@ -181,6 +181,11 @@ impl Application {
             maintenance::run(&upkeep_store, &upkeep_auth, retention, every, &stop)
         })?;
 
+        let filing_store = store.clone();
+        background.spawn("owner-filing", move |stop| {
+            let tables = crate::resources::RESOURCES.map(|r| &*r.table);
+            filing::run(&filing_store, &tables, filing::EVERY, &stop)
+        })?;
         let (checkpoint_path, checkpoint_store) = (settings.db.clone(), store.clone());
         background.spawn("wal-checkpointer", move |stop| {
             run_checkpointer(&checkpoint_path, checkpoint_store.writer(), &stop)

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
 pub mod deliveries;
+pub mod filing;
 pub mod generation;
 pub mod idempotency;
 mod inline;

@@ -20,9 +20,14 @@ pub struct Table {
     returning: String,
     /// The point read: for a whole account, and for one owner.
     by_id: [String; 2],
-    /// The insert. Not `RETURNING` the row: SQLite gathers returned rows in a temporary
-    /// table, which cost the writer more than building the row from what it inserted.
+    /// The insert, of an unfiled row (see `store::filing`). Not `RETURNING` the row: SQLite
+    /// gathers returned rows in a temporary table, which cost the writer more than building
+    /// the row from what it inserted.
     insert: String,
+    /// Files a chunk of unfiled rows under their owners.
+    file: String,
+    /// Whether any row waits to be filed.
+    any_unfiled: String,
 }
 
 /// Which rows a caller may reach: the account's, and an agent only their own.
@@ -112,8 +117,8 @@ impl Table {
         let by_id = format!("SELECT {returning} FROM {name} WHERE id = ?1 AND account_id = ?2");
         let placeholders: String = (5..5 + columns.len()).map(|i| format!(", ?{i}")).collect();
         let insert = format!(
-            "INSERT INTO {name} (account_id, owner_id, created_at, updated_at, {}) \
-             VALUES (?1, ?2, ?3, ?4{placeholders})",
+            "INSERT INTO {name} (account_id, owner_id, created_at, updated_at, filed, {}) \
+             VALUES (?1, ?2, ?3, ?4, 0{placeholders})",
             columns.join(", "),
         );
         Table {
@@ -122,6 +127,13 @@ impl Table {
             by_id: [by_id.clone(), format!("{by_id} AND owner_id = ?3")],
             returning,
             insert,
+            file: format!(
+                "UPDATE {name} SET filed = 1 WHERE id IN \
+                   (SELECT id FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0 LIMIT ?1)"
+            ),
+            any_unfiled: format!(
+                "SELECT EXISTS (SELECT 1 FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0)"
+            ),
         }
     }
 
@@ -172,6 +184,19 @@ pub fn insert(
         updated_at: now,
         values,
     })
+}
+
+/// Files up to `limit` of the table's unfiled rows under their owners (see `store::filing`);
+/// returns how many it filed. Which rows does not matter: an agent's page reads both kinds.
+pub fn file_unfiled(conn: &Connection, table: &Table, limit: usize) -> StoreResult<usize> {
+    let mut stmt = conn.prepare_cached(&table.file)?;
+    Ok(stmt.execute([limit as i64])?)
+}
+
+/// True when some row of the table waits to be filed under its owner.
+pub fn has_unfiled(conn: &Connection, table: &Table) -> StoreResult<bool> {
+    let mut stmt = conn.prepare_cached(&table.any_unfiled)?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
 }
 
 /// The row with `id`, if the caller can reach it.
@@ -274,26 +299,21 @@ pub fn page_steps(q: &PageQuery) -> u32 {
 /// The statement of a page and its arguments.
 fn page_query(table: &Table, reach: Reach, q: &PageQuery) -> (String, Vec<Value>) {
     let mut params = Vec::new();
-    let mut sql = format!(
-        "SELECT {} FROM {} WHERE {}",
-        table.returning,
-        table.name,
-        reach_clause(reach, &mut params)
-    );
+    let mut filter = reach_clause(reach, &mut params);
     if let Some(status) = &q.status {
         params.push(Value::Text(status.clone()));
-        sql.push_str(&format!(" AND status = ?{}", params.len()));
+        filter.push_str(&format!(" AND status = ?{}", params.len()));
     }
     let by_update = q.updated_since.is_some();
     if let Some(since) = q.updated_since {
         params.push(Value::Integer(since));
-        sql.push_str(&format!(" AND updated_at >= ?{}", params.len()));
+        filter.push_str(&format!(" AND updated_at >= ?{}", params.len()));
     }
     match (q.after, by_update) {
         (Some((at, id)), true) => {
             params.push(Value::Integer(at));
             params.push(Value::Integer(id));
-            sql.push_str(&format!(
+            filter.push_str(&format!(
                 " AND (updated_at, id) > (?{}, ?{})",
                 params.len() - 1,
                 params.len()
@@ -301,15 +321,29 @@ fn page_query(table: &Table, reach: Reach, q: &PageQuery) -> (String, Vec<Value>
         }
         (Some((_, id)), false) => {
             params.push(Value::Integer(id));
-            sql.push_str(&format!(" AND id > ?{}", params.len()));
+            filter.push_str(&format!(" AND id > ?{}", params.len()));
         }
         (None, _) => {}
     }
-    sql.push_str(if by_update {
-        " ORDER BY updated_at, id"
+    let (returning, name) = (&table.returning, table.name);
+    let mut sql = if by_update {
+        format!("SELECT {returning} FROM {name} WHERE {filter} ORDER BY updated_at, id")
+    } else if reach.owner.is_some() {
+        // An agent's rows in id order: the filed ones through the owner index, the newest
+        // through the index of unfiled rows (`store::filing`), merged. Both arms take the
+        // same arguments; a row is in one of them. The indexes are named: without them
+        // SQLite 3.53 walks the whole account for the unfiled arm (its `_account` index
+        // gives id order), 42 ms a page at 400,000 leads.
+        format!(
+            "SELECT {returning} FROM {name} INDEXED BY {name}_owner \
+               WHERE {filter} AND filed = 1 \
+             UNION ALL SELECT {returning} FROM {name} INDEXED BY {name}_unfiled \
+               WHERE {filter} AND filed = 0 \
+             ORDER BY id"
+        )
     } else {
-        " ORDER BY id"
-    });
+        format!("SELECT {returning} FROM {name} WHERE {filter} ORDER BY id")
+    };
     // A literal, not a parameter: SQLite plans with a bound LIMIT's value and so prepares the
     // statement again at every run (it was an eighth of a list's CPU).
     sql.push_str(&format!(" LIMIT {}", q.limit));
@@ -381,6 +415,96 @@ mod tests {
         serde_json::Value::Object(body)
     }
 
+    /// An agent's pages hold the same rows in the same order whichever of them are filed
+    /// under their owner yet: none filed, some, all. The reference reads the table without
+    /// an index, so it cannot miss a row either kind of index misses.
+    #[test]
+    fn an_agents_pages_are_the_same_before_and_after_filing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+               VALUES (101, 'a', 'pro', 'active', 0, 0), (102, 'b', 'pro', 'active', 0, 0); \
+             INSERT INTO users (id, account_id, email, role, permissions, created_at, updated_at) \
+               VALUES (10, 101, 'a@example.com', 'agent', 255, 0, 0), \
+                      (11, 101, 'b@example.com', 'agent', 255, 0, 0), \
+                      (12, 101, 'c@example.com', 'agent', 255, 0, 0);",
+        )
+        .unwrap();
+        let table = &*crate::resources::LEADS.table;
+        let status = table.columns.iter().position(|c| *c == "status").unwrap();
+        // Two accounts, three owners; ids interleave across owners and accounts.
+        for i in 0..120_i64 {
+            let (account, owner) = match i % 4 {
+                0 | 1 => (101, 10 + i % 2),
+                2 => (101, 12),
+                _ => (102, 10),
+            };
+            let mut values = vec![Value::Null; table.columns.len()];
+            values[0] = Value::Text(format!("lead {i}"));
+            values[status] = Value::Text(["new", "won"][(i % 3 == 0) as usize].into());
+            insert(&conn, table, AccountId(account), UserId(owner), values, i).unwrap();
+        }
+        let pages = |conn: &Connection, reach: Reach, status: Option<&str>| {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let q = PageQuery {
+                    status: status.map(str::to_owned),
+                    updated_since: None,
+                    after,
+                    limit: 7,
+                };
+                let mut page = Vec::new();
+                list_page(conn, table, reach, &q, |r| {
+                    page.push(r.common()?.0);
+                    Ok(())
+                })
+                .unwrap();
+                let Some(&last) = page.last() else { break };
+                after = Some((0, last));
+                all.extend(page);
+            }
+            all
+        };
+        let reference = |conn: &Connection, reach: Reach, status: Option<&str>| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id FROM leads NOT INDEXED WHERE account_id = ?1 AND owner_id = ?2 \
+                       AND (?3 IS NULL OR status = ?3) ORDER BY id",
+                )
+                .unwrap();
+            let owner = reach.owner.unwrap().0;
+            stmt.query_map(params![reach.account_id.0, owner, status], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<i64>>()
+        };
+        let check = |conn: &Connection, stage: &str| {
+            for (account, owner) in [(101, 10), (101, 11), (101, 12), (102, 10), (102, 11)] {
+                let reach = Reach {
+                    account_id: AccountId(account),
+                    owner: Some(UserId(owner)),
+                };
+                for status in [None, Some("won"), Some("new")] {
+                    assert_eq!(
+                        pages(conn, reach, status),
+                        reference(conn, reach, status),
+                        "{stage}: account {account}, owner {owner}, status {status:?}"
+                    );
+                }
+            }
+        };
+        assert!(has_unfiled(&conn, table).unwrap());
+        check(&conn, "none filed");
+        assert_eq!(file_unfiled(&conn, table, 45).unwrap(), 45);
+        check(&conn, "45 filed");
+        assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 75);
+        assert!(!has_unfiled(&conn, table).unwrap());
+        check(&conn, "all filed");
+        assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 0);
+    }
+
     /// Every page shape of every resource walks an index in page order and stops after the
     /// page: none reads the whole account to sort it (`TEMP B-TREE`), which an admin's page
     /// of a large account did before the `_account` indexes.
@@ -422,6 +546,12 @@ mod tests {
                         .join("; ");
                     assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
                     assert!(plan.contains("INDEX"), "{sql}: {plan}");
+                    if reach.owner.is_some() && updated_since.is_none() {
+                        let name = res.table.name;
+                        for index in [format!("{name}_owner "), format!("{name}_unfiled ")] {
+                            assert!(plan.contains(&index), "{sql}: {plan}");
+                        }
+                    }
                 }
             }
         }

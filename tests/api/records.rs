@@ -486,3 +486,55 @@ fn fifty_concurrent_writes_are_all_answered_201() {
         app.query(|c| c.query_row("SELECT COUNT(*) FROM leads", [], |r| r.get::<_, i64>(0)));
     assert_eq!(count, 50);
 }
+
+/// A new record is filed under its owner by a background pass (`store::filing`); an agent's
+/// pages hold the same records, in the same order, before and after it.
+#[test]
+fn an_agents_records_are_filed_under_them_and_listed_the_same_before_and_after() {
+    let app = spawn_app();
+    app.add_user("agent1@example.com", Role::Agent);
+    app.add_user("agent2@example.com", Role::Agent);
+    let a1 = app.token_for("agent1@example.com", &ALL_SCOPES);
+    let a2 = app.token_for("agent2@example.com", &ALL_SCOPES);
+    let mut mine = Vec::new();
+    for round in 0..4 {
+        for (token, owner) in [(&a1, "a1"), (&a2, "a2")] {
+            let records: Vec<Value> = (0..5)
+                .map(|i| json!({"name": format!("{owner} {round}.{i}")}))
+                .collect();
+            let r = app.post("/api/v1/leads/batch", token, &json!({"records": records}));
+            assert_eq!(r.status, 201);
+            if owner == "a1" {
+                let ids = r.json()["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_i64().unwrap())
+                    .collect::<Vec<_>>();
+                mine.extend(ids);
+            }
+        }
+    }
+    assert_eq!(
+        app.post("/api/v1/jobs", &a1, &json!({"title": "t"})).status,
+        201
+    );
+    let before = count_pages(&app, &a1, "/api/v1/leads?limit=3");
+    assert_eq!(before, mine);
+    let unfiled = || {
+        app.query(|c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM leads WHERE filed = 0) \
+                      + (SELECT COUNT(*) FROM jobs WHERE filed = 0)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || unfiled() == 0),
+        "{} rows still unfiled",
+        unfiled()
+    );
+    assert_eq!(count_pages(&app, &a1, "/api/v1/leads?limit=3"), mine);
+}

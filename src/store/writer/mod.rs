@@ -260,6 +260,16 @@ impl Writer {
         self.write_and_wait(once(f), Mode::Once)
     }
 
+    /// Like [`Writer::write_repeatable`], for threads that may block.
+    pub fn write_repeatable_blocking<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&Connection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write_and_wait(f, Mode::Repeatable)
+    }
+
     /// Like [`Writer::write_blocking`], but answers as soon as `f` has run in its batch, before
     /// the batch commits: a failed commit can still undo what the answer describes (as can a
     /// later batch that loses the transaction while it is left open, see `DEFER`). Only for

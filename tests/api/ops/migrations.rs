@@ -156,3 +156,52 @@ fn the_delivery_table_rebuild_keeps_every_delivery_and_attempt() {
     assert_eq!(count(&db, "webhook_deliveries"), 2);
     assert_eq!(count(&db, "webhook_attempts"), 1);
 }
+
+/// V11 files every record stored before it under its owner: an agent's records stay in the
+/// owner index, and none waits in the index of unfiled ones.
+#[test]
+fn records_stored_before_v11_stay_filed_under_their_owners() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v10.db");
+    let mut c = store::open_connection(&db).unwrap();
+    store::migrate_to(&mut c, 10).unwrap();
+    c.execute_batch(
+        "INSERT INTO users (id, account_id, email, role, permissions, created_at, updated_at)
+             VALUES (5, 1, 'agent@example.com', 'agent', 255, 0, 0);
+         INSERT INTO leads (account_id, owner_id, name, status, created_at, updated_at)
+             VALUES (1, 5, 'one', 'new', 0, 0), (1, 5, 'two', 'new', 0, 0);
+         INSERT INTO jobs (account_id, owner_id, title, status, created_at, updated_at)
+             VALUES (1, 5, 'job', 'scheduled', 0, 0);",
+    )
+    .unwrap();
+    drop(c);
+    let out = run(&db, &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = Connection::open(&db).unwrap();
+    for (table, rows) in [
+        ("leads", 2),
+        ("jobs", 1),
+        ("invoices", 0),
+        ("appointments", 0),
+    ] {
+        let filed: i64 = c
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM {table} INDEXED BY {table}_owner \
+                     WHERE account_id = 1 AND owner_id = 5 AND filed = 1"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(filed, rows, "{table}");
+        let unfiled: i64 = c
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {table} INDEXED BY {table}_unfiled WHERE filed = 0"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(unfiled, 0, "{table}");
+    }
+}
