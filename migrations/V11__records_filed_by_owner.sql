@@ -6,22 +6,22 @@
 -- (`store::filing`). An agent's page reads both and merges them in id order
 -- (`store::records`). Rows already stored are filed: the column's default; the API inserts
 -- with `filed = 0`.
-ALTER TABLE leads ADD COLUMN filed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE leads ADD COLUMN filed INTEGER NOT NULL DEFAULT 1 CHECK (filed IN (0, 1));
 DROP INDEX leads_owner;
 CREATE INDEX leads_owner ON leads (account_id, owner_id, id) WHERE filed = 1;
 CREATE INDEX leads_unfiled ON leads (account_id, id, owner_id) WHERE filed = 0;
 
-ALTER TABLE jobs ADD COLUMN filed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN filed INTEGER NOT NULL DEFAULT 1 CHECK (filed IN (0, 1));
 DROP INDEX jobs_owner;
 CREATE INDEX jobs_owner ON jobs (account_id, owner_id, id) WHERE filed = 1;
 CREATE INDEX jobs_unfiled ON jobs (account_id, id, owner_id) WHERE filed = 0;
 
-ALTER TABLE invoices ADD COLUMN filed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE invoices ADD COLUMN filed INTEGER NOT NULL DEFAULT 1 CHECK (filed IN (0, 1));
 DROP INDEX invoices_owner;
 CREATE INDEX invoices_owner ON invoices (account_id, owner_id, id) WHERE filed = 1;
 CREATE INDEX invoices_unfiled ON invoices (account_id, id, owner_id) WHERE filed = 0;
 
-ALTER TABLE appointments ADD COLUMN filed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE appointments ADD COLUMN filed INTEGER NOT NULL DEFAULT 1 CHECK (filed IN (0, 1));
 DROP INDEX appointments_owner;
 CREATE INDEX appointments_owner ON appointments (account_id, owner_id, id) WHERE filed = 1;
 CREATE INDEX appointments_unfiled ON appointments (account_id, id, owner_id) WHERE filed = 0;

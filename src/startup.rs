@@ -184,7 +184,7 @@ impl Application {
         let filing_store = store.clone();
         background.spawn("owner-filing", move |stop| {
             let tables = crate::resources::RESOURCES.map(|r| &*r.table);
-            filing::run(&filing_store, &tables, filing::EVERY, &stop)
+            filing::run(&filing_store, &tables, &stop)
         })?;
         let (checkpoint_path, checkpoint_store) = (settings.db.clone(), store.clone());
         background.spawn("wal-checkpointer", move |stop| {

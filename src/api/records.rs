@@ -89,8 +89,9 @@ pub async fn list_records(
         .into_inner();
     let query = params.into_query(res)?;
     // A page walks an index and stops after it (`records::page_query`), so it usually takes
-    // well under a millisecond: inline. One whose filter skips many rows is stopped at its
-    // budget and written on the blocking pool instead.
+    // well under a millisecond: inline. One whose filter skips many rows (or an agent's
+    // past many unfiled rows of others, see `store::filing`) is stopped at its budget and
+    // written on the blocking pool instead.
     let inline = store.try_read_inline(records::page_steps(&query), |c| {
         write_page(c, res, reach, &query)
     })?;

@@ -1,6 +1,7 @@
 //! One generic module for the four resource tables. Callers describe a table by its name and
-//! its field columns; every table also has `id`, `account_id`, `owner_id`, `created_at` and
-//! `updated_at`. Table and column names come from static descriptions, never from input.
+//! its field columns; every table also has `id`, `account_id`, `owner_id`, `created_at`,
+//! `updated_at` and `filed` (whether the row is in its owner index yet, see `store::filing`).
+//! Table and column names come from static descriptions, never from input.
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -26,8 +27,10 @@ pub struct Table {
     insert: String,
     /// Files a chunk of unfiled rows under their owners.
     file: String,
-    /// Whether any row waits to be filed.
-    any_unfiled: String,
+    /// The largest id, and whether any row waits to be filed.
+    unfiled_state: String,
+    /// The largest id.
+    max_id: String,
 }
 
 /// Which rows a caller may reach: the account's, and an agent only their own.
@@ -131,8 +134,10 @@ impl Table {
                 "UPDATE {name} SET filed = 1 WHERE id IN \
                    (SELECT id FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0 LIMIT ?1)"
             ),
-            any_unfiled: format!(
-                "SELECT EXISTS (SELECT 1 FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0)"
+            max_id: format!("SELECT COALESCE(MAX(id), 0) FROM {name}"),
+            unfiled_state: format!(
+                "SELECT COALESCE((SELECT MAX(id) FROM {name}), 0), \
+                   EXISTS (SELECT 1 FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0)"
             ),
         }
     }
@@ -193,10 +198,17 @@ pub fn file_unfiled(conn: &Connection, table: &Table, limit: usize) -> StoreResu
     Ok(stmt.execute([limit as i64])?)
 }
 
-/// True when some row of the table waits to be filed under its owner.
-pub fn has_unfiled(conn: &Connection, table: &Table) -> StoreResult<bool> {
-    let mut stmt = conn.prepare_cached(&table.any_unfiled)?;
+/// The table's largest id, 0 when it is empty.
+pub fn max_id(conn: &Connection, table: &Table) -> StoreResult<i64> {
+    let mut stmt = conn.prepare_cached(&table.max_id)?;
     Ok(stmt.query_row([], |r| r.get(0))?)
+}
+
+/// The table's largest id (0 when empty), and whether some row waits to be filed under its
+/// owner: from one snapshot.
+pub fn unfiled_state(conn: &Connection, table: &Table) -> StoreResult<(i64, bool)> {
+    let mut stmt = conn.prepare_cached(&table.unfiled_state)?;
+    Ok(stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 /// The row with `id`, if the caller can reach it.
@@ -291,7 +303,8 @@ pub fn list_page(
 
 /// The SQLite steps a page should take at most: an unfiltered page walks its index and
 /// takes ~15 per row (777 for 51 rows of leads); twice that, and room for a filter that
-/// skips a few rows. A page past it is better run where a long read holds nobody up.
+/// skips a few rows, or an agent's page that reads past a few hundred other agents' unfiled
+/// rows. A page past it is better run where a long read holds nobody up.
 pub fn page_steps(q: &PageQuery) -> u32 {
     1_000 + 30 * (q.limit + 1)
 }
@@ -495,12 +508,46 @@ mod tests {
                 }
             }
         };
-        assert!(has_unfiled(&conn, table).unwrap());
+        assert!(unfiled_state(&conn, table).unwrap().1);
         check(&conn, "none filed");
-        assert_eq!(file_unfiled(&conn, table, 45).unwrap(), 45);
-        check(&conn, "45 filed");
-        assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 75);
-        assert!(!has_unfiled(&conn, table).unwrap());
+        // Rows filed between two pages of one walk move from one index to the other.
+        let reach = Reach {
+            account_id: AccountId(101),
+            owner: Some(UserId(10)),
+        };
+        let mut walked = Vec::new();
+        let mut after = None;
+        loop {
+            let q = PageQuery {
+                limit: 4,
+                after,
+                ..PageQuery::default()
+            };
+            let mut page = Vec::new();
+            list_page(&conn, table, reach, &q, |r| {
+                page.push(r.common()?.0);
+                Ok(())
+            })
+            .unwrap();
+            let Some(&last) = page.last() else { break };
+            after = Some((0, last));
+            walked.extend(page);
+            file_unfiled(&conn, table, 7).unwrap();
+        }
+        assert_eq!(walked, reference(&conn, reach, None), "filed while walked");
+        assert!(unfiled_state(&conn, table).unwrap().1);
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM leads WHERE filed = 0", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(
+            file_unfiled(&conn, table, 45).unwrap(),
+            45.min(left as usize)
+        );
+        check(&conn, "some filed");
+        assert!(file_unfiled(&conn, table, 1_000).unwrap() > 0);
+        assert_eq!(unfiled_state(&conn, table).unwrap(), (120, false));
         check(&conn, "all filed");
         assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 0);
     }

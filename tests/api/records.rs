@@ -487,8 +487,10 @@ fn fifty_concurrent_writes_are_all_answered_201() {
     assert_eq!(count, 50);
 }
 
-/// A new record is filed under its owner by a background pass (`store::filing`); an agent's
-/// pages hold the same records, in the same order, before and after it.
+/// The server files new records under their owners in the background (`store::filing`):
+/// every one of them, soon; and an agent's pages hold the same records in the same order
+/// while they wait and after. (Which rows the first walk finds filed depends on the pass's
+/// timing; the unit tests in `store::records` walk each state in turn.)
 #[test]
 fn an_agents_records_are_filed_under_them_and_listed_the_same_before_and_after() {
     let app = spawn_app();

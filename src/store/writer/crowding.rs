@@ -1,7 +1,8 @@
 //! Whether callers queue up behind the writer. A commit that answers many callers at once
 //! means requests come in faster than the writer and the disk turn them round: a burst of
 //! API writes has the processor or the disk to itself and still keeps callers waiting. Work
-//! nobody waits on steps aside while it lasts (webhook attempts, see `webhooks::pool`).
+//! nobody waits on steps aside while it lasts (webhook attempts, see `webhooks::pool`; the
+//! filing of new records, see `store::filing`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //!
 //! A write fails alone in one of two ways. Most writes run inside a savepoint of their own,
 //! undone when the write fails. A repeatable write (`Writer::write_repeatable`, the API's
-//! record changes) skips it: SQLite copies every page a savepoint's write touches into the
+//! record changes and the filing of new records, `store::filing`) skips it: SQLite copies every page a savepoint's write touches into the
 //! savepoint's journal, which was a fifth of a busy writer's time. A batch runs its repeatable
 //! writes first, as one group that opens the transaction and so needs no savepoint (or, in a
 //! transaction deferred writes left open, one savepoint for the group); when one of them

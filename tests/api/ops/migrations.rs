@@ -203,5 +203,13 @@ fn records_stored_before_v11_stay_filed_under_their_owners() {
             )
             .unwrap();
         assert_eq!(unfiled, 0, "{table}");
+        let owner_index: String = c
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE name = ?1",
+                [format!("{table}_owner")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(owner_index.ends_with("WHERE filed = 1"), "{owner_index}");
     }
 }
