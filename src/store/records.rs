@@ -510,12 +510,18 @@ mod tests {
         };
         assert!(unfiled_state(&conn, table).unwrap().1);
         check(&conn, "none filed");
-        // Rows filed between two pages of one walk move from one index to the other.
+        // Rows filed between two pages of one walk, just past its cursor (the agent's next
+        // among them: its rows are every 4th), move from one index to the other: the next
+        // page holds both kinds.
         let reach = Reach {
             account_id: AccountId(101),
             owner: Some(UserId(10)),
         };
-        let mut walked = Vec::new();
+        let filed_of = |id: i64| -> i64 {
+            conn.query_row("SELECT filed FROM leads WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap()
+        };
+        let (mut walked, mut mixed) = (Vec::new(), 0);
         let mut after = None;
         loop {
             let q = PageQuery {
@@ -530,23 +536,24 @@ mod tests {
             })
             .unwrap();
             let Some(&last) = page.last() else { break };
+            let kinds: Vec<i64> = page.iter().map(|&id| filed_of(id)).collect();
+            mixed += usize::from(kinds.contains(&0) && kinds.contains(&1));
             after = Some((0, last));
             walked.extend(page);
-            file_unfiled(&conn, table, 7).unwrap();
+            conn.execute(
+                "UPDATE leads SET filed = 1 WHERE id IN \
+                   (SELECT id FROM leads WHERE filed = 0 AND id > ?1 ORDER BY id LIMIT 6)",
+                [last],
+            )
+            .unwrap();
         }
         assert_eq!(walked, reference(&conn, reach, None), "filed while walked");
-        assert!(unfiled_state(&conn, table).unwrap().1);
-        let left: i64 = conn
-            .query_row("SELECT COUNT(*) FROM leads WHERE filed = 0", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(
-            file_unfiled(&conn, table, 45).unwrap(),
-            45.min(left as usize)
-        );
+        assert_eq!(walked.len(), 30);
+        assert!(mixed >= 5, "{mixed} of 8 pages held both kinds");
+        // 6 rows filed after each of 7 pages, the last 3 after the 8th: 75 of 120 left.
+        assert_eq!(file_unfiled(&conn, table, 45).unwrap(), 45);
         check(&conn, "some filed");
-        assert!(file_unfiled(&conn, table, 1_000).unwrap() > 0);
+        assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 30);
         assert_eq!(unfiled_state(&conn, table).unwrap(), (120, false));
         check(&conn, "all filed");
         assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 0);

@@ -5,13 +5,14 @@
 //! milliseconds at most (`DEFER`): the first write someone waits for commits them all.
 //!
 //! A write fails alone in one of two ways. Most writes run inside a savepoint of their own,
-//! undone when the write fails. A repeatable write (`Writer::write_repeatable`, the API's
-//! record changes and the filing of new records, `store::filing`) skips it: SQLite copies every page a savepoint's write touches into the
-//! savepoint's journal, which was a fifth of a busy writer's time. A batch runs its repeatable
-//! writes first, as one group that opens the transaction and so needs no savepoint (or, in a
-//! transaction deferred writes left open, one savepoint for the group); when one of them
-//! fails after changing something, the group is undone and its other writes run again, each
-//! in a savepoint of its own. The other writes follow, in queue order.
+//! undone when the write fails. A repeatable write (`Writer::write_repeatable`: the API's
+//! record changes, the filing of new records in `store::filing`) skips it: SQLite copies
+//! every page a savepoint's write touches into the savepoint's journal, which was a fifth of
+//! a busy writer's time. A batch runs its repeatable writes first, as one group that opens
+//! the transaction and so needs no savepoint (or, in a transaction deferred writes left
+//! open, one savepoint for the group); when one of them fails after changing something, the
+//! group is undone and its other writes run again, each in a savepoint of its own. The other
+//! writes follow, in queue order.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
