@@ -32,8 +32,9 @@ pub const CHUNK: usize = 1024;
 
 /// The most unfiled rows of a table the pass leaves while callers crowd the writer: a page
 /// that reads past them all takes ~7 ms. At 20,000 creates a second that is 5 s of a burst.
-/// Past it, the pass files the excess, a chunk a commit at most: batch creates from many
-/// callers at once, more than a chunk a commit, outrun it, and it catches up after them.
+/// Past it, the pass files the excess, in writes of a quarter of a chunk while they keep up,
+/// a chunk at most: batch creates from many callers at once, more than a chunk a commit,
+/// outrun it, and it catches up after them.
 pub const DEFERRED_AT_MOST: u64 = 100_000;
 
 /// Runs the pass every `EVERY` until stopped.
@@ -137,10 +138,11 @@ impl Filer {
                 if stop.load(Ordering::SeqCst) || budget == 0 || (aside && excess == 0) {
                     break;
                 }
-                // In a crowd, writes no larger than the excess (a quarter of a chunk at
-                // least): each holds up the API writes queued behind it.
+                // In a crowd, short writes (a quarter of a chunk), each holding up the API
+                // writes queued behind it less; longer ones as the excess grows past what
+                // they keep up with (an eighth of it, a chunk at most).
                 let chunk = if aside {
-                    let excess = usize::try_from(excess).unwrap_or(usize::MAX);
+                    let excess = usize::try_from(excess / 8).unwrap_or(usize::MAX);
                     excess.clamp((self.chunk / 4).max(1), self.chunk)
                 } else {
                     self.chunk
@@ -257,10 +259,9 @@ mod tests {
         assert_eq!(filer.pass(&store, || true, &stop).unwrap(), 0);
         assert_eq!(filer.pass(&store, || false, &stop).unwrap(), 0);
         assert_eq!(commits(&store), before, "stopped: no write");
-        // Stepping aside: down to the bound of 5 a table, in writes no larger than the excess
-        // (4 of 5, then 1).
+        // Stepping aside: down to the bound of 5 a table, a quarter of a chunk (1) a write.
         assert_eq!(filer.pass(&store, || true, &go).unwrap(), 4 * 5);
-        assert_eq!(commits(&store) - before, 4 * 2);
+        assert_eq!(commits(&store) - before, 4 * 5);
         assert_eq!(unfiled(&store), 20);
         assert_eq!(filer.pass(&store, || true, &go).unwrap(), 0);
         let before = commits(&store);
@@ -272,7 +273,7 @@ mod tests {
         create(&store, 7);
         let before = commits(&store);
         assert_eq!(filer.pass(&store, || true, &go).unwrap(), 4 * 2);
-        assert_eq!(commits(&store) - before, 4);
+        assert_eq!(commits(&store) - before, 4 * 2);
         assert_eq!(unfiled(&store), 20);
         assert_eq!(filer.pass(&store, || false, &go).unwrap(), 20);
         let before = commits(&store);
