@@ -10,8 +10,8 @@
 //! So the pass runs often, and the backlog stays small, but while callers crowd the writer
 //! (`Writer::crowded_for`): each of the pass's writes holds up the API writes queued behind
 //! it, 2-3 ms for a chunk, and the creates it held up were a burst's slowest. In a crowd the
-//! pass lets rows pile up, to `DEFERRED_AT_MOST` a table, files what comes past that a
-//! quarter of a chunk a write, and the rest after the burst.
+//! pass lets rows pile up, to `DEFERRED_AT_MOST` a table, files what comes past that in short
+//! writes (a quarter of a chunk, more as the excess grows), and the rest after the burst.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
