@@ -14,7 +14,7 @@
 //! writes (a quarter of a chunk, more as the excess grows), and the rest after the burst.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::records::{self, Table};
 use super::{Store, StoreError, StoreResult};
@@ -51,9 +51,9 @@ pub fn run(store: &Store, tables: &[&'static Table], stop: &AtomicBool) {
             }
         };
         // In steps, so that a stop is seen soon after a failure too.
-        let until = std::time::Instant::now() + wait;
-        while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < until {
-            std::thread::sleep(EVERY.min(until - std::time::Instant::now()));
+        let until = Instant::now() + wait;
+        while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+            std::thread::sleep(EVERY.min(until - Instant::now()));
         }
     }
 }
@@ -79,6 +79,14 @@ struct Backlog {
 }
 
 impl Backlog {
+    /// A table found with no unfiled row, its largest id being `max_id`.
+    fn clean(max_id: i64) -> Backlog {
+        Backlog {
+            clean_upto: max_id,
+            filed: 0,
+        }
+    }
+
     fn at_most(&self, max_id: i64) -> u64 {
         let created = u64::try_from(max_id.saturating_sub(self.clean_upto)).unwrap_or(0);
         created.saturating_sub(self.filed)
@@ -111,21 +119,17 @@ impl Filer {
         stop: &AtomicBool,
     ) -> StoreResult<u64> {
         // One read for every table, so that an idle server's writer has nothing to do.
-        let tables: Vec<&'static Table> = self.tables.iter().map(|(t, _)| *t).collect();
         let states = store.read(|conn| {
-            tables
+            self.tables
                 .iter()
-                .map(|t| records::unfiled_state(conn, t))
+                .map(|(t, _)| records::unfiled_state(conn, t))
                 .collect::<StoreResult<Vec<_>>>()
         })?;
         let mut filed = 0;
         for ((table, backlog), (max_id, any)) in self.tables.iter_mut().zip(states) {
             let table: &'static Table = table;
             if !any {
-                *backlog = Backlog {
-                    clean_upto: max_id,
-                    filed: 0,
-                };
+                *backlog = Backlog::clean(max_id);
                 continue;
             }
             // A pass files at most what the table held at the read, and a chunk more: batch
@@ -157,10 +161,7 @@ impl Filer {
                 budget = budget.saturating_sub(n as u64);
                 if n < chunk {
                     // None was left when this write ran.
-                    *backlog = Backlog {
-                        clean_upto: max_id,
-                        filed: 0,
-                    };
+                    *backlog = Backlog::clean(max_id);
                     break;
                 }
                 backlog.filed += n as u64;

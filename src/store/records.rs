@@ -118,6 +118,7 @@ impl Table {
             returning.push_str(c);
         }
         let by_id = format!("SELECT {returning} FROM {name} WHERE id = ?1 AND account_id = ?2");
+        let max_id = format!("SELECT COALESCE(MAX(id), 0) FROM {name}");
         let placeholders: String = (5..5 + columns.len()).map(|i| format!(", ?{i}")).collect();
         let insert = format!(
             "INSERT INTO {name} (account_id, owner_id, created_at, updated_at, filed, {}) \
@@ -134,11 +135,11 @@ impl Table {
                 "UPDATE {name} SET filed = 1 WHERE id IN \
                    (SELECT id FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0 LIMIT ?1)"
             ),
-            max_id: format!("SELECT COALESCE(MAX(id), 0) FROM {name}"),
             unfiled_state: format!(
-                "SELECT COALESCE((SELECT MAX(id) FROM {name}), 0), \
+                "SELECT ({max_id}), \
                    EXISTS (SELECT 1 FROM {name} INDEXED BY {name}_unfiled WHERE filed = 0)"
             ),
+            max_id,
         }
     }
 
