@@ -230,8 +230,7 @@ pub fn claim(
     let rows = rows.into_iter().map(|(_, c)| c);
     let mut taken: std::collections::HashMap<EndpointId, usize> = busy.clone();
     let mut out = Vec::new();
-    // The lease leaves `updated_at` alone: its index (`webhook_deliveries_updated`) would
-    // move each delivery's entry once more, and the attempt's outcome stamps it anyway.
+    // The lease leaves `updated_at` alone: the attempt's outcome stamps it anyway.
     let mut lease =
         conn.prepare_cached("UPDATE webhook_deliveries SET lease_until = ?2 WHERE id = ?1")?;
     for c in rows {
@@ -380,20 +379,43 @@ pub fn attempts(conn: &Connection, delivery: i64) -> StoreResult<Vec<AttemptRow>
     Ok(rows)
 }
 
-/// `+status`: the prune walks the rows last changed before the cutoff (mostly those it
-/// deletes), not every delivered row there is through the status index.
-const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries \
-     WHERE +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1";
+/// The rows created before a cutoff (`?1`) are a run of the smallest ids: rows are inserted
+/// in id order, stamped with the time of their insert (migration V12). So the prune walks
+/// that run by id, up to the first row created at or after the cutoff, and no index of ages
+/// is kept for it. Rows that a clock set back stamped earlier than a row before them wait
+/// for a later prune.
+macro_rules! created_before {
+    ($table:literal) => {
+        concat!(
+            "id < coalesce((SELECT id FROM ",
+            $table,
+            " WHERE created_at >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)"
+        )
+    };
+}
+
+/// Finished (delivered, dead) and long-parked deliveries, last changed before `?1`: all
+/// of them were created before it too. `+status`: no index of statuses is worth reading
+/// for rows the walk visits anyway.
+const PRUNE_DELIVERIES: &str = concat!(
+    "DELETE FROM webhook_deliveries WHERE ",
+    created_before!("webhook_deliveries"),
+    " AND +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1"
+);
+
+/// Events created before `?1` that no delivery is left of.
+const PRUNE_EVENTS: &str = concat!(
+    "DELETE FROM webhook_events WHERE ",
+    created_before!("webhook_events"),
+    " AND created_at < ?1 \
+     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)"
+);
 
 /// Deletes finished (delivered, dead) and long-parked deliveries last changed before
 /// `before`, then events left without deliveries. Returns the deliveries removed.
 pub fn prune(conn: &Connection, before: i64) -> StoreResult<usize> {
-    let n = conn.execute(PRUNE_DELIVERIES, [before])?;
-    conn.execute(
-        "DELETE FROM webhook_events WHERE created_at < ?1 \
-         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
-        [before],
-    )?;
+    let n = conn.prepare_cached(PRUNE_DELIVERIES)?.execute([before])?;
+    conn.prepare_cached(PRUNE_EVENTS)?.execute([before])?;
     Ok(n)
 }
 
@@ -496,11 +518,62 @@ mod tests {
             !due.contains("SCAN d") && !due.contains("TEMP B-TREE"),
             "{due}"
         );
-        let prune = plan(PRUNE_DELIVERIES, &[0]);
-        assert!(
-            prune.contains("INDEX webhook_deliveries_updated"),
-            "{prune}"
-        );
+        // The prune reads the run of ids before the cutoff (V12), not the whole table.
+        for (sql, table) in [
+            (PRUNE_DELIVERIES, "webhook_deliveries"),
+            (PRUNE_EVENTS, "webhook_events"),
+        ] {
+            let p = plan(sql, &[0]);
+            assert!(
+                p.contains(&format!(
+                    "SEARCH {table} USING INTEGER PRIMARY KEY (rowid<?)"
+                )),
+                "{p}"
+            );
+        }
+    }
+
+    /// Old finished deliveries go, then the events left without any; what is recent or still
+    /// to be sent stays, and so do rows stamped earlier than a row before them (a clock set
+    /// back) until that row goes.
+    #[test]
+    fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
+        let conn = outbox();
+        conn.execute_batch(
+            "INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
+               VALUES (2, 77, 'msg_2', 'lead.created', '{}', 200), \
+                      (3, 77, 'msg_3', 'lead.created', '{}', 900), \
+                      (4, 77, 'msg_4', 'lead.created', '{}', 100); \
+             INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+               created_at, updated_at) VALUES \
+               (1, 1, 1, 'delivered', 0, 0, 150), \
+               (2, 1, 2, 'paused', 0, 0, 300), \
+               (3, 2, 1, 'pending', 0, 200, 200), \
+               (4, 3, 1, 'delivered', 0, 900, 950), \
+               (5, 4, 1, 'dead', 0, 100, 150);",
+        )
+        .unwrap();
+        let ids = |table: &str| -> Vec<i64> {
+            let mut stmt = conn
+                .prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(prune(&conn, 500).unwrap(), 2);
+        assert_eq!(ids("webhook_deliveries"), vec![3, 4, 5]);
+        assert_eq!(ids("webhook_events"), vec![2, 3, 4]);
+        // Delivery 3 is sent at last; nothing created before the cutoff is left in the way.
+        conn.execute(
+            "UPDATE webhook_deliveries SET status = 'delivered', updated_at = 400 WHERE id = 3",
+            [],
+        )
+        .unwrap();
+        assert_eq!(prune(&conn, 1_000).unwrap(), 3);
+        assert!(ids("webhook_deliveries").is_empty());
+        assert!(ids("webhook_events").is_empty());
     }
 
     #[test]
