@@ -43,7 +43,7 @@ impl serde::Serialize for Stamp {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf`; `None` outside years 0000-9999.
-fn write_ms(ms: Millis, buf: &mut [u8; 24]) -> Option<&str> {
+pub(crate) fn write_ms(ms: Millis, buf: &mut [u8; 24]) -> Option<&str> {
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
