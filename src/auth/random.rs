@@ -35,8 +35,11 @@ fn push_base62(out: &mut String, n: usize, mut source: impl FnMut(&mut [u8])) {
     let mut buf = [0u8; 64];
     let mut left = n;
     while left > 0 {
-        source(&mut buf);
-        for &b in &buf {
+        // A byte is rejected 6 times in 256: draw a little more than is left, not a whole
+        // buffer, so a 20-character id takes 23 bytes of the randomness fetched ahead.
+        let draw = &mut buf[..(left + left / 8 + 1).min(64)];
+        source(draw);
+        for &b in &*draw {
             // 248 = 4 * 62: bytes at or above it would favour the first characters.
             if b < 248 && left > 0 {
                 out.push(BASE62[usize::from(b % 62)] as char);
@@ -111,6 +114,21 @@ mod tests {
             assert!(s.bytes().all(|b| BASE62.contains(&b)));
         }
         assert_ne!(id(20), id(20));
+    }
+
+    /// Bytes that would bias the alphabet are skipped, however many there are.
+    #[test]
+    fn rejected_bytes_are_skipped() {
+        let mut n = 0u32;
+        let mostly_rejected = |buf: &mut [u8]| {
+            for b in buf {
+                n += 1;
+                *b = if n % 7 == 0 { 63 } else { 250 };
+            }
+        };
+        let mut out = String::new();
+        push_base62(&mut out, 30, mostly_rejected);
+        assert_eq!(out, "1".repeat(30));
     }
 
     #[test]
