@@ -12,6 +12,7 @@ use actix_web::{Error, HttpMessage, web};
 
 use crate::activity::{CallRecord, Recorder};
 use crate::auth::CallContext;
+use crate::auth::client_ip::ip_text;
 use crate::clock;
 use crate::error::ApiError;
 
@@ -64,7 +65,7 @@ pub async fn record_call(
             path,
             status,
             code,
-            ip: ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            ip: ip.map(ip_text).unwrap_or_default(),
             latency_us: started.elapsed().as_micros() as i64,
         });
     }

