@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use rusqlite::{Connection, Statement, params, params_from_iter};
 use serde::Serialize;
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::model::{AccountId, TokenId, UserId};
 
 /// One `/api/v1` call.
@@ -47,8 +47,8 @@ const BLOCK_BITS: u32 = 14;
 /// a statement of many rows pays that once. Two statement shapes only (this many rows, and
 /// one), so they take two places in the writer's statement cache, whatever the write's size.
 const ROWS_PER_INSERT: usize = 32;
-/// The columns of an audit row as inserted, ids included.
-const COLUMNS: usize = 12;
+/// The columns of an audit row as inserted: all but its id, which SQLite picks.
+const COLUMNS: usize = 11;
 
 /// The insert of `ROWS_PER_INSERT` rows, and of one.
 static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
@@ -57,10 +57,12 @@ static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 /// Appends entries, and extends each of their tokens' ranges in the blocks they fall in
 /// (`audit_token_ranges`, see migration V9) in the same transaction.
 pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
-    // The ids are given, not left to SQLite, so that each row's id is known for its range.
-    // They are the ones SQLite would choose: without AUTOINCREMENT it takes the largest id
-    // plus one, and nothing else writes the log while the writer's transaction holds the
-    // write lock (the CLI only reads it).
+    // Each row's id is known before it is inserted, for its range: without AUTOINCREMENT,
+    // SQLite gives a new row the largest id plus one, and nothing else writes the log while
+    // the writer's transaction holds the write lock (the CLI only reads it). The ids are not
+    // bound, though: SQLite checks that an id it is given is free with a search from the
+    // root of the table, row by row (a third of the writer's time under point reads), where
+    // an id it picks is found at the end its cursor already stands on.
     let first: i64 = conn
         .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM audit_log")?
         .query_row([], |r| r.get(0))?;
@@ -68,20 +70,26 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
     let (many, rest) = entries.split_at(whole);
     if !many.is_empty() {
         let mut stmt = conn.prepare_cached(&INSERT_MANY)?;
-        for (n, chunk) in many.chunks(ROWS_PER_INSERT).enumerate() {
-            let from = first + (n * ROWS_PER_INSERT) as i64;
-            for (k, (id, e)) in (from..).zip(chunk).enumerate() {
-                bind_row(&mut stmt, k * COLUMNS, id, e)?;
+        for chunk in many.chunks(ROWS_PER_INSERT) {
+            for (k, e) in chunk.iter().enumerate() {
+                bind_row(&mut stmt, k * COLUMNS, e)?;
             }
             stmt.raw_execute()?;
         }
     }
     if !rest.is_empty() {
         let mut stmt = conn.prepare_cached(&INSERT_ONE)?;
-        for (id, e) in (first + whole as i64..).zip(rest) {
-            bind_row(&mut stmt, 0, id, e)?;
+        for e in rest {
+            bind_row(&mut stmt, 0, e)?;
             stmt.raw_execute()?;
         }
+    }
+    let last = first + entries.len() as i64 - 1;
+    if !entries.is_empty() && conn.last_insert_rowid() != last {
+        return Err(StoreError::Corrupt(format!(
+            "audit rows were given ids up to {}, not up to {last}",
+            conn.last_insert_rowid()
+        )));
     }
     // (block, token) -> the ids and times of this write's calls there: one or two per token.
     let mut ranges: HashMap<(i64, TokenId), Range> = HashMap::new();
@@ -114,20 +122,19 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
 }
 
 /// Binds one row's values to the parameters after the first `base` ones.
-fn bind_row(stmt: &mut Statement<'_>, base: usize, id: i64, e: &AuditEntry) -> StoreResult<()> {
+fn bind_row(stmt: &mut Statement<'_>, base: usize, e: &AuditEntry) -> StoreResult<()> {
     let at = |column: usize| base + column;
-    stmt.raw_bind_parameter(at(1), id)?;
-    stmt.raw_bind_parameter(at(2), e.at)?;
-    stmt.raw_bind_parameter(at(3), e.account_id)?;
-    stmt.raw_bind_parameter(at(4), e.token_id)?;
-    stmt.raw_bind_parameter(at(5), &e.token_prefix)?;
-    stmt.raw_bind_parameter(at(6), e.user_id)?;
-    stmt.raw_bind_parameter(at(7), &e.method)?;
-    stmt.raw_bind_parameter(at(8), &e.path)?;
-    stmt.raw_bind_parameter(at(9), e.status)?;
-    stmt.raw_bind_parameter(at(10), &e.code)?;
-    stmt.raw_bind_parameter(at(11), &e.ip)?;
-    stmt.raw_bind_parameter(at(12), e.latency_us)?;
+    stmt.raw_bind_parameter(at(1), e.at)?;
+    stmt.raw_bind_parameter(at(2), e.account_id)?;
+    stmt.raw_bind_parameter(at(3), e.token_id)?;
+    stmt.raw_bind_parameter(at(4), &e.token_prefix)?;
+    stmt.raw_bind_parameter(at(5), e.user_id)?;
+    stmt.raw_bind_parameter(at(6), &e.method)?;
+    stmt.raw_bind_parameter(at(7), &e.path)?;
+    stmt.raw_bind_parameter(at(8), e.status)?;
+    stmt.raw_bind_parameter(at(9), &e.code)?;
+    stmt.raw_bind_parameter(at(10), &e.ip)?;
+    stmt.raw_bind_parameter(at(11), e.latency_us)?;
     Ok(())
 }
 
@@ -135,7 +142,7 @@ fn bind_row(stmt: &mut Statement<'_>, base: usize, id: i64, e: &AuditEntry) -> S
 fn insert_sql(rows: usize) -> String {
     let row = format!("({})", ["?"; COLUMNS].join(", "));
     format!(
-        "INSERT INTO audit_log (id, at, account_id, token_id, token_prefix, user_id, method, path, \
+        "INSERT INTO audit_log (at, account_id, token_id, token_prefix, user_id, method, path, \
          status, code, ip, latency_us) VALUES {}",
         vec![row; rows].join(", ")
     )
