@@ -123,7 +123,7 @@ mod tests {
         let mostly_rejected = |buf: &mut [u8]| {
             for b in buf {
                 n += 1;
-                *b = if n % 7 == 0 { 63 } else { 250 };
+                *b = if n.is_multiple_of(7) { 63 } else { 250 };
             }
         };
         let mut out = String::new();
