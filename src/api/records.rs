@@ -161,10 +161,14 @@ pub async fn get_record(
 ) -> Result<HttpResponse, ApiError> {
     let (res, reach) = target.authorize(&caller, false)?;
     let id = target.id();
-    // A primary-key read: inline on this worker's connection (see `Store::read_inline`).
-    let row = store.read_inline(|c| records::find_by_id(c, &res.table, reach, id))?;
-    let row = row.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(res.view(&row)))
+    // A primary-key read: inline on this worker's connection (see `Store::read_inline`),
+    // the answer written from the statement's row.
+    let json =
+        store.read_inline(|c| records::view_by_id(c, &res.table, reach, id, |r| res.json(r)))?;
+    let json = json.ok_or(ApiError::NotFound)?.map_err(internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json))
 }
 
 /// `POST /api/v1/{resource}`

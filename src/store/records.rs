@@ -219,13 +219,25 @@ pub fn find_by_id(
     reach: Reach,
     id: i64,
 ) -> StoreResult<Option<Row>> {
+    Ok(view_by_id(conn, table, reach, id, |r| table.decode(r.0))?.transpose()?)
+}
+
+/// What `view` makes of the row with `id`, if the caller can reach it, read in place: a
+/// point read's answer is written from the statement's row, not from a copy of it.
+pub fn view_by_id<R>(
+    conn: &Connection,
+    table: &Table,
+    reach: Reach,
+    id: i64,
+    view: impl FnOnce(&InPlace<'_, '_>) -> R,
+) -> StoreResult<Option<R>> {
     let mut stmt = conn.prepare_cached(&table.by_id[usize::from(reach.owner.is_some())])?;
-    let decode = |r: &rusqlite::Row<'_>| table.decode(r);
-    let row = match reach.owner {
-        None => stmt.query_row(params![id, reach.account_id.0], decode),
-        Some(owner) => stmt.query_row(params![id, reach.account_id.0, owner.0], decode),
+    let view = |r: &rusqlite::Row<'_>| Ok(view(&InPlace(r)));
+    let out = match reach.owner {
+        None => stmt.query_row(params![id, reach.account_id.0], view),
+        Some(owner) => stmt.query_row(params![id, reach.account_id.0, owner.0], view),
     };
-    Ok(row.optional()?)
+    Ok(out.optional()?)
 }
 
 /// True when the caller can reach the row `id` of `table`.

@@ -2,7 +2,8 @@ use super::*;
 use crate::resources::RESOURCES;
 
 /// The row `insert` hands back is the row a read finds, value for value and type for
-/// type, for every resource with every field set.
+/// type, and the JSON written from the read's row in place, for every resource with every
+/// field set.
 #[test]
 fn an_inserted_row_is_the_stored_row() {
     let mut conn = Connection::open_in_memory().unwrap();
@@ -27,6 +28,11 @@ fn an_inserted_row_is_the_stored_row() {
             .unwrap()
             .unwrap();
         assert_eq!(format!("{row:?}"), format!("{stored:?}"), "{}", res.plural);
+        // A point read's answer, written in place, is the JSON of the stored row.
+        let in_place = view_by_id(&conn, &res.table, reach, row.id, |r| res.json(r).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(in_place, res.json(&row).unwrap(), "{}", res.plural);
         assert!(
             row.values.iter().all(|v| *v != Value::Null),
             "{}",
