@@ -381,15 +381,17 @@ pub fn attempts(conn: &Connection, delivery: i64) -> StoreResult<Vec<AttemptRow>
 
 /// The rows created before a cutoff (`?1`) are a run of the smallest ids: rows are inserted
 /// in id order, stamped with the time of their insert (migration V12). So the prune walks
-/// that run by id, up to the first row created at or after the cutoff, and no index of ages
-/// is kept for it. Rows that a clock set back stamped earlier than a row before them wait
-/// for a later prune.
+/// that run by id, up to the first row created between the cutoff and now (`?2`), and no
+/// index of ages is kept for it. Rows that a clock set back stamped earlier than a row before
+/// them wait for a later prune. A row stamped in the future (a clock set too far ahead, then
+/// corrected) is not where the walk stops: it would hold back every row after it until then.
 macro_rules! created_before {
     ($table:literal) => {
         concat!(
             "id < coalesce((SELECT id FROM ",
             $table,
-            " WHERE created_at >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)"
+            " WHERE created_at >= ?1 AND created_at <= ?2 ORDER BY id LIMIT 1), \
+             9223372036854775807)"
         )
     };
 }
@@ -413,9 +415,11 @@ const PRUNE_EVENTS: &str = concat!(
 
 /// Deletes finished (delivered, dead) and long-parked deliveries last changed before
 /// `before`, then events left without deliveries. Returns the deliveries removed.
-pub fn prune(conn: &Connection, before: i64) -> StoreResult<usize> {
-    let n = conn.prepare_cached(PRUNE_DELIVERIES)?.execute([before])?;
-    conn.prepare_cached(PRUNE_EVENTS)?.execute([before])?;
+pub fn prune(conn: &Connection, before: i64, now: i64) -> StoreResult<usize> {
+    let n = conn
+        .prepare_cached(PRUNE_DELIVERIES)?
+        .execute([before, now])?;
+    conn.prepare_cached(PRUNE_EVENTS)?.execute([before, now])?;
     Ok(n)
 }
 
@@ -523,7 +527,7 @@ mod tests {
             (PRUNE_DELIVERIES, "webhook_deliveries"),
             (PRUNE_EVENTS, "webhook_events"),
         ] {
-            let p = plan(sql, &[0]);
+            let p = plan(sql, &[0, 0]);
             assert!(
                 p.contains(&format!(
                     "SEARCH {table} USING INTEGER PRIMARY KEY (rowid<?)"
@@ -562,7 +566,7 @@ mod tests {
                 .map(Result::unwrap)
                 .collect()
         };
-        assert_eq!(prune(&conn, 500).unwrap(), 2);
+        assert_eq!(prune(&conn, 500, 2_000).unwrap(), 2);
         assert_eq!(ids("webhook_deliveries"), vec![3, 4, 5]);
         assert_eq!(ids("webhook_events"), vec![2, 3, 4]);
         // Delivery 3 is sent at last; nothing created before the cutoff is left in the way.
@@ -571,9 +575,34 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!(prune(&conn, 1_000).unwrap(), 3);
+        assert_eq!(prune(&conn, 1_000, 2_000).unwrap(), 3);
         assert!(ids("webhook_deliveries").is_empty());
         assert!(ids("webhook_events").is_empty());
+    }
+
+    /// A row stamped in the future (a clock set ahead, then corrected) holds back no row after
+    /// it, and is kept itself; a delivery still retrying is kept however old.
+    #[test]
+    fn a_row_stamped_in_the_future_does_not_stop_the_prune() {
+        let conn = outbox();
+        conn.execute_batch(
+            "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+               created_at, updated_at) VALUES \
+               (1, 1, 1, 'delivered', 0, 0, 100), \
+               (2, 1, 1, 'delivered', 0, 99999, 99999), \
+               (3, 1, 1, 'delivered', 0, 200, 250), \
+               (4, 1, 1, 'failed', 0, 100, 150);",
+        )
+        .unwrap();
+        assert_eq!(prune(&conn, 500, 1_000).unwrap(), 2);
+        let left: Vec<i64> = conn
+            .prepare("SELECT id FROM webhook_deliveries ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(left, vec![2, 4]);
     }
 
     #[test]

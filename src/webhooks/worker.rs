@@ -173,7 +173,7 @@ fn prune(store: &Store, settings: &WebhookSettings) {
     let keep_ms = settings.retention.as_millis() as i64;
     let result = store.writer().write_blocking(move |c| {
         let now = clock::now_ms();
-        let deliveries = deliveries::prune(c, now - keep_ms)?;
+        let deliveries = deliveries::prune(c, now - keep_ms, now)?;
         let keys = idempotency::prune(c, now - IDEMPOTENCY_TTL_MS)?;
         Ok::<_, StoreError>((deliveries, keys))
     });
