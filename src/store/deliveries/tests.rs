@@ -1,0 +1,193 @@
+use super::*;
+
+/// A migrated database with endpoint 1 (enabled) and 2 (disabled), and one event.
+fn outbox() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    crate::store::migrate(&mut conn).unwrap();
+    conn.execute_batch(
+        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+           VALUES (77, 'a', 'pro', 'active', 0, 0); \
+         INSERT INTO webhook_endpoints (id, account_id, url, events, secret, enabled, created_at, updated_at) \
+           VALUES (1, 77, 'http://a.example', '[\"*\"]', 's', 1, 0, 0), \
+                  (2, 77, 'http://b.example', '[\"*\"]', 's', 0, 0, 0); \
+         INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
+           VALUES (1, 77, 'msg_1', 'lead.created', '{}', 0);",
+    )
+    .unwrap();
+    conn
+}
+
+fn add(conn: &Connection, endpoint: i64, status: &str, due: i64, lease: Option<i64>) {
+    conn.execute(
+        "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, \
+           lease_until, created_at, updated_at) VALUES (1, ?1, ?2, ?3, ?4, 0, 0)",
+        params![endpoint, status, due, lease],
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_next_due_delivery_is_the_earliest_unleased_waiting_one_of_an_enabled_endpoint() {
+    let conn = outbox();
+    assert_eq!(next_due(&conn).unwrap(), None);
+    add(&conn, 1, "delivered", 100, None);
+    add(&conn, 2, "pending", 200, None); // its endpoint is disabled
+    add(&conn, 1, "pending", 300, Some(10_000)); // leased: a sender has it
+    assert_eq!(next_due(&conn).unwrap(), None);
+    add(&conn, 1, "pending", 700, None);
+    assert_eq!(next_due(&conn).unwrap(), Some(700));
+    add(&conn, 1, "failed", 600, None);
+    assert_eq!(next_due(&conn).unwrap(), Some(600));
+    add(&conn, 1, "pending", 500, None);
+    assert_eq!(next_due(&conn).unwrap(), Some(500));
+}
+
+/// The worker's question after a claim that left nothing due behind, and the prune, read
+/// what they need, not every delivery.
+#[test]
+fn next_due_and_prune_walk_their_indexes() {
+    let conn = outbox();
+    let plan = |sql: &str, args: &[i64]| -> String {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = explain
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    };
+    let due = plan(NEXT_DUE, &[]);
+    assert!(
+        due.contains("INDEX webhook_deliveries_unsent (endpoint_id=? AND status=?)"),
+        "{due}"
+    );
+    // The claim, and pausing and resuming an endpoint, use the index that holds only
+    // unsent deliveries (V10): none reads an endpoint's delivered ones. Each fails here if
+    // its statement loses the index's condition.
+    let claim = plan(&claim_sql(4), &[1, 0, 0]);
+    assert!(
+        claim.contains(
+            "INDEX webhook_deliveries_unsent (endpoint_id=? AND status=? AND next_attempt_at<?)"
+        ) && !claim.contains("TEMP B-TREE"),
+        "{claim}"
+    );
+    for update in [PAUSE, RESUME] {
+        let p = plan(update, &[1, 0]);
+        assert!(
+            p.contains("INDEX webhook_deliveries_unsent (endpoint_id=? AND status=?)"),
+            "{update}: {p}"
+        );
+    }
+    assert!(
+        !due.contains("SCAN d") && !due.contains("TEMP B-TREE"),
+        "{due}"
+    );
+    // The prune reads the run of ids before the cutoff (V12), not the whole table.
+    for (sql, table) in [
+        (PRUNE_DELIVERIES, "webhook_deliveries"),
+        (PRUNE_EVENTS, "webhook_events"),
+    ] {
+        let p = plan(sql, &[0, 0]);
+        assert!(
+            p.contains(&format!(
+                "SEARCH {table} USING INTEGER PRIMARY KEY (rowid<?)"
+            )),
+            "{p}"
+        );
+    }
+}
+
+/// Old finished deliveries go, then the events left without any; what is recent or still
+/// to be sent stays, and so do rows stamped earlier than a row before them (a clock set
+/// back) until that row goes.
+#[test]
+fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
+    let conn = outbox();
+    conn.execute_batch(
+        "INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
+           VALUES (2, 77, 'msg_2', 'lead.created', '{}', 200), \
+                  (3, 77, 'msg_3', 'lead.created', '{}', 900), \
+                  (4, 77, 'msg_4', 'lead.created', '{}', 100); \
+         INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+           created_at, updated_at) VALUES \
+           (1, 1, 1, 'delivered', 0, 0, 150), \
+           (2, 1, 2, 'paused', 0, 0, 300), \
+           (3, 2, 1, 'pending', 0, 200, 200), \
+           (4, 3, 1, 'delivered', 0, 900, 950), \
+           (5, 4, 1, 'dead', 0, 100, 150);",
+    )
+    .unwrap();
+    let ids = |table: &str| -> Vec<i64> {
+        let mut stmt = conn
+            .prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(prune(&conn, 500, 2_000).unwrap(), 2);
+    assert_eq!(ids("webhook_deliveries"), vec![3, 4, 5]);
+    assert_eq!(ids("webhook_events"), vec![2, 3, 4]);
+    // Delivery 3 is sent at last; nothing created before the cutoff is left in the way.
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = 'delivered', updated_at = 400 WHERE id = 3",
+        [],
+    )
+    .unwrap();
+    assert_eq!(prune(&conn, 1_000, 2_000).unwrap(), 3);
+    assert!(ids("webhook_deliveries").is_empty());
+    assert!(ids("webhook_events").is_empty());
+}
+
+/// A row stamped in the future (a clock set ahead, then corrected) holds back no row after
+/// it, and is kept itself; a delivery still retrying is kept however old.
+#[test]
+fn a_row_stamped_in_the_future_does_not_stop_the_prune() {
+    let conn = outbox();
+    conn.execute_batch(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+           created_at, updated_at) VALUES \
+           (1, 1, 1, 'delivered', 0, 0, 100), \
+           (2, 1, 1, 'delivered', 0, 99999, 99999), \
+           (3, 1, 1, 'delivered', 0, 200, 250), \
+           (4, 1, 1, 'failed', 0, 100, 150);",
+    )
+    .unwrap();
+    assert_eq!(prune(&conn, 500, 1_000).unwrap(), 2);
+    let left: Vec<i64> = conn
+        .prepare("SELECT id FROM webhook_deliveries ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(left, vec![2, 4]);
+}
+
+#[test]
+fn a_claim_says_when_a_limit_left_due_deliveries_behind() {
+    let conn = outbox();
+    let none = std::collections::HashMap::new();
+    let claim_ids = |limit, per_endpoint, busy: &std::collections::HashMap<EndpointId, usize>| {
+        let (taken, capped) = claim(&conn, 1_000, 9_000, limit, per_endpoint, busy).unwrap();
+        (taken.iter().map(|c| c.id).collect::<Vec<_>>(), capped)
+    };
+    assert_eq!(claim_ids(8, 4, &none), (vec![], false), "nothing due");
+    add(&conn, 1, "pending", 100, None); // 1
+    add(&conn, 1, "failed", 200, None); // 2
+    add(&conn, 1, "pending", 300, None); // 3
+    add(&conn, 1, "pending", 5_000, None); // 4: not due yet
+    add(&conn, 2, "pending", 100, None); // 5: its endpoint is disabled
+    // Two of three due, then every sender busy: more are waiting.
+    assert_eq!(claim_ids(2, 4, &none), (vec![1, 2], true));
+    // The rest fit: nothing due is left.
+    assert_eq!(claim_ids(8, 4, &none), (vec![3], false));
+    conn.execute("UPDATE webhook_deliveries SET lease_until = NULL", [])
+        .unwrap();
+    // The endpoint's own limit.
+    assert_eq!(claim_ids(8, 2, &none), (vec![1, 2], true));
+    conn.execute("UPDATE webhook_deliveries SET lease_until = NULL", [])
+        .unwrap();
+    let busy = std::collections::HashMap::from([(EndpointId(1), 2)]);
+    assert_eq!(claim_ids(8, 2, &busy), (vec![], true));
+    assert_eq!(claim_ids(8, 5, &busy), (vec![1, 2, 3], false));
+}
