@@ -42,7 +42,11 @@ fn every_resource_goes_through_create_read_update_list_delete() {
         assert!(rec["created_at"].as_str().unwrap().ends_with('Z'));
 
         let path = format!("/api/v1/{resource}/{id}");
-        assert_eq!(app.get(&path, &t).json(), rec);
+        let read = app.get(&path, &t);
+        assert_eq!(read.json(), rec);
+        // The read answers the created record's very bytes, as JSON.
+        assert_eq!(read.text, created.text, "{resource}");
+        assert_eq!(read.header("content-type"), Some("application/json"));
 
         let patched = app.patch(&path, &t, &json!({"status": default_status}));
         assert_eq!(patched.status, 200, "{resource}: {}", patched.text);
