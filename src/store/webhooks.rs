@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreResult, parse_string_list, string_list};
+use super::{StoreError, StoreResult, parse_string_list, string_list};
 use crate::model::{AccountId, EndpointId};
 
 /// An endpoint as stored (secrets included: callers decide what to show).
@@ -120,13 +120,16 @@ pub fn subscribed_endpoints(
 ) -> StoreResult<Vec<(EndpointId, bool)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.id, e.enabled FROM webhook_endpoints e WHERE e.account_id = ?1 \
-         AND (instr(e.events, '[' || ?2) > 0 OR instr(e.events, ',' || ?2) > 0 \
+         AND (instr(e.events, ?2) > 0 OR instr(e.events, ?3) > 0 \
               OR instr(e.events, '[\"*\"') > 0 OR instr(e.events, ',\"*\"') > 0)",
     )?;
-    // As `string_list` writes an item: `"lead.created"`.
-    let quoted = serde_json::Value::from(kind).to_string();
+    // The name as `string_list` writes an item (`"lead.created"`), after `[` or `,`.
+    let quoted = serde_json::to_string(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (first, later) = (format!("[{quoted}"), format!(",{quoted}"));
     let rows = stmt
-        .query_map(params![account, quoted], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![account, first, later], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
