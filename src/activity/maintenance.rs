@@ -45,7 +45,7 @@ pub fn run_once(store: &Store, auth: &AuthState, retention: Duration) -> Result<
     loop {
         let n = store
             .writer()
-            .write_blocking(move |tx| audit::prune(tx, cutoff, PRUNE_CHUNK))?;
+            .write_blocking(move |tx| audit::prune(tx, cutoff, now, PRUNE_CHUNK))?;
         pruned += n;
         if n < PRUNE_CHUNK {
             break;

@@ -91,31 +91,43 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
             conn.last_insert_rowid()
         )));
     }
-    // (block, token) -> the ids and times of this write's calls there: one or two per token.
-    let mut ranges: HashMap<(i64, TokenId), Range> = HashMap::new();
+    // (block, token) and (block, account) -> the ids and times of this write's calls there:
+    // one or two per token and per account.
+    let mut by_token: HashMap<(i64, i64), Range> = HashMap::new();
+    let mut by_account: HashMap<(i64, i64), Range> = HashMap::new();
     for (id, e) in (first..).zip(entries) {
+        let block = id >> BLOCK_BITS;
         if let Some(token) = e.token_id {
-            ranges
-                .entry((id >> BLOCK_BITS, token))
-                .and_modify(|r| r.add(id, e.at))
-                .or_insert(Range {
-                    first_id: id,
-                    last_id: id,
-                    first_at: e.at,
-                    last_at: e.at,
-                });
+            Range::extend(&mut by_token, (block, token.0), id, e.at);
         }
+        let account = e.account_id.map_or(NO_ACCOUNT, |a| a.0);
+        Range::extend(&mut by_account, (block, account), id, e.at);
     }
-    let mut extend = conn.prepare_cached(
-        "INSERT INTO audit_token_ranges (block, token_id, first_id, last_id, first_at, last_at) \
+    store_ranges(conn, "audit_token_ranges", "token_id", by_token)?;
+    store_ranges(conn, "audit_account_ranges", "account_id", by_account)?;
+    Ok(())
+}
+
+/// The account of the calls that named none, in `audit_account_ranges` (see migration V13).
+const NO_ACCOUNT: i64 = 0;
+
+/// Widens the stored ranges of `table` (keyed by block and `key`) to take in `ranges`.
+fn store_ranges(
+    conn: &Connection,
+    table: &str,
+    key: &str,
+    ranges: HashMap<(i64, i64), Range>,
+) -> StoreResult<()> {
+    let mut extend = conn.prepare_cached(&format!(
+        "INSERT INTO {table} (block, {key}, first_id, last_id, first_at, last_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-         ON CONFLICT (block, token_id) DO UPDATE SET first_id = min(first_id, excluded.first_id), \
+         ON CONFLICT (block, {key}) DO UPDATE SET first_id = min(first_id, excluded.first_id), \
          last_id = max(last_id, excluded.last_id), first_at = min(first_at, excluded.first_at), \
-         last_at = max(last_at, excluded.last_at)",
-    )?;
-    for ((block, token), r) in ranges {
+         last_at = max(last_at, excluded.last_at)"
+    ))?;
+    for ((block, k), r) in ranges {
         extend.execute(params![
-            block, token, r.first_id, r.last_id, r.first_at, r.last_at
+            block, k, r.first_id, r.last_id, r.first_at, r.last_at
         ])?;
     }
     Ok(())
@@ -157,11 +169,22 @@ struct Range {
 }
 
 impl Range {
-    fn add(&mut self, id: i64, at: i64) {
-        self.first_id = self.first_id.min(id);
-        self.last_id = self.last_id.max(id);
-        self.first_at = self.first_at.min(at);
-        self.last_at = self.last_at.max(at);
+    /// Adds the call `id`, made at `at`, to the range of `key` in `ranges`.
+    fn extend(ranges: &mut HashMap<(i64, i64), Range>, key: (i64, i64), id: i64, at: i64) {
+        ranges
+            .entry(key)
+            .and_modify(|r| {
+                r.first_id = r.first_id.min(id);
+                r.last_id = r.last_id.max(id);
+                r.first_at = r.first_at.min(at);
+                r.last_at = r.last_at.max(at);
+            })
+            .or_insert(Range {
+                first_id: id,
+                last_id: id,
+                first_at: at,
+                last_at: at,
+            });
     }
 }
 
@@ -188,19 +211,25 @@ pub struct AuditFilter {
 
 /// One page of the log, newest first.
 ///
-/// The statement names only the filters given, so SQLite can walk the `(account_id, id)`
-/// index newest first: the generic `(?1 IS NULL OR account_id = ?1)` form hides it. A token's
-/// calls are found through its id ranges (`token_ranges`).
+/// A token's or an account's calls are read through their id ranges (`token_ranges`,
+/// `account_ranges`), and a time window through the ranges of all accounts (`window`): the
+/// log has no index but its ids. The statement names only the filters given.
 pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
-    let Some(token) = f.token else {
-        return page(conn, f, None);
+    let (since, until) = (f.since.unwrap_or(i64::MIN), f.until.unwrap_or(i64::MAX));
+    let ranges = match (f.token, f.account) {
+        (Some(token), _) => ranges(conn, RANGES_OF_TOKEN, token.0, since, until)?,
+        (None, Some(account)) => ranges(conn, RANGES_OF_ACCOUNT, account.0, since, until)?,
+        (None, None) if f.since.is_some() || f.until.is_some() => {
+            window(conn, since, until)?.into_iter().collect()
+        }
+        (None, None) => return page(conn, f, None),
     };
     // Each range is read newest first down to its first id, below every range read before
-    // it: rows come out in id order, none twice. (A token's ranges lie in distinct blocks and
-    // do not overlap; the walk would stay right if they did.)
+    // it: rows come out in id order, none twice. (A token's or an account's ranges lie in
+    // distinct blocks and do not overlap; the walk would stay right if they did.)
     let mut rows = Vec::new();
     let mut below = f.before_id.unwrap_or(i64::MAX);
-    for (first, last) in token_ranges(conn, token, f.since, f.until)? {
+    for (first, last) in ranges {
         let wanted = (f.limit as usize).saturating_sub(rows.len());
         if wanted == 0 {
             break;
@@ -219,26 +248,42 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> 
     Ok(rows)
 }
 
-/// The id ranges of a token's calls, one per block of the log it made any in, whose times
-/// meet `[since, until)`; latest-ending first.
-fn token_ranges(
+/// A token's id ranges, one per block of the log it made calls in (migration V9).
+const RANGES_OF_TOKEN: &str = "SELECT first_id, last_id FROM audit_token_ranges \
+     WHERE token_id = ?1 AND last_at >= ?2 AND first_at < ?3";
+/// An account's id ranges, one per block of the log it made calls in (migration V13).
+const RANGES_OF_ACCOUNT: &str = "SELECT first_id, last_id FROM audit_account_ranges \
+     WHERE account_id = ?1 AND last_at >= ?2 AND first_at < ?3";
+
+/// The id ranges `sql` gives for `key` whose times meet `[since, until)`; latest-ending
+/// first.
+fn ranges(
     conn: &Connection,
-    token: TokenId,
-    since: Option<i64>,
-    until: Option<i64>,
+    sql: &str,
+    key: i64,
+    since: i64,
+    until: i64,
 ) -> StoreResult<Vec<(i64, i64)>> {
     let mut ranges = conn
-        .prepare_cached(
-            "SELECT first_id, last_id FROM audit_token_ranges \
-             WHERE token_id = ?1 AND last_at >= ?2 AND first_at < ?3",
-        )?
-        .query_map(
-            params![token, since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-        )?
+        .prepare_cached(sql)?
+        .query_map(params![key, since, until], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     ranges.sort_unstable_by_key(|&(first, last)| std::cmp::Reverse((last, first)));
     Ok(ranges)
+}
+
+/// The ids between the first and the last call whose times may meet `[since, until)`, of
+/// any account; `None` when no call's can.
+fn window(conn: &Connection, since: i64, until: i64) -> StoreResult<Option<(i64, i64)>> {
+    let bounds: (Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT min(first_id), max(last_id) FROM audit_account_ranges \
+             WHERE last_at >= ?1 AND first_at < ?2",
+        )?
+        .query_row([since, until], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(bounds.0.zip(bounds.1))
 }
 
 /// The rows `f` selects with an id of at least `from_id`, newest first.
@@ -297,26 +342,38 @@ fn list_query(f: &AuditFilter, from_id: Option<i64>) -> (String, Vec<i64>) {
     (sql, args)
 }
 
-/// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first, and the
-/// token ranges left with no row; returns how many entries.
+/// The entries to prune: at most `?3` of those older than `?1`, smallest ids first, among
+/// the ids below the first entry stamped between the cutoff and `?2` (now). Entries are
+/// inserted in id order, stamped with their call's time, so the old ones are a run of the
+/// smallest ids (the log has no index of times, see migration V13). A call answered late
+/// may sit just after one stamped later: it goes at the next pass. One stamped in the
+/// future (a clock set ahead, then back) does not end the run.
+const PRUNE: &str = "DELETE FROM audit_log WHERE id IN \
+       (SELECT id FROM audit_log WHERE id < coalesce( \
+          (SELECT id FROM audit_log WHERE at >= ?1 AND at <= ?2 ORDER BY id LIMIT 1), \
+          9223372036854775807) \
+        AND at < ?1 ORDER BY id LIMIT ?3)";
+
+/// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first (see
+/// `PRUNE`), and the ranges left with no row; returns how many entries.
 ///
-/// A range goes once every id it covers is below the oldest entry left. Entries go in time
-/// order, so after the clock was set back an old entry can outlive newer ones for a while,
-/// and the ranges below it wait for it (reading them finds nothing).
-pub fn prune(conn: &Connection, cutoff: i64, at_most: usize) -> StoreResult<usize> {
-    let n = conn.execute(
-        "DELETE FROM audit_log WHERE id IN \
-           (SELECT id FROM audit_log WHERE at < ?1 ORDER BY at LIMIT ?2)",
-        params![cutoff, at_most as i64],
-    )?;
+/// A range goes once every id it covers is below the oldest entry left. After the clock was
+/// set back, an old entry can outlive newer ones for a while, and the ranges below it wait
+/// for it (reading them finds nothing).
+pub fn prune(conn: &Connection, cutoff: i64, now: i64, at_most: usize) -> StoreResult<usize> {
+    let n = conn
+        .prepare_cached(PRUNE)?
+        .execute(params![cutoff, now, at_most as i64])?;
     let oldest: Option<i64> = conn.query_row("SELECT min(id) FROM audit_log", [], |r| r.get(0))?;
-    match oldest {
-        Some(id) => conn.execute(
-            "DELETE FROM audit_token_ranges WHERE block <= ?1 AND last_id < ?2",
-            params![id >> BLOCK_BITS, id],
-        )?,
-        None => conn.execute("DELETE FROM audit_token_ranges", [])?,
-    };
+    for table in ["audit_token_ranges", "audit_account_ranges"] {
+        match oldest {
+            Some(id) => conn.execute(
+                &format!("DELETE FROM {table} WHERE block <= ?1 AND last_id < ?2"),
+                params![id >> BLOCK_BITS, id],
+            )?,
+            None => conn.execute(&format!("DELETE FROM {table}"), [])?,
+        };
+    }
     Ok(n)
 }
 

@@ -86,62 +86,46 @@ fn filters_combine_and_pages_go_newest_first() {
 }
 
 #[test]
-fn a_token_range_or_account_filter_walks_an_index() {
+fn a_page_of_a_range_walks_its_ids_and_ranges_are_found_by_index() {
     let conn = migrated();
-    let plan = |f: AuditFilter, from_id: Option<i64>| -> String {
-        let (sql, args) = list_query(&AuditFilter { limit: 50, ..f }, from_id);
+    let plan = |sql: &str, args: Vec<i64>| -> String {
         let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let details = explain
             .query_map(params_from_iter(args), |r| r.get::<_, String>(3))
             .unwrap();
         details.map(Result::unwrap).collect::<Vec<_>>().join("; ")
     };
-    // One range of a token's ids: a bounded walk, not the whole log.
-    let by_token = plan(
-        AuditFilter {
-            account: Some(AccountId(1)),
-            token: Some(TokenId(7)),
-            before_id: Some(1_000),
-            ..Default::default()
-        },
-        Some(900),
-    );
-    assert!(
-        by_token.contains("rowid>? AND rowid<?") || by_token.contains("id>? AND id<?"),
-        "{by_token}"
-    );
-    let by_account = plan(
-        AuditFilter {
-            account: Some(AccountId(1)),
-            ..Default::default()
-        },
-        None,
-    );
-    assert!(
-        by_account.contains("INDEX audit_log_account"),
-        "{by_account}"
-    );
-    let ranges = {
-        let mut explain = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT first_id, last_id FROM audit_token_ranges \
-                 WHERE token_id = 7 AND last_at >= 1 AND first_at < 2",
-            )
-            .unwrap();
-        explain
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    assert!(
-        ranges.contains("INDEX audit_token_ranges_token"),
-        "{ranges}"
-    );
+    // One range of a token's or an account's ids, in a time window: a bounded walk of the
+    // log's ids, not the whole log.
+    for (token, since) in [(Some(TokenId(7)), None), (None, Some(5))] {
+        let (sql, args) = list_query(
+            &AuditFilter {
+                account: Some(AccountId(1)),
+                token,
+                since,
+                before_id: Some(1_000),
+                limit: 50,
+                ..Default::default()
+            },
+            Some(900),
+        );
+        let p = plan(&sql, args);
+        assert!(
+            p.contains("SEARCH audit_log USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+            "{p}"
+        );
+    }
+    for (sql, index) in [
+        (RANGES_OF_TOKEN, "audit_token_ranges_token"),
+        (RANGES_OF_ACCOUNT, "audit_account_ranges_account"),
+    ] {
+        let p = plan(sql, vec![7, 1, 2]);
+        assert!(p.contains(&format!("INDEX {index}")), "{p}");
+    }
 }
 
-/// A row of no token with this id: the next rows' ids follow it.
+/// A row of no token with this id, with its range as a write stores it (once migration V13
+/// made the table): the next rows' ids follow it.
 fn skip_ids_to(conn: &Connection, id: i64) {
     conn.execute(
         "INSERT INTO audit_log (id, at, method, path, status, ip, latency_us) \
@@ -149,11 +133,24 @@ fn skip_ids_to(conn: &Connection, id: i64) {
         [id],
     )
     .unwrap();
+    let has_ranges: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'audit_account_ranges'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    if has_ranges {
+        let mut range = HashMap::new();
+        Range::extend(&mut range, (id >> BLOCK_BITS, NO_ACCOUNT), id, 0);
+        store_ranges(conn, "audit_account_ranges", "account_id", range).unwrap();
+    }
 }
 
 /// Calls of four tokens over three blocks of ids, written in writes of 40 rows (one
 /// statement of 32, then 8 of one row each); every tenth call's time is a minute before
-/// its neighbours' (it was answered later).
+/// its neighbours' (it was answered later). Token 4 is account 2's, the others account 1's;
+/// the rows that move the ids on name no account.
 fn calls_over_blocks(conn: &Connection) -> Vec<AuditEntry> {
     let block = 1i64 << BLOCK_BITS;
     let mut entries = Vec::new();
@@ -170,7 +167,11 @@ fn calls_over_blocks(conn: &Connection) -> Vec<AuditEntry> {
             _ if (80..160).contains(&i) => 1,
             _ => 3,
         };
-        entries.push(entry(at, Some(token), 200));
+        let account = AccountId(if token == 4 { 2 } else { 1 });
+        entries.push(AuditEntry {
+            account_id: Some(account),
+            ..entry(at, Some(token), 200)
+        });
     }
     let mut ids = Vec::new();
     for (n, chunk) in entries.chunks(40).enumerate() {
@@ -199,52 +200,106 @@ fn blocks(conn: &Connection) -> Vec<i64> {
         .collect()
 }
 
+/// Who a listing asks for: a token (with its account, as the admin page asks), an account,
+/// or everyone.
+#[derive(Debug, Clone, Copy)]
+enum Whose {
+    Token(i64),
+    Account(i64),
+    Everyone,
+}
+
+/// Every page of `whose` calls within `since..until`, `limit` at a time.
+fn all_pages(
+    conn: &Connection,
+    whose: Whose,
+    since: Option<i64>,
+    until: Option<i64>,
+    limit: u32,
+) -> Vec<i64> {
+    let (token, account) = match whose {
+        Whose::Token(t) => (
+            Some(TokenId(t)),
+            Some(AccountId(if t == 4 { 2 } else { 1 })),
+        ),
+        Whose::Account(a) => (None, Some(AccountId(a))),
+        Whose::Everyone => (None, None),
+    };
+    let mut got = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = list(
+            conn,
+            &AuditFilter {
+                token,
+                account,
+                since,
+                until,
+                before_id,
+                limit,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(page.len() <= limit as usize);
+        got.extend(page.iter().map(|e| e.id));
+        if page.len() < limit as usize {
+            return got;
+        }
+        before_id = page.last().map(|e| e.id);
+    }
+}
+
+/// The log as stored, newest first: the calls and the rows that moved the ids on.
+fn stored_log(conn: &Connection) -> Vec<AuditEntry> {
+    list(
+        conn,
+        &AuditFilter {
+            limit: 10_000,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 #[test]
-fn a_tokens_calls_come_newest_first_whole_and_once_across_blocks_and_pages() {
+fn calls_come_newest_first_whole_and_once_across_blocks_and_pages() {
     let conn = migrated();
-    let entries = calls_over_blocks(&conn);
+    calls_over_blocks(&conn);
     assert_eq!(blocks(&conn), [0, 1, 2]);
-    for token in [1, 2, 3, 4, 5] {
+    let log = stored_log(&conn);
+    assert_eq!(
+        log.len(),
+        242,
+        "240 calls and the two rows that moved the ids on"
+    );
+    let mut whose: Vec<Whose> = (1..=5).map(Whose::Token).collect();
+    whose.extend((0..=3).map(Whose::Account));
+    whose.push(Whose::Everyone);
+    for who in whose {
         for (since, until) in [
             (None, None),
             (Some(1_085_000), None),
             (Some(1_079_500), Some(1_161_000)),
             (None, Some(1_012_000)),
+            (Some(0), Some(1)),
+            (Some(2_000_000), None),
         ] {
-            let want: Vec<i64> = entries
+            let want: Vec<i64> = log
                 .iter()
-                .rev()
-                .filter(|e| e.token_id == Some(TokenId(token)))
+                .filter(|e| match who {
+                    Whose::Token(t) => e.token_id == Some(TokenId(t)),
+                    Whose::Account(a) => e.account_id == Some(AccountId(a)),
+                    Whose::Everyone => true,
+                })
                 .filter(|e| since.is_none_or(|s| e.at >= s) && until.is_none_or(|u| e.at < u))
                 .map(|e| e.id)
                 .collect();
             for limit in [1, 3, 7, 50, 500] {
-                let mut got = Vec::new();
-                let mut before_id = None;
-                loop {
-                    let page = list(
-                        &conn,
-                        &AuditFilter {
-                            token: Some(TokenId(token)),
-                            account: Some(AccountId(1)),
-                            since,
-                            until,
-                            before_id,
-                            limit,
-                            ..Default::default()
-                        },
-                    )
-                    .unwrap();
-                    assert!(page.len() <= limit as usize);
-                    got.extend(page.iter().map(|e| e.id));
-                    if page.len() < limit as usize {
-                        break;
-                    }
-                    before_id = page.last().map(|e| e.id);
-                }
                 assert_eq!(
-                    got, want,
-                    "token {token}, {since:?}..{until:?}, pages of {limit}"
+                    all_pages(&conn, who, since, until, limit),
+                    want,
+                    "{who:?}, {since:?}..{until:?}, pages of {limit}"
                 );
             }
         }
@@ -281,6 +336,15 @@ fn stored_ranges(conn: &Connection) -> Vec<RangeRow> {
     )
 }
 
+/// `audit_account_ranges`, by block and account.
+fn stored_account_ranges(conn: &Connection) -> Vec<RangeRow> {
+    ranges(
+        conn,
+        "SELECT block, account_id, first_id, last_id, first_at, last_at \
+         FROM audit_account_ranges ORDER BY 1, 2",
+    )
+}
+
 /// One write of 100 rows (three statements of 32, four of one) from 40 ids before a
 /// block's end: the ids follow each other, and the ranges are those the rows themselves
 /// give (migration V9's query over the log).
@@ -313,41 +377,122 @@ fn a_large_write_gives_consecutive_ids_and_the_ranges_of_its_rows() {
     );
     assert_eq!(stored, from_rows);
     assert_eq!(
+        stored_account_ranges(&conn),
+        ranges(
+            &conn,
+            "SELECT id >> 14, coalesce(account_id, 0), min(id), max(id), min(at), max(at) \
+             FROM audit_log GROUP BY 1, 2 ORDER BY 1, 2",
+        ),
+        "migration V13's query over the log"
+    );
+    assert_eq!(
         blocks(&conn),
         [0, 1],
         "the write crossed into the next block"
     );
 }
 
+/// The blocks `audit_account_ranges` holds rows of.
+fn account_blocks(conn: &Connection) -> Vec<i64> {
+    let mut blocks: Vec<i64> = stored_account_ranges(conn).iter().map(|r| r.0).collect();
+    blocks.dedup();
+    blocks
+}
+
 #[test]
-fn the_ranges_of_pruned_rows_go_with_them() {
+fn the_prune_takes_the_run_of_old_ids_and_the_ranges_left_empty() {
     let conn = migrated();
-    let entries = calls_over_blocks(&conn);
-    // Calls 0-99 go, and the two rows that moved the ids on: block 0 keeps no call.
+    calls_over_blocks(&conn);
+    let log = stored_log(&conn);
+    let ids = |log: &[AuditEntry]| -> Vec<i64> { log.iter().map(|e| e.id).collect() };
+    // The run ends at call 100, the first stamped at the cutoff. The late calls after it
+    // (109, 119, ... 159: a minute older than their neighbours) and the second row that
+    // moved the ids on wait for their neighbours; calls 0-99 and the first such row go.
     let cutoff = 1_100_000;
-    let pruned = prune(&conn, cutoff, 10_000).unwrap();
-    let older = entries.iter().filter(|e| e.at < cutoff).count();
-    assert_eq!(pruned, older + 2);
-    assert_eq!(blocks(&conn), [1, 2]);
-    let left = list(
-        &conn,
-        &AuditFilter {
-            token: Some(TokenId(1)),
-            limit: 500,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let want = entries
+    let stop = log
         .iter()
-        .filter(|e| e.token_id == Some(TokenId(1)) && e.at >= cutoff)
-        .count();
-    assert_eq!(left.len(), want);
-    prune(&conn, i64::MAX, 10_000).unwrap();
+        .filter(|e| e.at >= cutoff)
+        .map(|e| e.id)
+        .min()
+        .unwrap();
+    let (gone, kept): (Vec<_>, Vec<_>) = log
+        .iter()
+        .cloned()
+        .partition(|e| e.id < stop && e.at < cutoff);
+    assert_eq!(gone.len(), 101);
+    assert_eq!(kept.iter().filter(|e| e.at < cutoff).count(), 7);
+    assert_eq!(prune(&conn, cutoff, cutoff, 10_000).unwrap(), gone.len());
+    assert_eq!(ids(&stored_log(&conn)), ids(&kept));
+    assert_eq!(blocks(&conn), [1, 2], "block 0 keeps no call");
+    assert_eq!(account_blocks(&conn), [1, 2]);
+    for token in [1, 4] {
+        let want: Vec<i64> = kept
+            .iter()
+            .filter(|e| e.token_id == Some(TokenId(token)))
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(all_pages(&conn, Whose::Token(token), None, None, 7), want);
+    }
+    // In passes of at most 20 rows, as the upkeep prunes: the late calls go with the run
+    // they sit in.
+    let cutoff = 1_170_000;
+    let mut passes = 0;
+    while prune(&conn, cutoff, cutoff, 20).unwrap() == 20 {
+        passes += 1;
+    }
+    assert!(passes >= 3, "{passes}");
+    let left = stored_log(&conn);
+    let first_kept = left.iter().map(|e| e.id).min().unwrap();
+    assert!(
+        log.iter()
+            .filter(|e| e.id < first_kept)
+            .all(|e| e.at < cutoff),
+        "nothing newer than the cutoff went"
+    );
+    assert_eq!(
+        left.iter().filter(|e| e.at < cutoff).count(),
+        6,
+        "calls 179-229 wait"
+    );
+    prune(&conn, i64::MAX, i64::MAX, 10_000).unwrap();
+    assert!(stored_log(&conn).is_empty());
     assert_eq!(
         blocks(&conn),
         Vec::<i64>::new(),
         "an empty log has no ranges"
+    );
+    assert_eq!(account_blocks(&conn), Vec::<i64>::new());
+}
+
+#[test]
+fn a_call_stamped_in_the_future_does_not_end_the_prunes_run() {
+    let conn = migrated();
+    let ats = [1_000, 2_000, 1_000_000_000, 3_000, 9_000];
+    insert_many(&conn, &ats.map(|at| entry(at, Some(1), 200))).unwrap();
+    // Now is 5,000: the call stamped at 1,000,000,000 came from a clock set ahead.
+    assert_eq!(prune(&conn, 4_000, 5_000, 100).unwrap(), 3);
+    let left: Vec<i64> = stored_log(&conn).iter().map(|e| e.at).collect();
+    assert_eq!(left, [9_000, 1_000_000_000]);
+}
+
+#[test]
+fn the_prune_reads_a_range_of_ids_not_the_whole_log() {
+    let conn = migrated();
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {PRUNE}"))
+        .unwrap()
+        .query_map(params![1, 2, 3], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let plan = plan.join("; ");
+    assert!(
+        plan.contains("SEARCH audit_log USING INTEGER PRIMARY KEY (rowid<?)"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("INDEX"),
+        "the log has no index of times: {plan}"
     );
 }
 
@@ -394,4 +539,24 @@ fn the_migration_finds_the_ranges_of_rows_written_before_it() {
     };
     assert_eq!(ids(1), [4, 3, 1]);
     assert_eq!(ids(2), [next, 2]);
+    // V13: the account's ranges, and those of the row of no account.
+    assert_eq!(
+        stored_account_ranges(&conn),
+        [
+            (0, 1, 1, 4, 10, 40),
+            (1, 0, next - 1, next - 1, 0, 0),
+            (1, 1, next, next, 50, 50)
+        ]
+    );
+    let everyone = list(
+        &conn,
+        &AuditFilter {
+            since: Some(15),
+            until: Some(45),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(everyone.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 3, 2]);
 }
