@@ -2,15 +2,17 @@
 -- where each account's calls are, block by block, as V9 did for tokens.
 --
 -- Every call writes an audit row, and each row paid an entry in both indexes: three b-tree
--- inserts a call where one is needed. Under point reads (bench/ab.sh's load, 3 pairs of 8 s
+-- inserts a call. Now one, and one row here per account and block for each write of the log
+-- (the telemetry flusher writes about once a second). Under point reads (bench/ab.sh's load, 3 pairs of 8 s
 -- runs), the writer spent 1.53-1.58 us of CPU a read before this migration and 1.03 after,
 -- and the whole server 18.2-19.3 against 16.9-17.5 us. The two indexes were also 120 MB of
 -- the benchmark database's 764 MB. (This migration took 1.8 s on that database's 4.2
 -- million rows.)
 --
--- `audit_log_at` served the prune and the `since`/`until` filters. The prune now walks the
--- run of smallest ids (rows are inserted in id order, stamped with their call's time); a
--- time window is turned into id ranges by the rows below, which carry each range's times.
+-- `audit_log_at` served the prune and the `since`/`until` filters. The prune now deletes the
+-- run of smallest ids (rows are inserted in id order, stamped with their call's time), up to
+-- the first row stamped after the cutoff, found from the ranges below (within a block of it);
+-- a time window is turned into id ranges by the same rows, which carry each range's times.
 --
 -- `audit_log_account` served a page of one account's calls. The account's ranges bound it
 -- now, as a token's do: reading one range reads at most one block of the log.

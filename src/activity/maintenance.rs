@@ -42,10 +42,13 @@ pub fn run_once(store: &Store, auth: &AuthState, retention: Duration) -> Result<
     // In writes of a bounded size: the first pass after a long pause (or a lowered
     // retention) may have millions of rows to drop, and API writes wait behind each write.
     let mut pruned = 0;
+    let run_end = store
+        .writer()
+        .write_blocking(move |tx| audit::old_run_end(tx, cutoff, now))?;
     loop {
         let n = store
             .writer()
-            .write_blocking(move |tx| audit::prune(tx, cutoff, now, PRUNE_CHUNK))?;
+            .write_blocking(move |tx| audit::prune(tx, cutoff, run_end, PRUNE_CHUNK))?;
         pruned += n;
         if n < PRUNE_CHUNK {
             break;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use rusqlite::{Connection, Statement, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Statement, params, params_from_iter};
 use serde::Serialize;
 
 use super::{StoreError, StoreResult};
@@ -39,7 +39,8 @@ pub struct AuditEntry {
     pub latency_us: i64,
 }
 
-/// The ids of a block, `audit_token_ranges`' unit (see migration V9), as a shift: 16,384.
+/// The ids of a block, the unit of `audit_token_ranges` and `audit_account_ranges` (see
+/// migrations V9 and V13), as a shift: 16,384.
 const BLOCK_BITS: u32 = 14;
 
 /// Rows one insert statement carries. A statement run once per row spent a fifth of the
@@ -54,8 +55,9 @@ const COLUMNS: usize = 11;
 static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
 static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
 
-/// Appends entries, and extends each of their tokens' ranges in the blocks they fall in
-/// (`audit_token_ranges`, see migration V9) in the same transaction.
+/// Appends entries, and extends the ranges of their tokens and accounts in the blocks they
+/// fall in (`audit_token_ranges` and `audit_account_ranges`, see migrations V9 and V13) in
+/// the same transaction.
 pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()> {
     // Each row's id is known before it is inserted, for its range: without AUTOINCREMENT,
     // SQLite gives a new row the largest id plus one, and nothing else writes the log while
@@ -160,7 +162,7 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-/// A token's calls within one block: their ids and times.
+/// A token's or an account's calls within one block: their ids and times.
 struct Range {
     first_id: i64,
     last_id: i64,
@@ -211,9 +213,9 @@ pub struct AuditFilter {
 
 /// One page of the log, newest first.
 ///
-/// A token's or an account's calls are read through their id ranges (`token_ranges`,
-/// `account_ranges`), and a time window through the ranges of all accounts (`window`): the
-/// log has no index but its ids. The statement names only the filters given.
+/// A token's or an account's calls are read through their id ranges (`RANGES_OF_TOKEN`,
+/// `RANGES_OF_ACCOUNT`), and a time window through the ranges of all accounts (`window`):
+/// the log has no index but its ids. The statement names only the filters given.
 pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
     let (since, until) = (f.since.unwrap_or(i64::MIN), f.until.unwrap_or(i64::MAX));
     let ranges = match (f.token, f.account) {
@@ -342,28 +344,44 @@ fn list_query(f: &AuditFilter, from_id: Option<i64>) -> (String, Vec<i64>) {
     (sql, args)
 }
 
-/// The entries to prune: at most `?3` of those older than `?1`, smallest ids first, among
-/// the ids below the first entry stamped between the cutoff and `?2` (now). Entries are
-/// inserted in id order, stamped with their call's time, so the old ones are a run of the
-/// smallest ids (the log has no index of times, see migration V13). A call answered late
-/// may sit just after one stamped later: it goes at the next pass. One stamped in the
-/// future (a clock set ahead, then back) does not end the run.
-const PRUNE: &str = "DELETE FROM audit_log WHERE id IN \
-       (SELECT id FROM audit_log WHERE id < coalesce( \
-          (SELECT id FROM audit_log WHERE at >= ?1 AND at <= ?2 ORDER BY id LIMIT 1), \
-          9223372036854775807) \
-        AND at < ?1 ORDER BY id LIMIT ?3)";
-
-/// Deletes at most `at_most` of the entries older than `cutoff` (ms), oldest first (see
-/// `PRUNE`), and the ranges left with no row; returns how many entries.
+/// Where the run of entries older than `cutoff` (ms) ends: the id of the first entry stamped
+/// between the cutoff and `now`, `i64::MAX` when none is. Entries are inserted in id order,
+/// stamped with their call's time, so the old ones are the ids below it (the log has no
+/// index of times, see migration V13). A call answered late may sit just after one stamped
+/// later: it goes with the next run. One stamped in the future (a clock set ahead, then
+/// back) does not end the run.
 ///
-/// A range goes once every id it covers is below the oldest entry left. After the clock was
-/// set back, an old entry can outlive newer ones for a while, and the ranges below it wait
-/// for it (reading them finds nothing).
-pub fn prune(conn: &Connection, cutoff: i64, now: i64, at_most: usize) -> StoreResult<usize> {
+/// The walk to that entry starts at the first range (of any account) that may hold it:
+/// within a block of it, not at the oldest entry left.
+pub fn old_run_end(conn: &Connection, cutoff: i64, now: i64) -> StoreResult<i64> {
+    let end: Option<i64> = conn
+        .prepare_cached(OLD_RUN_END)?
+        .query_row([cutoff, now], |r| r.get(0))
+        .optional()?;
+    Ok(end.unwrap_or(i64::MAX))
+}
+
+const OLD_RUN_END: &str = "SELECT id FROM audit_log \
+     WHERE id >= (SELECT min(first_id) FROM audit_account_ranges \
+                  WHERE last_at >= ?1 AND first_at <= ?2) \
+       AND at >= ?1 AND at <= ?2 \
+     ORDER BY id LIMIT 1";
+
+/// At most `?3` entries older than `?1`, smallest ids first, among the ids below `?2`.
+const PRUNE: &str = "DELETE FROM audit_log WHERE id IN \
+       (SELECT id FROM audit_log WHERE id < ?2 AND at < ?1 ORDER BY id LIMIT ?3)";
+
+/// Deletes at most `at_most` of the entries older than `cutoff` (ms) below `run_end` (see
+/// `old_run_end`), oldest first, and the ranges left with no row; returns how many entries.
+/// The run's end holds while the log grows: it is found once, then pruned up to in writes
+/// of a bounded size.
+///
+/// A range goes once every id it covers is below the oldest entry left. Entries that wait
+/// for a later run hold theirs (reading them finds nothing).
+pub fn prune(conn: &Connection, cutoff: i64, run_end: i64, at_most: usize) -> StoreResult<usize> {
     let n = conn
         .prepare_cached(PRUNE)?
-        .execute(params![cutoff, now, at_most as i64])?;
+        .execute(params![cutoff, run_end, at_most as i64])?;
     let oldest: Option<i64> = conn.query_row("SELECT min(id) FROM audit_log", [], |r| r.get(0))?;
     for table in ["audit_token_ranges", "audit_account_ranges"] {
         match oldest {
