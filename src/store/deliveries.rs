@@ -379,48 +379,88 @@ pub fn attempts(conn: &Connection, delivery: i64) -> StoreResult<Vec<AttemptRow>
     Ok(rows)
 }
 
-/// The rows created before a cutoff (`?1`) are a run of the smallest ids: rows are inserted
-/// in id order, stamped with the time of their insert (migration V12). So the prune walks
-/// that run by id, up to the first row created between the cutoff and now (`?2`), and no
-/// index of ages is kept for it. Rows that a clock set back stamped earlier than a row before
-/// them wait for a later prune. A row stamped in the future (a clock set too far ahead, then
-/// corrected) is not where the walk stops: it would hold back every row after it until then.
-macro_rules! created_before {
+/// The end of a table's run of rows created before a cutoff (`?1`): the first row created
+/// between the cutoff and now (`?2`). Rows are inserted in id order, stamped with the time of
+/// their insert (migration V12), so the rows created before the cutoff are the ids below it,
+/// and no index of ages is kept for the prune. Rows that a clock set back stamped earlier
+/// than a row before them wait for a later prune. A row stamped in the future (a clock set
+/// too far ahead, then corrected) does not end the run: it would hold back every row after it.
+macro_rules! run_end {
     ($table:literal) => {
         concat!(
-            "id < coalesce((SELECT id FROM ",
+            "SELECT id FROM ",
             $table,
-            " WHERE created_at >= ?1 AND created_at <= ?2 ORDER BY id LIMIT 1), \
-             9223372036854775807)"
+            " WHERE created_at >= ?1 AND created_at <= ?2 ORDER BY id LIMIT 1"
         )
     };
 }
 
-/// Finished (delivered, dead) and long-parked deliveries, last changed before `?1`: all
-/// of them were created before it too. `+status`: no index of statuses is worth reading
-/// for rows the walk visits anyway.
-const PRUNE_DELIVERIES: &str = concat!(
-    "DELETE FROM webhook_deliveries WHERE ",
-    created_before!("webhook_deliveries"),
-    " AND +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1"
-);
+/// Where the outbox's runs of rows created before a cutoff end (`old_runs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OldRuns {
+    /// The first delivery created after the cutoff (`i64::MAX`: none was).
+    pub deliveries: i64,
+    /// The first event created after the cutoff (`i64::MAX`: none was).
+    pub events: i64,
+}
 
-/// Events created before `?1` that no delivery is left of.
-const PRUNE_EVENTS: &str = concat!(
-    "DELETE FROM webhook_events WHERE ",
-    created_before!("webhook_events"),
-    " AND created_at < ?1 \
-     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)"
-);
+/// Where the runs of deliveries and events created before `before` (ms) end, `now` being
+/// now. They hold while the outbox grows: found once, they bound every write of a prune.
+pub fn old_runs(conn: &Connection, before: i64, now: i64) -> StoreResult<OldRuns> {
+    let end = |sql: &str| -> StoreResult<i64> {
+        let id: Option<i64> = conn
+            .prepare_cached(sql)?
+            .query_row([before, now], |r| r.get(0))
+            .optional()?;
+        Ok(id.unwrap_or(i64::MAX))
+    };
+    Ok(OldRuns {
+        deliveries: end(run_end!("webhook_deliveries"))?,
+        events: end(run_end!("webhook_events"))?,
+    })
+}
 
-/// Deletes finished (delivered, dead) and long-parked deliveries last changed before
-/// `before`, then events left without deliveries. Returns the deliveries removed.
-pub fn prune(conn: &Connection, before: i64, now: i64) -> StoreResult<usize> {
-    let n = conn
-        .prepare_cached(PRUNE_DELIVERIES)?
-        .execute([before, now])?;
-    conn.prepare_cached(PRUNE_EVENTS)?.execute([before, now])?;
-    Ok(n)
+/// At most `?3` finished (delivered, dead) and long-parked deliveries last changed before
+/// `?1`, below `?2`: all of them were created before the cutoff too. `+status`: no index of
+/// statuses is worth reading for rows the walk visits anyway.
+const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN \
+       (SELECT id FROM webhook_deliveries WHERE id < ?2 \
+          AND +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1 \
+        ORDER BY id LIMIT ?3)";
+
+/// At most `?3` events created before `?1`, below `?2`, that no delivery is left of.
+const PRUNE_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
+       (SELECT id FROM webhook_events WHERE id < ?2 AND created_at < ?1 \
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id) \
+        ORDER BY id LIMIT ?3)";
+
+/// Deletes at most `at_most` finished (delivered, dead) and long-parked deliveries last
+/// changed before `before`, oldest first, within `runs`; returns how many.
+pub fn prune_deliveries(
+    conn: &Connection,
+    before: i64,
+    runs: OldRuns,
+    at_most: usize,
+) -> StoreResult<usize> {
+    Ok(conn.prepare_cached(PRUNE_DELIVERIES)?.execute(params![
+        before,
+        runs.deliveries,
+        at_most as i64
+    ])?)
+}
+
+/// Deletes at most `at_most` events created before `before` that no delivery is left of,
+/// oldest first, within `runs`; returns how many. Pruned after the deliveries: an event
+/// waits for all of its own to go.
+pub fn prune_events(
+    conn: &Connection,
+    before: i64,
+    runs: OldRuns,
+    at_most: usize,
+) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(PRUNE_EVENTS)?
+        .execute(params![before, runs.events, at_most as i64])?)
 }
 
 /// The delivery of an event to one endpoint.

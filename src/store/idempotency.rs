@@ -71,10 +71,51 @@ pub fn insert(
     Ok(())
 }
 
-/// Deletes answers stored before `before` (ms).
-pub fn prune(conn: &Connection, before: i64) -> StoreResult<usize> {
-    Ok(conn.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < ?1",
-        [before],
-    )?)
+/// Deletes at most `at_most` of the answers stored before `before` (ms), oldest first;
+/// returns how many.
+pub fn prune(conn: &Connection, before: i64, at_most: usize) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM idempotency_keys WHERE rowid IN \
+               (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 \
+                ORDER BY created_at LIMIT ?2)",
+        )?
+        .execute(params![before, at_most as i64])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prune_takes_the_oldest_expired_answers_a_bounded_write_at_a_time() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate(&mut conn).unwrap(); // with account 1
+        let answer = StoredAnswer {
+            request_hash: vec![0; 32],
+            status: 201,
+            headers: "{}".into(),
+            body: b"{}".to_vec(),
+        };
+        // Stored at 50, 40, ... 0 and at 100: the newest first, so that the oldest are not
+        // the first rows.
+        for (i, at) in [100, 50, 40, 30, 20, 10, 0].into_iter().enumerate() {
+            insert(&conn, AccountId(1), &format!("k{i}"), &answer, 0, at).unwrap();
+        }
+        let kept = |conn: &Connection| -> Vec<i64> {
+            conn.prepare("SELECT created_at FROM idempotency_keys ORDER BY created_at")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(prune(&conn, 45, 2).unwrap(), 2);
+        assert_eq!(kept(&conn), [20, 30, 40, 50, 100], "the two oldest went");
+        assert_eq!(prune(&conn, 45, 2).unwrap(), 2);
+        assert_eq!(prune(&conn, 45, 2).unwrap(), 1);
+        assert_eq!(prune(&conn, 45, 2).unwrap(), 0);
+        assert_eq!(kept(&conn), [50, 100]);
+        assert!(find(&conn, AccountId(1), "k0", 0).unwrap().is_some());
+    }
 }

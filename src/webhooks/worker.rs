@@ -169,18 +169,49 @@ fn claim(
     Ok(capped)
 }
 
+/// Rows one write of a prune deletes at most: after a burst (an import) or a lowered
+/// retention a pass may have hundreds of thousands, and API writes wait behind each write.
+const PRUNE_CHUNK: usize = 2_000;
+
 fn prune(store: &Store, settings: &WebhookSettings) {
     let keep_ms = settings.retention.as_millis() as i64;
-    let result = store.writer().write_blocking(move |c| {
-        let now = clock::now_ms();
-        let deliveries = deliveries::prune(c, now - keep_ms, now)?;
-        let keys = idempotency::prune(c, now - IDEMPOTENCY_TTL_MS)?;
-        Ok::<_, StoreError>((deliveries, keys))
-    });
+    let now = clock::now_ms();
+    let before = now - keep_ms;
+    let result = (|| {
+        let writer = store.writer();
+        let runs = writer.write_blocking(move |c| deliveries::old_runs(c, before, now))?;
+        // The deliveries first: an event goes once none of its own is left.
+        let gone = in_chunks(|| {
+            writer
+                .write_blocking(move |c| deliveries::prune_deliveries(c, before, runs, PRUNE_CHUNK))
+        })?;
+        in_chunks(|| {
+            writer.write_blocking(move |c| deliveries::prune_events(c, before, runs, PRUNE_CHUNK))
+        })?;
+        let keys = in_chunks(|| {
+            writer.write_blocking(move |c| {
+                idempotency::prune(c, now - IDEMPOTENCY_TTL_MS, PRUNE_CHUNK)
+            })
+        })?;
+        Ok::<_, StoreError>((gone, keys))
+    })();
     match result {
         Ok((0, 0)) => {}
         Ok((d, k)) => tracing::info!(deliveries = d, idempotency_keys = k, "pruned old rows"),
         Err(e) => tracing::warn!(error = %e, "could not prune old webhook rows"),
+    }
+}
+
+/// Runs `write` (one write of at most `PRUNE_CHUNK` rows) until a write finds fewer; returns
+/// the rows of all of them.
+fn in_chunks(mut write: impl FnMut() -> Result<usize, StoreError>) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = write()?;
+        total += n;
+        if n < PRUNE_CHUNK {
+            return Ok(total);
+        }
     }
 }
 

@@ -80,12 +80,18 @@ fn next_due_and_prune_walk_their_indexes() {
         !due.contains("SCAN d") && !due.contains("TEMP B-TREE"),
         "{due}"
     );
-    // The prune reads the run of ids before the cutoff (V12), not the whole table.
+    // Each write of the prune reads the run of ids before the cutoff (V12), not the whole
+    // table; and an event's deliveries are found by index.
+    let events = plan(PRUNE_EVENTS, &[0, 0, 0]);
+    assert!(
+        events.contains("INDEX webhook_deliveries_event"),
+        "{events}"
+    );
     for (sql, table) in [
         (PRUNE_DELIVERIES, "webhook_deliveries"),
         (PRUNE_EVENTS, "webhook_events"),
     ] {
-        let p = plan(sql, &[0, 0]);
+        let p = plan(sql, &[0, 0, 0]);
         assert!(
             p.contains(&format!(
                 "SEARCH {table} USING INTEGER PRIMARY KEY (rowid<?)"
@@ -93,6 +99,22 @@ fn next_due_and_prune_walk_their_indexes() {
             "{p}"
         );
     }
+}
+
+/// A prune pass as the webhook worker runs it, in writes of at most two rows; returns the
+/// deliveries removed.
+fn prune(conn: &Connection, before: i64, now: i64) -> usize {
+    let runs = old_runs(conn, before, now).unwrap();
+    let mut gone = 0;
+    loop {
+        let n = prune_deliveries(conn, before, runs, 2).unwrap();
+        gone += n;
+        if n < 2 {
+            break;
+        }
+    }
+    while prune_events(conn, before, runs, 2).unwrap() == 2 {}
+    gone
 }
 
 /// Old finished deliveries go, then the events left without any; what is recent or still
@@ -124,7 +146,7 @@ fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
             .map(Result::unwrap)
             .collect()
     };
-    assert_eq!(prune(&conn, 500, 2_000).unwrap(), 2);
+    assert_eq!(prune(&conn, 500, 2_000), 2);
     assert_eq!(ids("webhook_deliveries"), vec![3, 4, 5]);
     assert_eq!(ids("webhook_events"), vec![2, 3, 4]);
     // Delivery 3 is sent at last; nothing created before the cutoff is left in the way.
@@ -133,9 +155,71 @@ fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
         [],
     )
     .unwrap();
-    assert_eq!(prune(&conn, 1_000, 2_000).unwrap(), 3);
+    assert_eq!(prune(&conn, 1_000, 2_000), 3);
     assert!(ids("webhook_deliveries").is_empty());
     assert!(ids("webhook_events").is_empty());
+}
+
+/// In writes of a few rows, a pass removes what one write would: every old finished
+/// delivery of events with several, then the events, and nothing still to be sent.
+#[test]
+fn a_pass_in_small_writes_removes_every_old_finished_row() {
+    let conn = outbox();
+    for event in 2..=10 {
+        conn.execute(
+            "INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
+             VALUES (?1, 77, 'msg_' || ?1, 'lead.created', '{}', ?1)",
+            [event],
+        )
+        .unwrap();
+        for endpoint in [1, 2] {
+            let status = if event == 7 && endpoint == 2 {
+                "failed"
+            } else {
+                "delivered"
+            };
+            conn.execute(
+                "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, \
+                   created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?1, ?1)",
+                params![event, endpoint, status],
+            )
+            .unwrap();
+        }
+    }
+    let runs = old_runs(&conn, 100, 1_000).unwrap();
+    assert_eq!(
+        runs,
+        OldRuns {
+            deliveries: i64::MAX,
+            events: i64::MAX
+        }
+    );
+    let mut writes = vec![];
+    loop {
+        let n = prune_deliveries(&conn, 100, runs, 3).unwrap();
+        writes.push(n);
+        if n < 3 {
+            break;
+        }
+    }
+    assert_eq!(writes, [3, 3, 3, 3, 3, 2]);
+    let mut events = 0;
+    loop {
+        let n = prune_events(&conn, 100, runs, 3).unwrap();
+        events += n;
+        if n < 3 {
+            break;
+        }
+    }
+    assert_eq!(events, 9, "events 1-6 and 8-10");
+    let left: Vec<(i64, String)> = conn
+        .prepare("SELECT event_id, status FROM webhook_deliveries")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(left, [(7, "failed".to_string())]);
 }
 
 /// A row stamped in the future (a clock set ahead, then corrected) holds back no row after
@@ -152,7 +236,7 @@ fn a_row_stamped_in_the_future_does_not_stop_the_prune() {
            (4, 1, 1, 'failed', 0, 100, 150);",
     )
     .unwrap();
-    assert_eq!(prune(&conn, 500, 1_000).unwrap(), 2);
+    assert_eq!(prune(&conn, 500, 1_000), 2);
     let left: Vec<i64> = conn
         .prepare("SELECT id FROM webhook_deliveries ORDER BY id")
         .unwrap()
