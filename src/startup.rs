@@ -211,6 +211,10 @@ impl Application {
                 &stop,
             )
         })?;
+        let (prune_store, prune_settings) = (store.clone(), settings.webhooks.clone());
+        background.spawn("webhook-prune", move |stop| {
+            webhooks::prune::run(&prune_store, &prune_settings, &stop)
+        })?;
         let attempts = web::Data::from(attempts);
         let idempotency_keys = web::Data::new(InFlightKeys::default());
 

@@ -19,7 +19,7 @@ use crate::model::AccountId;
 use crate::resources::FieldError;
 use crate::store::idempotency::{self, StoredAnswer};
 use crate::store::{Store, StoreResult};
-use crate::webhooks::worker::IDEMPOTENCY_TTL_MS;
+use crate::webhooks::prune::IDEMPOTENCY_TTL_MS;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";

@@ -1,6 +1,8 @@
 //! Webhook deliveries: listing and re-queueing them for people, claiming them with a lease and
 //! recording each attempt for the worker, and pruning them after the retention period.
 
+use std::ops::Range;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreResult;
@@ -379,88 +381,78 @@ pub fn attempts(conn: &Connection, delivery: i64) -> StoreResult<Vec<AttemptRow>
     Ok(rows)
 }
 
-/// The end of a table's run of rows created before a cutoff (`?1`): the first row created
-/// between the cutoff and now (`?2`). Rows are inserted in id order, stamped with the time of
-/// their insert (migration V12), so the rows created before the cutoff are the ids below it,
-/// and no index of ages is kept for the prune. Rows that a clock set back stamped earlier
-/// than a row before them wait for a later prune. A row stamped in the future (a clock set
-/// too far ahead, then corrected) does not end the run: it would hold back every row after it.
-macro_rules! run_end {
+/// The ids of a table's rows created before a cutoff (`?1`): from its smallest id to the
+/// first row created between the cutoff and now (`?2`), or past its largest. Rows are
+/// inserted in id order, stamped with the time of their insert (migration V12), so no index
+/// of ages is kept for the prune. Rows that a clock set back stamped earlier than a row
+/// before them wait for a later prune. A row stamped in the future (a clock set too far
+/// ahead, then corrected) does not end the run: it would hold back every row after it.
+macro_rules! old_ids {
     ($table:literal) => {
         concat!(
-            "SELECT id FROM ",
+            "SELECT (SELECT min(id) FROM ",
             $table,
-            " WHERE created_at >= ?1 AND created_at <= ?2 ORDER BY id LIMIT 1"
+            "), coalesce((SELECT id FROM ",
+            $table,
+            " WHERE created_at >= ?1 AND created_at <= ?2 ORDER BY id LIMIT 1), \
+               (SELECT max(id) + 1 FROM ",
+            $table,
+            "))"
         )
     };
 }
 
-/// Where the outbox's runs of rows created before a cutoff end (`old_runs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The ids the outbox's rows created before a cutoff lie within (`old_runs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OldRuns {
-    /// The first delivery created after the cutoff (`i64::MAX`: none was).
-    pub deliveries: i64,
-    /// The first event created after the cutoff (`i64::MAX`: none was).
-    pub events: i64,
+    /// Deliveries' ids.
+    pub deliveries: Range<i64>,
+    /// Events' ids.
+    pub events: Range<i64>,
 }
 
-/// Where the runs of deliveries and events created before `before` (ms) end, `now` being
+/// The ids the deliveries and events created before `before` (ms) lie within, `now` being
 /// now. They hold while the outbox grows: found once, they bound every write of a prune.
 pub fn old_runs(conn: &Connection, before: i64, now: i64) -> StoreResult<OldRuns> {
-    let end = |sql: &str| -> StoreResult<i64> {
-        let id: Option<i64> = conn
+    let ids = |sql: &str| -> StoreResult<Range<i64>> {
+        let (first, end): (Option<i64>, Option<i64>) = conn
             .prepare_cached(sql)?
-            .query_row([before, now], |r| r.get(0))
-            .optional()?;
-        Ok(id.unwrap_or(i64::MAX))
+            .query_row([before, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(first.unwrap_or(0)..end.unwrap_or(0))
     };
     Ok(OldRuns {
-        deliveries: end(run_end!("webhook_deliveries"))?,
-        events: end(run_end!("webhook_events"))?,
+        deliveries: ids(old_ids!("webhook_deliveries"))?,
+        events: ids(old_ids!("webhook_events"))?,
     })
 }
 
-/// At most `?3` finished (delivered, dead) and long-parked deliveries last changed before
-/// `?1`, below `?2`: all of them were created before the cutoff too. `+status`: no index of
-/// statuses is worth reading for rows the walk visits anyway.
-const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN \
-       (SELECT id FROM webhook_deliveries WHERE id < ?2 \
-          AND +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1 \
-        ORDER BY id LIMIT ?3)";
+/// Finished (delivered, dead) and long-parked deliveries last changed before `?1` with ids
+/// from `?2` to before `?3`: all of them were created before the cutoff too. `+status`: no
+/// index of statuses is worth reading for rows the walk visits anyway.
+const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id >= ?2 AND id < ?3 \
+     AND +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1";
 
-/// At most `?3` events created before `?1`, below `?2`, that no delivery is left of.
-const PRUNE_EVENTS: &str = "DELETE FROM webhook_events WHERE id IN \
-       (SELECT id FROM webhook_events WHERE id < ?2 AND created_at < ?1 \
-          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id) \
-        ORDER BY id LIMIT ?3)";
+/// Events created before `?1` with ids from `?2` to before `?3` that no delivery is left of.
+const PRUNE_EVENTS: &str = "DELETE FROM webhook_events WHERE id >= ?2 AND id < ?3 \
+     AND created_at < ?1 \
+     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)";
 
-/// Deletes at most `at_most` finished (delivered, dead) and long-parked deliveries last
-/// changed before `before`, oldest first, within `runs`; returns how many.
-pub fn prune_deliveries(
-    conn: &Connection,
-    before: i64,
-    runs: OldRuns,
-    at_most: usize,
-) -> StoreResult<usize> {
-    Ok(conn.prepare_cached(PRUNE_DELIVERIES)?.execute(params![
-        before,
-        runs.deliveries,
-        at_most as i64
-    ])?)
+/// Deletes the finished (delivered, dead) and long-parked deliveries last changed before
+/// `before` whose ids are in `ids`, with their attempts; returns how many. A write walks
+/// `ids` and no more: a prune goes through `old_runs` a window of ids at a time.
+pub fn prune_deliveries(conn: &Connection, before: i64, ids: Range<i64>) -> StoreResult<usize> {
+    Ok(conn
+        .prepare_cached(PRUNE_DELIVERIES)?
+        .execute(params![before, ids.start, ids.end])?)
 }
 
-/// Deletes at most `at_most` events created before `before` that no delivery is left of,
-/// oldest first, within `runs`; returns how many. Pruned after the deliveries: an event
-/// waits for all of its own to go.
-pub fn prune_events(
-    conn: &Connection,
-    before: i64,
-    runs: OldRuns,
-    at_most: usize,
-) -> StoreResult<usize> {
+/// Deletes the events created before `before` whose ids are in `ids` that no delivery is
+/// left of; returns how many. Pruned after the deliveries: an event waits for all of its own
+/// to go.
+pub fn prune_events(conn: &Connection, before: i64, ids: Range<i64>) -> StoreResult<usize> {
     Ok(conn
         .prepare_cached(PRUNE_EVENTS)?
-        .execute(params![before, runs.events, at_most as i64])?)
+        .execute(params![before, ids.start, ids.end])?)
 }
 
 /// The delivery of an event to one endpoint.

@@ -1,12 +1,13 @@
 //! Webhooks: events queued in the same transaction as the change they report (the outbox),
-//! and their delivery: a worker thread, a pool of senders, signing, retries, and the outbound
-//! address policy.
+//! and their delivery: a worker thread, a pool of senders, signing, retries, the outbound
+//! address policy, and the outbox's upkeep.
 
 pub mod address_policy;
 pub mod events;
 mod outcome;
 pub mod pool;
 pub mod priority;
+pub mod prune;
 pub mod retry;
 pub mod sender;
 pub mod signer;

@@ -11,12 +11,10 @@ use super::WebhookSettings;
 use super::pool::{Attempts, Pool};
 use crate::clock;
 use crate::store::deliveries;
-use crate::store::{Store, StoreError, idempotency};
+use crate::store::{Store, StoreError};
 
 /// The longest the worker sleeps before looking at its stop flag again.
 const IDLE_TICK: Duration = Duration::from_millis(200);
-/// How long an idempotency key's answer is kept.
-pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 
 /// Wakes the worker at once: poked after every commit that queued events, and by every
 /// sender that finishes an attempt. Without a lock: the writer pokes it after its commits,
@@ -91,13 +89,8 @@ pub fn run(
     let pool = Pool::start(&store, &settings, &notifier, &attempts);
     let lease = settings.timeout * 2 + Duration::from_secs(30);
     let mut next_scan = Instant::now();
-    let mut next_prune = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
-        if now >= next_prune {
-            prune(&store, &settings);
-            next_prune = now + settings.prune_interval;
-        }
         let mut claimed_all = true;
         // Before any claim: the claim then sees them.
         pool.record_relayed();
@@ -167,52 +160,6 @@ fn claim(
     })?;
     pool.hand_over(&next, batch);
     Ok(capped)
-}
-
-/// Rows one write of a prune deletes at most: after a burst (an import) or a lowered
-/// retention a pass may have hundreds of thousands, and API writes wait behind each write.
-const PRUNE_CHUNK: usize = 2_000;
-
-fn prune(store: &Store, settings: &WebhookSettings) {
-    let keep_ms = settings.retention.as_millis() as i64;
-    let now = clock::now_ms();
-    let before = now - keep_ms;
-    let result = (|| {
-        let writer = store.writer();
-        let runs = writer.write_blocking(move |c| deliveries::old_runs(c, before, now))?;
-        // The deliveries first: an event goes once none of its own is left.
-        let gone = in_chunks(|| {
-            writer
-                .write_blocking(move |c| deliveries::prune_deliveries(c, before, runs, PRUNE_CHUNK))
-        })?;
-        in_chunks(|| {
-            writer.write_blocking(move |c| deliveries::prune_events(c, before, runs, PRUNE_CHUNK))
-        })?;
-        let keys = in_chunks(|| {
-            writer.write_blocking(move |c| {
-                idempotency::prune(c, now - IDEMPOTENCY_TTL_MS, PRUNE_CHUNK)
-            })
-        })?;
-        Ok::<_, StoreError>((gone, keys))
-    })();
-    match result {
-        Ok((0, 0)) => {}
-        Ok((d, k)) => tracing::info!(deliveries = d, idempotency_keys = k, "pruned old rows"),
-        Err(e) => tracing::warn!(error = %e, "could not prune old webhook rows"),
-    }
-}
-
-/// Runs `write` (one write of at most `PRUNE_CHUNK` rows) until a write finds fewer; returns
-/// the rows of all of them.
-fn in_chunks(mut write: impl FnMut() -> Result<usize, StoreError>) -> Result<usize, StoreError> {
-    let mut total = 0;
-    loop {
-        let n = write()?;
-        total += n;
-        if n < PRUNE_CHUNK {
-            return Ok(total);
-        }
-    }
 }
 
 #[cfg(test)]
