@@ -19,7 +19,6 @@ use crate::model::AccountId;
 use crate::resources::FieldError;
 use crate::store::idempotency::{self, StoredAnswer};
 use crate::store::{Store, StoreResult};
-use crate::webhooks::prune::IDEMPOTENCY_TTL_MS;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -98,7 +97,7 @@ impl PendingKey {
             self.account,
             &self.key,
             &answer,
-            now - IDEMPOTENCY_TTL_MS,
+            now - idempotency::TTL_MS,
             now,
         )
     }
@@ -139,7 +138,7 @@ pub async fn begin(
         )),
     };
     let store = store.clone().into_inner();
-    let since = clock::now_ms() - IDEMPOTENCY_TTL_MS;
+    let since = clock::now_ms() - idempotency::TTL_MS;
     let stored =
         web::block(move || store.read(|c| idempotency::find(c, account, &key, since))).await??;
     match stored {

@@ -6,6 +6,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::StoreResult;
 use crate::model::AccountId;
 
+/// How long an answer is kept (ms): a retry within it gets the first answer again.
+pub const TTL_MS: i64 = 24 * 3_600_000;
+
 /// A stored answer.
 #[derive(Debug, Clone)]
 pub struct StoredAnswer {

@@ -5,33 +5,44 @@
 //! it (2.6 s for 477,000 deliveries and their events); on the delivery worker's thread, no
 //! delivery was claimed until it ended.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::WebhookSettings;
 use crate::clock;
-use crate::store::{Store, StoreError, deliveries, idempotency};
+use crate::store::deliveries::{self, PruneStep};
+use crate::store::{Store, StoreError, idempotency};
 
-/// How long an idempotency key's answer is kept.
-pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
-
-/// The ids one write of deliveries or events walks: at most this many rows, and a dead
-/// delivery's attempts (eight with the default schedule) with each.
-pub const WINDOW: i64 = 1_000;
+/// The rows one write of deliveries or events walks at most. A delivery's attempts go with
+/// it: one a try, so up to the retry schedule's steps plus one (nine by default), again after
+/// each requeue.
+pub const WINDOW: usize = 1_000;
 
 /// The most idempotency answers one write deletes.
 const KEYS_PER_WRITE: usize = 1_000;
 
-/// What a pass deleted.
+/// What a pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
-    /// Deliveries (their attempts went with them).
+    /// Deliveries deleted (their attempts went with them).
     pub deliveries: usize,
-    /// Events.
+    /// Events deleted.
     pub events: usize,
-    /// Idempotency answers.
+    /// Idempotency answers deleted.
     pub keys: usize,
+    /// Writes made.
+    pub writes: usize,
+}
+
+/// How a pass ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Everything old is gone.
+    Done,
+    /// The server is stopping.
+    Stopped,
+    /// A write failed: the outbox's (the answers' were still pruned), or the answers'.
+    Failed(StoreError),
 }
 
 /// Runs a pass at start, then every `settings.prune_interval`, until `stop` is set.
@@ -39,21 +50,32 @@ pub fn run(store: &Store, settings: &WebhookSettings, stop: &AtomicBool) {
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if Instant::now() >= next {
+            let started = Instant::now();
             let mut pruned = Pruned::default();
-            match pass(store, settings.retention, WINDOW, stop, &mut pruned) {
-                Ok(()) if pruned == Pruned::default() => {}
-                Ok(()) => tracing::info!(
-                    deliveries = pruned.deliveries,
-                    events = pruned.events,
-                    idempotency_keys = pruned.keys,
+            let ended = pass(store, settings.retention, WINDOW, stop, &mut pruned);
+            let (deliveries, events, keys) = (pruned.deliveries, pruned.events, pruned.keys);
+            let (writes, took_ms) = (pruned.writes, started.elapsed().as_millis() as u64);
+            match ended {
+                Ended::Done if deliveries + events + keys == 0 => {}
+                Ended::Done => tracing::info!(
+                    deliveries,
+                    events,
+                    idempotency_keys = keys,
+                    writes,
+                    took_ms,
                     "pruned old webhook rows"
                 ),
-                Err(e) => tracing::warn!(
-                    error = %e,
-                    deliveries = pruned.deliveries,
-                    events = pruned.events,
-                    idempotency_keys = pruned.keys,
-                    "the prune of old webhook rows stopped"
+                Ended::Stopped => tracing::info!(
+                    deliveries,
+                    events,
+                    idempotency_keys = keys,
+                    writes,
+                    took_ms,
+                    "pruned old webhook rows until the server stopped"
+                ),
+                Ended::Failed(e) => tracing::warn!(
+                    error = %e, deliveries, events, idempotency_keys = keys, writes, took_ms,
+                    "could not prune all old webhook rows"
                 ),
             }
             next = Instant::now() + settings.prune_interval;
@@ -62,52 +84,72 @@ pub fn run(store: &Store, settings: &WebhookSettings, stop: &AtomicBool) {
     }
 }
 
-/// One pass: deletes what is older than `retention`, walking `window` ids a write, and counts
-/// it in `pruned` as it goes. Returns early, with what it did, when `stop` is set.
+/// One pass: deletes what is older than `retention`, walking at most `window` rows a write,
+/// and counts it in `pruned` as it goes. The deliveries first (an event goes once none of its
+/// own is left), then the events, then the answers, whatever became of the outbox's part.
 pub fn pass(
     store: &Store,
     retention: Duration,
-    window: i64,
+    window: usize,
     stop: &AtomicBool,
     pruned: &mut Pruned,
-) -> Result<(), StoreError> {
-    let writer = store.writer();
+) -> Ended {
     let now = clock::now_ms();
     let before = now - retention.as_millis() as i64;
-    let runs = writer.write_blocking(move |c| deliveries::old_runs(c, before, now))?;
-    // The deliveries first: an event goes once none of its own is left.
-    for ids in windows(runs.deliveries, window) {
+    let outbox = (|| {
+        let gone = walk(store, stop, pruned, move |c, from| {
+            deliveries::prune_deliveries(c, before, now, from, window)
+        })?;
+        pruned.deliveries += gone;
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        pruned.deliveries +=
-            writer.write_blocking(move |c| deliveries::prune_deliveries(c, before, ids))?;
-    }
-    for ids in windows(runs.events, window) {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(());
+        pruned.events += walk(store, stop, pruned, move |c, from| {
+            deliveries::prune_events(c, before, now, from, window)
+        })?;
+        Ok::<_, StoreError>(())
+    })();
+    let expired = now - idempotency::TTL_MS;
+    let keys = (|| {
+        while !stop.load(Ordering::SeqCst) {
+            let n = store
+                .writer()
+                .write_blocking(move |c| idempotency::prune(c, expired, KEYS_PER_WRITE))?;
+            pruned.keys += n;
+            pruned.writes += 1;
+            if n < KEYS_PER_WRITE {
+                break;
+            }
         }
-        pruned.events +=
-            writer.write_blocking(move |c| deliveries::prune_events(c, before, ids))?;
+        Ok::<_, StoreError>(())
+    })();
+    match outbox.and(keys) {
+        Err(e) => Ended::Failed(e),
+        Ok(()) if stop.load(Ordering::SeqCst) => Ended::Stopped,
+        Ok(()) => Ended::Done,
     }
-    let expired = now - IDEMPOTENCY_TTL_MS;
-    while !stop.load(Ordering::SeqCst) {
-        let n = writer.write_blocking(move |c| idempotency::prune(c, expired, KEYS_PER_WRITE))?;
-        pruned.keys += n;
-        if n < KEYS_PER_WRITE {
-            break;
-        }
-    }
-    Ok(())
 }
 
-/// `ids` cut into windows of `size`, in order.
-fn windows(ids: Range<i64>, size: i64) -> impl Iterator<Item = Range<i64>> {
-    let size = size.max(1);
-    let end = ids.end;
-    (ids.start..ids.end)
-        .step_by(size as usize)
-        .map(move |start| start..start.saturating_add(size).min(end))
+/// Runs `step` (one write) from the smallest id until a write says the run of old rows is
+/// done, or the server stops; returns the rows deleted.
+fn walk(
+    store: &Store,
+    stop: &AtomicBool,
+    pruned: &mut Pruned,
+    step: impl Fn(&rusqlite::Connection, i64) -> Result<PruneStep, StoreError> + Copy + Send + 'static,
+) -> Result<usize, StoreError> {
+    let mut deleted = 0;
+    let mut from = Some(i64::MIN);
+    while let Some(at) = from {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let done = store.writer().write_blocking(move |c| step(c, at))?;
+        pruned.writes += 1;
+        deleted += done.deleted;
+        from = done.next;
+    }
+    Ok(deleted)
 }
 
 #[cfg(test)]

@@ -87,9 +87,13 @@ fn next_due_and_prune_walk_their_indexes() {
         events.contains("INDEX webhook_deliveries_event"),
         "{events}"
     );
-    for (sql, table) in [
-        (PRUNE_DELIVERIES, "webhook_deliveries"),
-        (PRUNE_EVENTS, "webhook_events"),
+    for (sql, window, table) in [
+        (
+            PRUNE_DELIVERIES,
+            window!("webhook_deliveries"),
+            "webhook_deliveries",
+        ),
+        (PRUNE_EVENTS, window!("webhook_events"), "webhook_events"),
     ] {
         let p = plan(sql, &[0, 0, 0]);
         assert!(
@@ -98,20 +102,31 @@ fn next_due_and_prune_walk_their_indexes() {
             )),
             "{p}"
         );
+        let w = plan(window, &[0, 0, 0, 10]);
+        assert!(
+            w.contains(&format!(
+                "SEARCH {table} USING INTEGER PRIMARY KEY (rowid>?)"
+            )),
+            "{w}"
+        );
+        assert!(!w.contains(&format!("SCAN {table}")), "{w}");
     }
 }
 
-/// A prune pass as `webhooks::prune` runs it, in writes of two ids each; returns the
-/// deliveries removed.
+/// A prune pass as `webhooks::prune` runs it, two rows a write; returns the deliveries
+/// removed.
 fn prune(conn: &Connection, before: i64, now: i64) -> usize {
-    let runs = old_runs(conn, before, now).unwrap();
-    let windows = |ids: std::ops::Range<i64>| (ids.start..ids.end).step_by(2).map(|i| i..i + 2);
-    let gone = windows(runs.deliveries.clone())
-        .map(|ids| prune_deliveries(conn, before, ids).unwrap())
-        .sum();
-    for ids in windows(runs.events) {
-        prune_events(conn, before, ids).unwrap();
-    }
+    let walk = |step: &dyn Fn(i64) -> PruneStep| {
+        let (mut from, mut deleted) = (Some(i64::MIN), 0);
+        while let Some(at) = from {
+            let done = step(at);
+            deleted += done.deleted;
+            from = done.next;
+        }
+        deleted
+    };
+    let gone = walk(&|from| prune_deliveries(conn, before, now, from, 2).unwrap());
+    walk(&|from| prune_events(conn, before, now, from, 2).unwrap());
     gone
 }
 
@@ -158,34 +173,63 @@ fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
     assert!(ids("webhook_events").is_empty());
 }
 
-/// The ids a prune walks: from the smallest to the first row created after the cutoff, or
-/// past the largest; none in an empty table.
+/// Each write walks the next rows from where the last one ended, up to the first row
+/// created after the cutoff, and says where the next one starts; a gap in the ids costs
+/// nothing.
 #[test]
-fn the_old_runs_end_at_the_first_row_created_after_the_cutoff() {
+fn a_prune_walks_the_next_rows_a_write_up_to_the_first_new_one() {
     let conn = outbox();
-    assert_eq!(
-        old_runs(&conn, 100, 1_000).unwrap(),
-        OldRuns {
-            deliveries: 0..0,
-            events: 1..2
-        }
-    );
     conn.execute_batch(
-        "INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
-           VALUES (5, 77, 'msg_5', 'lead.created', '{}', 50), \
-                  (6, 77, 'msg_6', 'lead.created', '{}', 5000), \
-                  (7, 77, 'msg_7', 'lead.created', '{}', 500), \
-                  (8, 77, 'msg_8', 'lead.created', '{}', 40);
-         INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
-           created_at, updated_at) VALUES (3, 1, 1, 'delivered', 0, 0, 0);",
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+           created_at, updated_at) VALUES \
+           (1, 1, 1, 'failed', 0, 10, 10), \
+           (2, 1, 1, 'delivered', 0, 10, 10), \
+           (1000000, 1, 1, 'delivered', 0, 20, 20), \
+           (1000001, 1, 1, 'delivered', 0, 20, 20), \
+           (1000002, 1, 1, 'delivered', 0, 5000, 5000), \
+           (1000003, 1, 1, 'delivered', 0, 600, 600), \
+           (1000004, 1, 1, 'delivered', 0, 30, 30);",
     )
     .unwrap();
-    // Event 6 comes from a clock set ahead: event 7 ends the run, and event 8 waits.
+    let step = |from| prune_deliveries(&conn, 100, 1_000, from, 2).unwrap();
+    // Rows 1 and 2: the failed one stays.
     assert_eq!(
-        old_runs(&conn, 100, 1_000).unwrap(),
-        OldRuns {
-            deliveries: 3..4,
-            events: 1..7
+        step(i64::MIN),
+        PruneStep {
+            deleted: 1,
+            next: Some(3)
+        }
+    );
+    // Past the gap, in one write.
+    assert_eq!(
+        step(3),
+        PruneStep {
+            deleted: 2,
+            next: Some(1_000_002)
+        }
+    );
+    // Row 1,000,002 was stamped in the future; 1,000,003 ends the run.
+    assert_eq!(
+        step(1_000_002),
+        PruneStep {
+            deleted: 0,
+            next: None
+        }
+    );
+    let left: Vec<i64> = conn
+        .prepare("SELECT id FROM webhook_deliveries ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(left, [1, 1_000_002, 1_000_003, 1_000_004]);
+    // An empty table, and a window past the last row: done at once.
+    assert_eq!(
+        prune_events(&conn, 0, 1_000, 2, 10).unwrap(),
+        PruneStep {
+            deleted: 0,
+            next: None
         }
     );
 }
