@@ -461,6 +461,7 @@ pub fn prune_events(
     )
 }
 
+/// Reads the next window with `window` (see `window!`), then runs `delete` up to its end.
 fn prune_window(
     conn: &Connection,
     window: &str,

@@ -14,7 +14,7 @@ use crate::store::deliveries::{self, PruneStep};
 use crate::store::{Store, StoreError, idempotency};
 
 /// The rows one write of deliveries or events walks at most. A delivery's attempts go with
-/// it: one a try, so up to the retry schedule's steps plus one (nine by default), again after
+/// it: one a try, so up to the retry schedule's steps plus one (eight by default), again after
 /// each requeue.
 pub const WINDOW: usize = 1_000;
 
