@@ -113,6 +113,16 @@ fn next_due_and_prune_walk_their_indexes() {
     }
 }
 
+/// The ids of a table's rows, in order.
+fn ids(conn: &Connection, table: &str) -> Vec<i64> {
+    conn.prepare(&format!("SELECT id FROM {table} ORDER BY id"))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// A prune pass as `webhooks::prune` runs it, two rows a write; returns the deliveries
 /// removed.
 fn prune(conn: &Connection, before: i64, now: i64) -> usize {
@@ -150,18 +160,9 @@ fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
            (5, 4, 1, 'dead', 0, 100, 150);",
     )
     .unwrap();
-    let ids = |table: &str| -> Vec<i64> {
-        let mut stmt = conn
-            .prepare(&format!("SELECT id FROM {table} ORDER BY id"))
-            .unwrap();
-        stmt.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
     assert_eq!(prune(&conn, 500, 2_000), 2);
-    assert_eq!(ids("webhook_deliveries"), vec![3, 4, 5]);
-    assert_eq!(ids("webhook_events"), vec![2, 3, 4]);
+    assert_eq!(ids(&conn, "webhook_deliveries"), vec![3, 4, 5]);
+    assert_eq!(ids(&conn, "webhook_events"), vec![2, 3, 4]);
     // Delivery 3 is sent at last; nothing created before the cutoff is left in the way.
     conn.execute(
         "UPDATE webhook_deliveries SET status = 'delivered', updated_at = 400 WHERE id = 3",
@@ -169,8 +170,8 @@ fn the_prune_removes_old_finished_rows_and_their_events_and_nothing_else() {
     )
     .unwrap();
     assert_eq!(prune(&conn, 1_000, 2_000), 3);
-    assert!(ids("webhook_deliveries").is_empty());
-    assert!(ids("webhook_events").is_empty());
+    assert!(ids(&conn, "webhook_deliveries").is_empty());
+    assert!(ids(&conn, "webhook_events").is_empty());
 }
 
 /// Each write walks the next rows from where the last one ended, up to the first row
@@ -216,15 +217,11 @@ fn a_prune_walks_the_next_rows_a_write_up_to_the_first_new_one() {
             next: None
         }
     );
-    let left: Vec<i64> = conn
-        .prepare("SELECT id FROM webhook_deliveries ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(left, [1, 1_000_002, 1_000_003, 1_000_004]);
-    // An empty table, and a window past the last row: done at once.
+    assert_eq!(
+        ids(&conn, "webhook_deliveries"),
+        [1, 1_000_002, 1_000_003, 1_000_004]
+    );
+    // A window past the last row: done at once.
     assert_eq!(
         prune_events(&conn, 0, 1_000, 2, 10).unwrap(),
         PruneStep {
@@ -249,14 +246,7 @@ fn a_row_stamped_in_the_future_does_not_stop_the_prune() {
     )
     .unwrap();
     assert_eq!(prune(&conn, 500, 1_000), 2);
-    let left: Vec<i64> = conn
-        .prepare("SELECT id FROM webhook_deliveries ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(left, vec![2, 4]);
+    assert_eq!(ids(&conn, "webhook_deliveries"), [2, 4]);
 }
 
 #[test]

@@ -76,16 +76,19 @@ fn ids(conn: &Connection, sql: &str) -> Vec<i64> {
 
 const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
+/// A whole pass, 4 rows a write, as the thread runs one: what it did.
+fn whole_pass(store: &Store) -> Pruned {
+    let mut pruned = Pruned::default();
+    let ended = pass(store, RETENTION, 4, &AtomicBool::new(false), &mut pruned);
+    assert!(matches!(ended, Ended::Done), "{ended:?}");
+    pruned
+}
+
 #[test]
 fn a_pass_in_windows_deletes_old_finished_rows_and_nothing_still_to_send() {
     let (dir, store) = outbox(40 * DAY_MS);
     let conn = Connection::open(dir.path().join("p.db")).unwrap();
-    let stop = AtomicBool::new(false);
-    let mut pruned = Pruned::default();
-    assert!(matches!(
-        pass(&store, RETENTION, 4, &stop, &mut pruned),
-        Ended::Done
-    ));
+    let pruned = whole_pass(&store);
     // The old deliveries but the failed one, which is still retried, with their attempts;
     // the old events but its; the old answer. 4 rows a write: 15 writes of old deliveries
     // and one that meets the first new one, 7 and 1 for the events, 1 for the answers.
@@ -120,11 +123,7 @@ fn a_pass_in_windows_deletes_old_finished_rows_and_nothing_still_to_send() {
         [],
     )
     .unwrap();
-    let mut pruned = Pruned::default();
-    assert!(matches!(
-        pass(&store, RETENTION, 4, &stop, &mut pruned),
-        Ended::Done
-    ));
+    let pruned = whole_pass(&store);
     assert_eq!((pruned.deliveries, pruned.events, pruned.keys), (1, 1, 0));
     assert_eq!(
         ids(&conn, "SELECT id FROM webhook_events ORDER BY id"),
@@ -149,12 +148,7 @@ fn a_pass_stops_between_writes_when_the_server_stops() {
 #[test]
 fn recent_rows_stay_and_a_pass_walks_each_row_once() {
     let (dir, store) = outbox(DAY_MS);
-    let stop = AtomicBool::new(false);
-    let mut pruned = Pruned::default();
-    assert!(matches!(
-        pass(&store, RETENTION, 4, &stop, &mut pruned),
-        Ended::Done
-    ));
+    let pruned = whole_pass(&store);
     // One write each: the first rows are new.
     assert_eq!(
         pruned,
@@ -182,12 +176,7 @@ fn a_kept_row_and_a_gap_in_the_ids_cost_no_writes() {
          UPDATE webhook_events SET id = id + 1000000 WHERE id > 10;",
     )
     .unwrap();
-    let stop = AtomicBool::new(false);
-    let mut pruned = Pruned::default();
-    assert!(matches!(
-        pass(&store, RETENTION, 4, &stop, &mut pruned),
-        Ended::Done
-    ));
+    let pruned = whole_pass(&store);
     assert_eq!((pruned.deliveries, pruned.events), (59, 29));
     assert_eq!(pruned.writes, 25, "as many as without the gap");
     assert_eq!(
