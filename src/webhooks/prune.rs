@@ -57,21 +57,14 @@ pub fn run(store: &Store, settings: &WebhookSettings, stop: &AtomicBool) {
             let (writes, took_ms) = (pruned.writes, started.elapsed().as_millis() as u64);
             match ended {
                 Ended::Done if deliveries + events + keys == 0 => {}
-                Ended::Done => tracing::info!(
+                Ended::Done | Ended::Stopped => tracing::info!(
                     deliveries,
                     events,
                     idempotency_keys = keys,
                     writes,
                     took_ms,
+                    stopped_with_the_server = matches!(ended, Ended::Stopped),
                     "pruned old webhook rows"
-                ),
-                Ended::Stopped => tracing::info!(
-                    deliveries,
-                    events,
-                    idempotency_keys = keys,
-                    writes,
-                    took_ms,
-                    "pruned old webhook rows until the server stopped"
                 ),
                 Ended::Failed(e) => tracing::warn!(
                     error = %e, deliveries, events, idempotency_keys = keys, writes, took_ms,

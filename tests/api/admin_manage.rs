@@ -386,6 +386,83 @@ fn usage_and_audit_read_the_account_telemetry() {
     assert_eq!(b.get("/admin/api/audit?since=yesterday").status, 422);
 }
 
+/// The account's calls only, through the recorder's writes and the audit log's account
+/// ranges (migration V13): not another account's, not those that named no account; whole
+/// across pages, and within a time window.
+#[test]
+fn the_audit_shows_the_accounts_calls_only_across_pages_and_in_a_window() {
+    let app = spawn_app();
+    let b = admin(&app);
+    app.manage(|c| {
+        switchboard::manage::accounts::create(
+            c,
+            "other",
+            switchboard::model::Plan::Pro,
+            switchboard::model::SubscriptionStatus::Active,
+        )
+    });
+    app.add_user_in("them@example.com", Role::Admin, "other");
+    let ours = app.token_for("boss@example.com", &["leads:read"]);
+    let theirs = app.token_for("them@example.com", &["leads:read"]);
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/v1/leads", &ours).status, 200);
+        assert_eq!(app.get("/api/v1/leads", &theirs).status, 200);
+        assert_eq!(app.get("/api/v1/leads", "sb_not_a_token").status, 401);
+    }
+    app.wait_for_flush();
+    let account = app.query(|c| {
+        c.query_row(
+            "SELECT account_id FROM users WHERE email = 'boss@example.com'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+    });
+    let all = b.get("/admin/api/audit?limit=50").json();
+    let rows = all["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{all}");
+    assert!(
+        rows.iter()
+            .all(|r| r["account_id"].as_i64() == Some(account)),
+        "{all}"
+    );
+    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    let mut paged = Vec::new();
+    let mut next = String::new();
+    loop {
+        let page = b.get(&format!("/admin/api/audit?limit=2{next}")).json();
+        paged.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap()),
+        );
+        match page["next_before_id"].as_i64() {
+            Some(id) => next = format!("&before_id={id}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, ids, "pages of 2, newest first, none twice");
+    // From the third newest call's instant on (RFC 3339, fixed width: compared as text).
+    let since = rows[2]["at"].as_str().unwrap().to_owned();
+    let windowed = b
+        .get(&format!("/admin/api/audit?limit=50&since={since}"))
+        .json();
+    let got: Vec<i64> = windowed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    let want: Vec<i64> = rows
+        .iter()
+        .filter(|r| r["at"].as_str().unwrap() >= since.as_str())
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert!(want.len() >= 3, "{all}");
+    assert_eq!(got, want, "{windowed}");
+}
+
 /// A token's calls, through the recorder's writes and the audit log's token ranges: the
 /// token filter and the usage page show that token's calls only, newest first.
 #[test]
