@@ -8,6 +8,7 @@ pub mod activity;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -3,7 +3,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use crate::activity::recorder::run_flusher;
 use crate::activity::{Recorder, RecorderStats, maintenance};
 use crate::api::idempotency::InFlightKeys;
 use crate::auth::{AuthSettings, AuthState};
+use crate::background::Stop;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::store::{SNAPSHOT_MAX_AGE, Store, StoreError, checkpoint, filing, generation};
@@ -38,9 +38,9 @@ pub struct Application {
     recorder_stats: Arc<RecorderStats>,
 }
 
-/// Named background threads with a shared stop flag, joined at shutdown.
+/// Named background threads with a shared stop signal, joined at shutdown.
 struct Background {
-    stop: Arc<AtomicBool>,
+    stop: Stop,
     threads: Vec<JoinHandle<()>>,
     liveness: ops::health::Liveness,
 }
@@ -49,7 +49,7 @@ impl Background {
     fn spawn(
         &mut self,
         name: &str,
-        f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+        f: impl FnOnce(Stop) + Send + 'static,
     ) -> Result<(), StartError> {
         let stop = self.stop.clone();
         let liveness = self.liveness.clone();
@@ -70,7 +70,7 @@ impl Background {
     }
 
     fn stop(self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.stop();
         for t in self.threads {
             let _ = t.join();
         }
@@ -141,7 +141,7 @@ impl Application {
             },
         ));
         let mut background = Background {
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Stop::default(),
             threads: Vec::new(),
             liveness: ops::health::Liveness::default(),
         };
@@ -325,10 +325,9 @@ fn release_snapshots_on_this_worker() {
 }
 
 /// Drops cached auth state whenever another process bumps the change generation.
-fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
+fn poll_generation(store: &Store, auth: &AuthState, stop: &Stop) {
     let mut seen = store.read(generation::current).ok();
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(GENERATION_POLL);
+    stop.repeat(|| {
         match store.read(generation::current) {
             Ok(now) if Some(now) != seen => {
                 auth.invalidate_all();
@@ -337,11 +336,12 @@ fn poll_generation(store: &Store, auth: &AuthState, stop: &AtomicBool) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the change generation"),
         }
-    }
+        GENERATION_POLL
+    });
 }
 
 /// Copies the WAL back into the database in the background (see `store::checkpoint`).
-fn run_checkpointer(path: &std::path::Path, writer: &crate::store::Writer, stop: &AtomicBool) {
+fn run_checkpointer(path: &std::path::Path, writer: &crate::store::Writer, stop: &Stop) {
     let checkpointer = match checkpoint::open_checkpointer(path) {
         Ok(c) => c,
         Err(e) => {
@@ -350,8 +350,7 @@ fn run_checkpointer(path: &std::path::Path, writer: &crate::store::Writer, stop:
         }
     };
     let mut wait = CHECKPOINT_EVERY;
-    while !stop.load(Ordering::SeqCst) {
-        std::thread::sleep(wait);
+    while !stop.wait(wait) {
         wait = match checkpointer.pass(checkpoint::RESTART_ABOVE_PAGES, writer) {
             Ok(c) => {
                 if c.restart_asked {

@@ -1,10 +1,10 @@
 //! Periodic upkeep: prune old audit rows, revoke tokens unused beyond their account's policy,
 //! and warn once before a token expires.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::auth::AuthState;
+use crate::background::Stop;
 use crate::clock;
 use crate::manage::{self, ManageError};
 use crate::store::{Store, audit, generation};
@@ -13,23 +13,13 @@ use crate::store::{Store, audit, generation};
 pub const EVERY: Duration = Duration::from_secs(30);
 
 /// Runs the upkeep every `every` until stopped (and once at start).
-pub fn run(
-    store: &Store,
-    auth: &AuthState,
-    retention: Duration,
-    every: Duration,
-    stop: &AtomicBool,
-) {
-    let mut next = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
-        if Instant::now() >= next {
-            if let Err(e) = run_once(store, auth, retention) {
-                tracing::warn!(error = %e, "maintenance pass failed");
-            }
-            next = Instant::now() + every;
+pub fn run(store: &Store, auth: &AuthState, retention: Duration, every: Duration, stop: &Stop) {
+    stop.repeat(|| {
+        if let Err(e) = run_once(store, auth, retention) {
+            tracing::warn!(error = %e, "maintenance pass failed");
         }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        every
+    });
 }
 
 /// The most audit rows one write deletes.

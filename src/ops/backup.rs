@@ -3,7 +3,6 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::Connection;
@@ -12,6 +11,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::metrics::Metrics;
+use crate::background::Stop;
 use crate::store::{self, Store, StoreError, ops as sql};
 
 /// What can stop a backup or a restore.
@@ -290,11 +290,16 @@ pub struct Schedule {
 const FILE_PREFIX: &str = "switchboard-";
 const FILE_SUFFIX: &str = ".db";
 
+/// The longest the scheduler sleeps before it reads the wall clock again: a backup falls due
+/// by the wall clock, which may be set meanwhile (a Raspberry Pi without a clock battery
+/// boots at its last shutdown's time, and NTP moves it on).
+const CLOCK_LOOK: Duration = Duration::from_secs(60);
+
 /// The `backup-scheduler` thread's body: a copy whenever the newest one in the directory is
 /// `every` old (so a restart never postpones a due backup), then pruning to `keep`.
-pub fn run_schedule(store: &Store, schedule: &Schedule, metrics: &Metrics, stop: &AtomicBool) {
+pub fn run_schedule(store: &Store, schedule: &Schedule, metrics: &Metrics, stop: &Stop) {
     let mut next = newest_backup(&schedule.dir).map_or(SystemTime::now(), |t| t + schedule.every);
-    while !stop.load(Ordering::SeqCst) {
+    stop.repeat(|| {
         if SystemTime::now() >= next {
             let outcome = scheduled_backup(store, schedule);
             let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -310,8 +315,9 @@ pub fn run_schedule(store: &Store, schedule: &Schedule, metrics: &Metrics, stop:
             }
             next = SystemTime::now() + schedule.every;
         }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+        let due_in = next.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+        due_in.min(CLOCK_LOOK)
+    });
 }
 
 fn scheduled_backup(store: &Store, schedule: &Schedule) -> Result<BackupReport, OpsError> {

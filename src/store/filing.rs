@@ -13,11 +13,11 @@
 //! pass lets rows pile up, to `DEFERRED_AT_MOST` a table, files what comes past that in short
 //! writes (a quarter of a chunk, more as the excess grows), and the rest after the burst.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::records::{self, Table};
 use super::{Store, StoreError, StoreResult};
+use crate::background::Stop;
 
 /// How often a pass starts, after the last one ended.
 pub const EVERY: Duration = Duration::from_millis(100);
@@ -38,24 +38,17 @@ pub const CHUNK: usize = 1024;
 pub const DEFERRED_AT_MOST: u64 = 100_000;
 
 /// Runs the pass every `EVERY` until stopped.
-pub fn run(store: &Store, tables: &[&'static Table], stop: &AtomicBool) {
+pub fn run(store: &Store, tables: &[&'static Table], stop: &Stop) {
     let writer = store.writer();
     let mut filer = Filer::new(tables, CHUNK, DEFERRED_AT_MOST);
     let crowded = || writer.crowded_for().is_some();
-    while !stop.load(Ordering::SeqCst) {
-        let wait = match filer.pass(store, crowded, stop) {
-            Ok(_) => EVERY,
-            Err(e) => {
-                tracing::warn!(error = %e, "filing new records under their owners failed");
-                AFTER_FAILURE
-            }
-        };
-        // In steps, so that a stop is seen soon after a failure too.
-        let until = Instant::now() + wait;
-        while !stop.load(Ordering::SeqCst) && Instant::now() < until {
-            std::thread::sleep(EVERY.min(until - Instant::now()));
+    stop.repeat(|| match filer.pass(store, crowded, stop) {
+        Ok(_) => EVERY,
+        Err(e) => {
+            tracing::warn!(error = %e, "filing new records under their owners failed");
+            AFTER_FAILURE
         }
-    }
+    });
 }
 
 /// The pass and what it knows of each table's unfiled rows.
@@ -116,7 +109,7 @@ impl Filer {
         &mut self,
         store: &Store,
         step_aside: impl Fn() -> bool,
-        stop: &AtomicBool,
+        stop: &Stop,
     ) -> StoreResult<u64> {
         // One read for every table, so that an idle server's writer has nothing to do.
         let states = store.read(|conn| {
@@ -139,7 +132,7 @@ impl Filer {
                 let aside = step_aside();
                 let keep = if aside { self.deferred_at_most } else { 0 };
                 let excess = backlog.at_most(max_id).saturating_sub(keep);
-                if stop.load(Ordering::SeqCst) || budget == 0 || (aside && excess == 0) {
+                if stop.is_stopped() || budget == 0 || (aside && excess == 0) {
                     break;
                 }
                 // In a crowd, short writes (a quarter of a chunk), each holding up the API
@@ -248,7 +241,8 @@ mod tests {
             })
             .unwrap();
         let tables = RESOURCES.map(|r| &*r.table);
-        let (go, stop) = (AtomicBool::new(false), AtomicBool::new(true));
+        let (go, stop) = (Stop::default(), Stop::default());
+        stop.stop();
         let mut filer = Filer::new(&tables, 4, 5);
         let before = commits(&store);
         assert_eq!(filer.pass(&store, || false, &go).unwrap(), 0);

@@ -5,10 +5,10 @@
 //! it (2.6 s for 477,000 deliveries and their events); on the delivery worker's thread, no
 //! delivery was claimed until it ended.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::WebhookSettings;
+use crate::background::Stop;
 use crate::clock;
 use crate::store::deliveries::{self, PruneStep};
 use crate::store::{Store, StoreError, idempotency};
@@ -45,36 +45,32 @@ pub enum Ended {
     Failed(StoreError),
 }
 
-/// Runs a pass at start, then every `settings.prune_interval`, until `stop` is set.
-pub fn run(store: &Store, settings: &WebhookSettings, stop: &AtomicBool) {
-    let mut next = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
-        if Instant::now() >= next {
-            let started = Instant::now();
-            let mut pruned = Pruned::default();
-            let ended = pass(store, settings.retention, WINDOW, stop, &mut pruned);
-            let (deliveries, events, keys) = (pruned.deliveries, pruned.events, pruned.keys);
-            let (writes, took_ms) = (pruned.writes, started.elapsed().as_millis() as u64);
-            match ended {
-                Ended::Done if deliveries + events + keys == 0 => {}
-                Ended::Done | Ended::Stopped => tracing::info!(
-                    deliveries,
-                    events,
-                    idempotency_keys = keys,
-                    writes,
-                    took_ms,
-                    stopped_with_the_server = matches!(ended, Ended::Stopped),
-                    "pruned old webhook rows"
-                ),
-                Ended::Failed(e) => tracing::warn!(
-                    error = %e, deliveries, events, idempotency_keys = keys, writes, took_ms,
-                    "could not prune all old webhook rows"
-                ),
-            }
-            next = Instant::now() + settings.prune_interval;
+/// Runs a pass at start, then every `settings.prune_interval`, until the server stops.
+pub fn run(store: &Store, settings: &WebhookSettings, stop: &Stop) {
+    stop.repeat(|| {
+        let started = Instant::now();
+        let mut pruned = Pruned::default();
+        let ended = pass(store, settings.retention, WINDOW, stop, &mut pruned);
+        let (deliveries, events, keys) = (pruned.deliveries, pruned.events, pruned.keys);
+        let (writes, took_ms) = (pruned.writes, started.elapsed().as_millis() as u64);
+        match ended {
+            Ended::Done if deliveries + events + keys == 0 => {}
+            Ended::Done | Ended::Stopped => tracing::info!(
+                deliveries,
+                events,
+                idempotency_keys = keys,
+                writes,
+                took_ms,
+                stopped_with_the_server = matches!(ended, Ended::Stopped),
+                "pruned old webhook rows"
+            ),
+            Ended::Failed(e) => tracing::warn!(
+                error = %e, deliveries, events, idempotency_keys = keys, writes, took_ms,
+                "could not prune all old webhook rows"
+            ),
         }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        settings.prune_interval
+    });
 }
 
 /// One pass: deletes what is older than `retention`, walking at most `window` rows a write,
@@ -84,7 +80,7 @@ pub fn pass(
     store: &Store,
     retention: Duration,
     window: usize,
-    stop: &AtomicBool,
+    stop: &Stop,
     pruned: &mut Pruned,
 ) -> Ended {
     let now = clock::now_ms();
@@ -94,7 +90,7 @@ pub fn pass(
             deliveries::prune_deliveries(c, before, now, from, window)
         })?;
         pruned.deliveries += gone;
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_stopped() {
             return Ok(());
         }
         pruned.events += walk(store, stop, pruned, move |c, from| {
@@ -104,7 +100,7 @@ pub fn pass(
     })();
     let expired = now - idempotency::TTL_MS;
     let keys = (|| {
-        while !stop.load(Ordering::SeqCst) {
+        while !stop.is_stopped() {
             let n = store
                 .writer()
                 .write_blocking(move |c| idempotency::prune(c, expired, KEYS_PER_WRITE))?;
@@ -118,7 +114,7 @@ pub fn pass(
     })();
     match outbox.and(keys) {
         Err(e) => Ended::Failed(e),
-        Ok(()) if stop.load(Ordering::SeqCst) => Ended::Stopped,
+        Ok(()) if stop.is_stopped() => Ended::Stopped,
         Ok(()) => Ended::Done,
     }
 }
@@ -127,14 +123,14 @@ pub fn pass(
 /// done, or the server stops; returns the rows deleted.
 fn walk(
     store: &Store,
-    stop: &AtomicBool,
+    stop: &Stop,
     pruned: &mut Pruned,
     step: impl Fn(&rusqlite::Connection, i64) -> Result<PruneStep, StoreError> + Copy + Send + 'static,
 ) -> Result<usize, StoreError> {
     let mut deleted = 0;
     let mut from = Some(i64::MIN);
     while let Some(at) = from {
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_stopped() {
             break;
         }
         let done = store.writer().write_blocking(move |c| step(c, at))?;

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::WebhookSettings;
 use super::pool::{Attempts, Pool};
+use crate::background::Stop;
 use crate::clock;
 use crate::store::deliveries;
 use crate::store::{Store, StoreError};
 
-/// The longest the worker sleeps before looking at its stop flag again.
+/// How soon the worker looks again when due deliveries may be left unclaimed (a limit held
+/// them back, or the last claim's leases were not committed yet) and no sender pokes it.
 const IDLE_TICK: Duration = Duration::from_millis(200);
 
 /// Wakes the worker at once: poked after every commit that queued events, and by every
@@ -68,15 +70,18 @@ impl Notifier {
     }
 }
 
-/// Runs the worker until `stop` is set. Call on the `webhook-worker` thread.
+/// Runs the worker until the server stops. Call on the `webhook-worker` thread.
 pub fn run(
     store: Store,
     settings: WebhookSettings,
     notifier: Arc<Notifier>,
     attempts: Arc<Attempts>,
-    stop: &AtomicBool,
+    stop: &Stop,
 ) {
     notifier.register();
+    // A poke ends the worker's wait; it then finds the signal given.
+    let poke = notifier.clone();
+    stop.on_stop(move || poke.notify());
     match store.writer().write_blocking(deliveries::release_leases) {
         Ok(0) => {}
         Ok(n) => tracing::info!(
@@ -89,7 +94,7 @@ pub fn run(
     let pool = Pool::start(&store, &settings, &notifier, &attempts);
     let lease = settings.timeout * 2 + Duration::from_secs(30);
     let mut next_scan = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_stopped() {
         let now = Instant::now();
         let mut claimed_all = true;
         // Before any claim: the claim then sees them.
@@ -115,7 +120,7 @@ pub fn run(
         } else {
             IDLE_TICK
         };
-        if notifier.wait(wait.min(IDLE_TICK)) {
+        if notifier.wait(wait) {
             next_scan = Instant::now();
         }
     }

@@ -79,7 +79,7 @@ const RETENTION: Duration = Duration::from_secs(30 * 86_400);
 /// A whole pass, 4 rows a write, as the thread runs one: what it did.
 fn whole_pass(store: &Store) -> Pruned {
     let mut pruned = Pruned::default();
-    let ended = pass(store, RETENTION, 4, &AtomicBool::new(false), &mut pruned);
+    let ended = pass(store, RETENTION, 4, &Stop::default(), &mut pruned);
     assert!(matches!(ended, Ended::Done), "{ended:?}");
     pruned
 }
@@ -134,7 +134,8 @@ fn a_pass_in_windows_deletes_old_finished_rows_and_nothing_still_to_send() {
 #[test]
 fn a_pass_stops_between_writes_when_the_server_stops() {
     let (dir, store) = outbox(40 * DAY_MS);
-    let stop = AtomicBool::new(true);
+    let stop = Stop::default();
+    stop.stop();
     let mut pruned = Pruned::default();
     assert!(matches!(
         pass(&store, RETENTION, 4, &stop, &mut pruned),

@@ -1,0 +1,233 @@
+//! The stop signal the server's background threads share, and the loop most of them run.
+//!
+//! Between two passes a thread sleeps on the signal (`Stop::wait`), not in short naps that
+//! look at a flag: it wakes for its next pass, or at once when the server stops. With naps
+//! (100-500 ms), an idle server's upkeep threads woke 40 times a second between them, and
+//! a stop waited for the longest nap.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// The signal, given once when the server stops. Clones share it.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<Signal>);
+
+#[derive(Default)]
+struct Signal {
+    given: AtomicBool,
+    /// Who is woken when it is given.
+    wake: Mutex<Vec<Waker>>,
+}
+
+enum Waker {
+    /// A thread that parks: `wait`'s, or one that parks for reasons of its own.
+    Thread(Thread),
+    /// A thread that waits on a condition variable of its own.
+    Hook(Box<dyn Fn() + Send>),
+}
+
+impl Waker {
+    fn wake(&self) {
+        match self {
+            Waker::Thread(t) => t.unpark(),
+            Waker::Hook(f) => f(),
+        }
+    }
+}
+
+impl Stop {
+    /// Gives the signal: every waiting thread wakes.
+    pub fn stop(&self) {
+        // Before the list is read: a thread that joins the list after this finds it given.
+        self.0.given.store(true, Ordering::SeqCst);
+        for w in self.wakers().iter() {
+            w.wake();
+        }
+    }
+
+    /// Whether the signal was given.
+    pub fn is_stopped(&self) -> bool {
+        self.0.given.load(Ordering::SeqCst)
+    }
+
+    /// Has the calling thread unparked when the signal is given: for a thread that parks
+    /// on its own terms (the webhook worker waits for pokes), so that the signal ends its
+    /// wait too. `wait` does this itself.
+    pub fn wake_me(&self) {
+        let me = std::thread::current();
+        let mut wakers = self.wakers();
+        let known = wakers
+            .iter()
+            .any(|w| matches!(w, Waker::Thread(t) if t.id() == me.id()));
+        if !known {
+            wakers.push(Waker::Thread(me));
+        }
+    }
+
+    /// Runs `wake` when the signal is given (at once if it was): for a thread that waits on
+    /// a condition variable, which an unpark does not end. `wake` must notify it under its
+    /// mutex, so that a thread between its look at the signal and its wait is not missed.
+    pub fn on_stop(&self, wake: impl Fn() + Send + 'static) {
+        let mut wakers = self.wakers();
+        if self.is_stopped() {
+            drop(wakers);
+            wake();
+        } else {
+            wakers.push(Waker::Hook(Box::new(wake)));
+        }
+    }
+
+    /// Sleeps for `d`, or until the signal; true when it was given.
+    pub fn wait(&self, d: Duration) -> bool {
+        self.wake_me();
+        // A wait too long to add to now (`Duration::MAX`) lasts until the signal.
+        let until = Instant::now().checked_add(d);
+        loop {
+            if self.is_stopped() {
+                return true;
+            }
+            match until {
+                None => std::thread::park(),
+                Some(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    // May return early (an unpark meant for someone else's wait): looped.
+                    std::thread::park_timeout(left);
+                }
+            }
+        }
+    }
+
+    /// Runs `pass` until the signal, sleeping after each for as long as it says.
+    pub fn repeat(&self, mut pass: impl FnMut() -> Duration) {
+        while !self.is_stopped() {
+            let pause = pass();
+            if self.wait(pause) {
+                return;
+            }
+        }
+    }
+
+    fn wakers(&self) -> MutexGuard<'_, Vec<Waker>> {
+        self.0.wake.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Condvar, mpsc};
+
+    /// Far longer than any of these waits takes when it works, far shorter than the waits
+    /// they end: a wait the signal failed to end fails the test instead of hanging it.
+    const LONG: Duration = Duration::from_secs(600);
+    const GENEROUS: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_wait_without_the_signal_lasts_its_time() {
+        let stop = Stop::default();
+        let started = Instant::now();
+        assert!(!stop.wait(Duration::from_millis(30)));
+        assert!(started.elapsed() >= Duration::from_millis(30));
+        assert!(!stop.is_stopped());
+    }
+
+    #[test]
+    fn the_signal_ends_a_long_wait_on_another_thread_and_every_later_one_at_once() {
+        let stop = Stop::default();
+        let (entered, told) = mpsc::channel();
+        let waiter = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                entered.send(()).unwrap();
+                let started = Instant::now();
+                (stop.wait(LONG), started.elapsed())
+            })
+        };
+        told.recv().unwrap();
+        stop.stop();
+        let (given, took) = waiter.join().unwrap();
+        assert!(given);
+        assert!(took < GENEROUS, "the wait ended after {took:?}");
+        let started = Instant::now();
+        assert!(stop.wait(LONG));
+        assert!(stop.wait(Duration::MAX));
+        assert!(started.elapsed() < GENEROUS);
+    }
+
+    #[test]
+    fn repeat_runs_passes_until_the_signal_and_sleeps_what_each_says() {
+        let stop = Stop::default();
+        let passes = AtomicUsize::new(0);
+        let started = Instant::now();
+        stop.repeat(|| {
+            let n = passes.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == 3 {
+                stop.stop();
+                // Ended by the signal given above, not by its length.
+                return LONG;
+            }
+            Duration::from_millis(10)
+        });
+        assert_eq!(passes.load(Ordering::SeqCst), 3);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(20) && took < GENEROUS,
+            "{took:?}"
+        );
+
+        // Given from another thread during the pause after the first pass.
+        let stop = Stop::default();
+        let passes = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let (first, told) = mpsc::channel();
+            let (stop, passes) = (&stop, &passes);
+            s.spawn(move || {
+                stop.repeat(|| {
+                    if passes.fetch_add(1, Ordering::SeqCst) == 0 {
+                        first.send(()).unwrap();
+                    }
+                    LONG
+                })
+            });
+            told.recv().unwrap();
+            stop.stop();
+        });
+        assert_eq!(passes.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_hook_wakes_a_condvar_wait_and_a_late_hook_runs_at_once() {
+        let stop = Stop::default();
+        let pair = Arc::new((Mutex::new(()), Condvar::new()));
+        let hook = pair.clone();
+        stop.on_stop(move || {
+            let _held = hook.0.lock().unwrap();
+            hook.1.notify_all();
+        });
+        let waiter = {
+            let (stop, pair) = (stop.clone(), pair.clone());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut held = pair.0.lock().unwrap();
+                while !stop.is_stopped() && started.elapsed() < LONG {
+                    held = pair.1.wait_timeout(held, LONG).unwrap().0;
+                }
+                started.elapsed()
+            })
+        };
+        stop.stop();
+        let took = waiter.join().unwrap();
+        assert!(took < GENEROUS, "the wait ended after {took:?}");
+
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        stop.on_stop(move || flag.store(true, Ordering::SeqCst));
+        assert!(ran.load(Ordering::SeqCst));
+    }
+}
