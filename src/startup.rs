@@ -254,6 +254,8 @@ impl Application {
         })
         .workers(settings.workers)
         .shutdown_timeout(10)
+        // `stop_on_signal` listens instead.
+        .disable_signals()
         .listen(listener)
         .map_err(|source| StartError::Bind {
             addr: settings.listen.clone(),
@@ -295,12 +297,57 @@ impl Application {
     /// Serves until stopped (SIGTERM, SIGINT or a handle), then drains in-flight requests,
     /// stops the background threads and the writer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        actix_web::rt::spawn(stop_on_signal(self.server.handle()));
         let result = self.server.await;
         self.background.stop();
         self.store.shutdown();
         tracing::info!("switchboard stopped");
         result
     }
+}
+
+/// Stops the server on SIGTERM (gracefully: the requests in flight are answered first, for
+/// up to the shutdown timeout) or on SIGINT and SIGQUIT (at once), as actix-server's own
+/// handler does. That handler then waited 300 ms more before it let the server's future end,
+/// with the workers already stopped: every restart spent them with the port closed.
+async fn stop_on_signal(handle: ServerHandle) {
+    let Some((name, graceful)) = signalled().await else {
+        return;
+    };
+    tracing::info!(signal = name, graceful, "stopping");
+    handle.stop(graceful).await;
+}
+
+/// Waits for the first of the signals that stop the server: its name and whether the stop
+/// is graceful. None when the process cannot listen for any.
+#[cfg(unix)]
+async fn signalled() -> Option<(&'static str, bool)> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut listening = Vec::new();
+    for (kind, name, graceful) in [
+        (SignalKind::terminate(), "SIGTERM", true),
+        (SignalKind::interrupt(), "SIGINT", false),
+        (SignalKind::quit(), "SIGQUIT", false),
+    ] {
+        match signal(kind) {
+            Ok(stream) => listening.push((stream, name, graceful)),
+            Err(e) => tracing::warn!(error = %e, signal = name, "cannot listen for a signal"),
+        }
+    }
+    if listening.is_empty() {
+        return None;
+    }
+    let waits = listening.iter_mut().map(|(s, _, _)| Box::pin(s.recv()));
+    let (_, first, _) = futures_util::future::select_all(waits).await;
+    let (_, name, graceful) = listening[first];
+    Some((name, graceful))
+}
+
+/// Ctrl-C, elsewhere.
+#[cfg(not(unix))]
+async fn signalled() -> Option<(&'static str, bool)> {
+    actix_web::rt::signal::ctrl_c().await.ok()?;
+    Some(("ctrl-c", false))
 }
 
 /// Starts, once per worker thread, the timer that ends read snapshots the worker no longer

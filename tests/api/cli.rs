@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{eventually, spawn_app};
 
@@ -56,6 +56,18 @@ fn free_port() -> u16 {
 
 #[test]
 fn the_binary_serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
+    serve_then_stop("TERM", true);
+}
+
+/// Ctrl-C in a terminal: the stop does not wait for requests in flight.
+#[test]
+fn sigint_stops_the_binary_at_once_and_cleanly() {
+    serve_then_stop("INT", false);
+}
+
+/// Serves, checks health, sends SIG`signal` and checks the exit and the log line that says
+/// why the server stopped.
+fn serve_then_stop(signal: &str, graceful: bool) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("smoke.db");
     let port = free_port();
@@ -87,20 +99,28 @@ fn the_binary_serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
     assert!(eventually(Duration::from_secs(20), || health("/healthz") == Some(200)));
     assert_eq!(health("/readyz"), Some(200));
     let status = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
+        .args([&format!("-{signal}"), &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let exit = server.0.wait().unwrap();
-    assert!(exit.success(), "graceful stop exits 0: {exit:?}");
+    assert!(exit.success(), "a stop by signal exits 0: {exit:?}");
     let stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let mut stopping = Vec::new();
     for line in stderr.lines() {
         let line = line.unwrap();
-        assert!(
-            serde_json::from_str::<Value>(&line).is_ok(),
-            "with --log-format json every line is JSON: {line}"
-        );
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            panic!("with --log-format json every line is JSON: {line}");
+        };
+        if v["message"] == "stopping" {
+            stopping.push((v["signal"].clone(), v["graceful"].clone()));
+        }
     }
+    assert_eq!(
+        stopping,
+        [(json!(format!("SIG{signal}")), json!(graceful))],
+        "one line says why the server stops"
+    );
 }
 
 #[test]
