@@ -18,23 +18,15 @@ pub struct Stop(Arc<Signal>);
 struct Signal {
     given: AtomicBool,
     /// Who is woken when it is given.
-    wake: Mutex<Vec<Waker>>,
+    sleepers: Mutex<Vec<Sleeper>>,
 }
 
-enum Waker {
-    /// A thread that parks: `wait`'s, or one that parks for reasons of its own.
-    Thread(Thread),
-    /// A thread that waits on a condition variable of its own.
-    Hook(Box<dyn Fn() + Send>),
-}
-
-impl Waker {
-    fn wake(&self) {
-        match self {
-            Waker::Thread(t) => t.unpark(),
-            Waker::Hook(f) => f(),
-        }
-    }
+/// A thread that waits for the signal.
+enum Sleeper {
+    /// Parked, in `wait`.
+    Parked(Thread),
+    /// On a condition variable of its own, which the hook notifies (`on_stop`).
+    Hooked(Box<dyn FnOnce() + Send>),
 }
 
 impl Stop {
@@ -42,8 +34,13 @@ impl Stop {
     pub fn stop(&self) {
         // Before the list is read: a thread that joins the list after this finds it given.
         self.0.given.store(true, Ordering::SeqCst);
-        for w in self.wakers().iter() {
-            w.wake();
+        // Woken outside the list's lock: a hook takes locks of its own.
+        let sleepers = std::mem::take(&mut *self.sleepers());
+        for sleeper in sleepers {
+            match sleeper {
+                Sleeper::Parked(t) => t.unpark(),
+                Sleeper::Hooked(wake) => wake(),
+            }
         }
     }
 
@@ -52,36 +49,23 @@ impl Stop {
         self.0.given.load(Ordering::SeqCst)
     }
 
-    /// Has the calling thread unparked when the signal is given: for a thread that parks
-    /// on its own terms (the webhook worker waits for pokes), so that the signal ends its
-    /// wait too. `wait` does this itself.
-    pub fn wake_me(&self) {
-        let me = std::thread::current();
-        let mut wakers = self.wakers();
-        let known = wakers
-            .iter()
-            .any(|w| matches!(w, Waker::Thread(t) if t.id() == me.id()));
-        if !known {
-            wakers.push(Waker::Thread(me));
-        }
-    }
-
     /// Runs `wake` when the signal is given (at once if it was): for a thread that waits on
-    /// a condition variable, which an unpark does not end. `wake` must notify it under its
+    /// its own terms (a condition variable, or the webhook worker's pokes), which an unpark
+    /// alone does not end. A `wake` that notifies a condition variable must do so under its
     /// mutex, so that a thread between its look at the signal and its wait is not missed.
-    pub fn on_stop(&self, wake: impl Fn() + Send + 'static) {
-        let mut wakers = self.wakers();
+    pub fn on_stop(&self, wake: impl FnOnce() + Send + 'static) {
+        let mut sleepers = self.sleepers();
         if self.is_stopped() {
-            drop(wakers);
+            drop(sleepers);
             wake();
         } else {
-            wakers.push(Waker::Hook(Box::new(wake)));
+            sleepers.push(Sleeper::Hooked(Box::new(wake)));
         }
     }
 
     /// Sleeps for `d`, or until the signal; true when it was given.
     pub fn wait(&self, d: Duration) -> bool {
-        self.wake_me();
+        self.unpark_me_on_stop();
         // A wait too long to add to now (`Duration::MAX`) lasts until the signal.
         let until = Instant::now().checked_add(d);
         loop {
@@ -112,8 +96,22 @@ impl Stop {
         }
     }
 
-    fn wakers(&self) -> MutexGuard<'_, Vec<Waker>> {
-        self.0.wake.lock().unwrap_or_else(|p| p.into_inner())
+    /// Has the signal unpark the calling thread (once, however often it waits). Registered
+    /// before the thread looks at the signal: a signal given after that look unparks it, and
+    /// an unpark that comes before its park ends the park at once.
+    fn unpark_me_on_stop(&self) {
+        let me = std::thread::current();
+        let mut sleepers = self.sleepers();
+        let known = sleepers
+            .iter()
+            .any(|s| matches!(s, Sleeper::Parked(t) if t.id() == me.id()));
+        if !known {
+            sleepers.push(Sleeper::Parked(me));
+        }
+    }
+
+    fn sleepers(&self) -> MutexGuard<'_, Vec<Sleeper>> {
+        self.0.sleepers.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -123,10 +121,14 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::sync::{Condvar, mpsc};
 
-    /// Far longer than any of these waits takes when it works, far shorter than the waits
-    /// they end: a wait the signal failed to end fails the test instead of hanging it.
-    const LONG: Duration = Duration::from_secs(600);
+    /// A wait the signal should end: one it failed to end lasts this long, and fails the
+    /// test (`GENEROUS`) instead of hanging it.
+    const LONG: Duration = Duration::from_secs(60);
+    /// Far longer than a wait the signal ended takes.
     const GENEROUS: Duration = Duration::from_secs(30);
+    /// Time for a thread that said it is about to wait to park. Only makes it likely that
+    /// the signal finds the thread parked; the test holds either way.
+    const SETTLE: Duration = Duration::from_millis(20);
 
     #[test]
     fn a_wait_without_the_signal_lasts_its_time() {
@@ -150,6 +152,7 @@ mod tests {
             })
         };
         told.recv().unwrap();
+        std::thread::sleep(SETTLE);
         stop.stop();
         let (given, took) = waiter.join().unwrap();
         assert!(given);
@@ -196,6 +199,7 @@ mod tests {
                 })
             });
             told.recv().unwrap();
+            std::thread::sleep(SETTLE);
             stop.stop();
         });
         assert_eq!(passes.load(Ordering::SeqCst), 1);
@@ -204,7 +208,8 @@ mod tests {
     #[test]
     fn a_hook_wakes_a_condvar_wait_and_a_late_hook_runs_at_once() {
         let stop = Stop::default();
-        let pair = Arc::new((Mutex::new(()), Condvar::new()));
+        // Whether the waiter waits: set under the mutex it waits on.
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let hook = pair.clone();
         stop.on_stop(move || {
             let _held = hook.0.lock().unwrap();
@@ -214,13 +219,18 @@ mod tests {
             let (stop, pair) = (stop.clone(), pair.clone());
             std::thread::spawn(move || {
                 let started = Instant::now();
-                let mut held = pair.0.lock().unwrap();
+                let mut waiting = pair.0.lock().unwrap();
                 while !stop.is_stopped() && started.elapsed() < LONG {
-                    held = pair.1.wait_timeout(held, LONG).unwrap().0;
+                    *waiting = true;
+                    waiting = pair.1.wait_timeout(waiting, LONG).unwrap().0;
                 }
                 started.elapsed()
             })
         };
+        // The flag is seen under the mutex, which the waiter gives up only inside its wait.
+        while !*pair.0.lock().unwrap() {
+            std::thread::yield_now();
+        }
         stop.stop();
         let took = waiter.join().unwrap();
         assert!(took < GENEROUS, "the wait ended after {took:?}");

@@ -36,6 +36,8 @@ pub struct Application {
     _lock: ops::backup::ServerLock,
     setup_url: Option<String>,
     recorder_stats: Arc<RecorderStats>,
+    /// Listened for since before the first connection; `run_until_stopped` acts on them.
+    signals: StopSignals,
 }
 
 /// Named background threads with a shared stop signal, joined at shutdown.
@@ -220,6 +222,7 @@ impl Application {
 
         let store_data = web::Data::new(store.clone());
         let recorder = web::Data::new(recorder);
+        let signals = listen_for_stop_signals();
         let server = HttpServer::new(move || {
             // Called on each worker's own thread, where its read connections live.
             release_snapshots_on_this_worker();
@@ -271,6 +274,7 @@ impl Application {
             _lock: lock,
             setup_url,
             recorder_stats,
+            signals,
         })
     }
 
@@ -294,10 +298,10 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGTERM, SIGINT or a handle), then drains in-flight requests,
-    /// stops the background threads and the writer.
+    /// Serves until stopped (a signal, see `stop_on_signal`, or a handle), then stops the
+    /// background threads (the call log's last flush) and the writer.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        actix_web::rt::spawn(stop_on_signal(self.server.handle()));
+        actix_web::rt::spawn(stop_on_signal(self.server.handle(), self.signals));
         let result = self.server.await;
         self.background.stop();
         self.store.shutdown();
@@ -306,27 +310,34 @@ impl Application {
     }
 }
 
-/// Stops the server on SIGTERM (gracefully: the requests in flight are answered first, for
-/// up to the shutdown timeout) or on SIGINT and SIGQUIT (at once), as actix-server's own
-/// handler does. That handler then waited 300 ms more before it let the server's future end,
-/// with the workers already stopped: every restart spent them with the port closed.
-async fn stop_on_signal(handle: ServerHandle) {
-    let Some((name, graceful)) = signalled().await else {
+/// Stops the server on the first signal that asks: gracefully on SIGTERM and SIGINT (the
+/// requests in flight are answered, for up to the shutdown timeout, and the call log is
+/// flushed), at once on SIGQUIT. actix-server's own handler stopped on SIGINT at once, and
+/// waited 300 ms more after any stop before it let the server's future end, with the workers
+/// already stopped: every restart spent them with the port closed.
+async fn stop_on_signal(handle: ServerHandle, mut signals: StopSignals) {
+    let Some((name, graceful)) = stop_signal(&mut signals).await else {
         return;
     };
     tracing::info!(signal = name, graceful, "stopping");
     handle.stop(graceful).await;
 }
 
-/// Waits for the first of the signals that stop the server: its name and whether the stop
-/// is graceful. None when the process cannot listen for any.
+/// The signals that stop the server, each with its name and whether the stop is graceful.
 #[cfg(unix)]
-async fn signalled() -> Option<(&'static str, bool)> {
+type StopSignals = Vec<(actix_web::rt::signal::unix::Signal, &'static str, bool)>;
+#[cfg(not(unix))]
+type StopSignals = ();
+
+/// Listens for the signals that stop the server: from before it accepts its first
+/// connection, so that none of them ends the process with its default action.
+#[cfg(unix)]
+fn listen_for_stop_signals() -> StopSignals {
     use actix_web::rt::signal::unix::{SignalKind, signal};
     let mut listening = Vec::new();
     for (kind, name, graceful) in [
         (SignalKind::terminate(), "SIGTERM", true),
-        (SignalKind::interrupt(), "SIGINT", false),
+        (SignalKind::interrupt(), "SIGINT", true),
         (SignalKind::quit(), "SIGQUIT", false),
     ] {
         match signal(kind) {
@@ -334,20 +345,29 @@ async fn signalled() -> Option<(&'static str, bool)> {
             Err(e) => tracing::warn!(error = %e, signal = name, "cannot listen for a signal"),
         }
     }
-    if listening.is_empty() {
+    listening
+}
+
+/// The first of them to come; None when the process listens for none.
+#[cfg(unix)]
+async fn stop_signal(signals: &mut StopSignals) -> Option<(&'static str, bool)> {
+    if signals.is_empty() {
         return None;
     }
-    let waits = listening.iter_mut().map(|(s, _, _)| Box::pin(s.recv()));
+    let waits = signals.iter_mut().map(|(s, _, _)| Box::pin(s.recv()));
     let (_, first, _) = futures_util::future::select_all(waits).await;
-    let (_, name, graceful) = listening[first];
+    let (_, name, graceful) = signals[first];
     Some((name, graceful))
 }
 
+#[cfg(not(unix))]
+fn listen_for_stop_signals() -> StopSignals {}
+
 /// Ctrl-C, elsewhere.
 #[cfg(not(unix))]
-async fn signalled() -> Option<(&'static str, bool)> {
+async fn stop_signal(_: &mut StopSignals) -> Option<(&'static str, bool)> {
     actix_web::rt::signal::ctrl_c().await.ok()?;
-    Some(("ctrl-c", false))
+    Some(("ctrl-c", true))
 }
 
 /// Starts, once per worker thread, the timer that ends read snapshots the worker no longer

@@ -542,11 +542,13 @@ mod tests {
             std::thread::spawn(move || {
                 entered.send(()).unwrap();
                 let started = Instant::now();
-                let batch = records.next_batch(started + Duration::from_secs(600), &stop);
+                let batch = records.next_batch(started + Duration::from_secs(60), &stop);
                 (batch.len(), started.elapsed())
             })
         };
         told.recv().unwrap();
+        // Time for the flusher to wait: only makes it likely that the stop finds it waiting.
+        std::thread::sleep(Duration::from_millis(20));
         stop.stop();
         let (taken, took) = waiter.join().unwrap();
         assert_eq!(taken, 1, "what was queued is taken for the last flush");

@@ -52,7 +52,7 @@ pub enum LogFormat {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (migrates first; SIGTERM/SIGINT stop it gracefully)
+    /// Run the server (migrates first; SIGTERM/SIGINT stop it gracefully, SIGQUIT at once)
     Serve(ServeArgs),
     /// Apply database migrations and exit
     Migrate,

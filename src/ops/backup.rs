@@ -293,12 +293,17 @@ const FILE_SUFFIX: &str = ".db";
 /// The longest the scheduler sleeps before it reads the wall clock again: a backup falls due
 /// by the wall clock, which may be set meanwhile (a Raspberry Pi without a clock battery
 /// boots at its last shutdown's time, and NTP moves it on).
-const CLOCK_LOOK: Duration = Duration::from_secs(60);
+const WALL_CLOCK_RECHECK: Duration = Duration::from_secs(60);
 
 /// The `backup-scheduler` thread's body: a copy whenever the newest one in the directory is
 /// `every` old (so a restart never postpones a due backup), then pruning to `keep`.
 pub fn run_schedule(store: &Store, schedule: &Schedule, metrics: &Metrics, stop: &Stop) {
-    let mut next = newest_backup(&schedule.dir).map_or(SystemTime::now(), |t| t + schedule.every);
+    // A newest copy stamped in the future (the clock was set back) waits no longer than
+    // `every` from now.
+    let latest = SystemTime::now() + schedule.every;
+    let mut next = newest_backup(&schedule.dir)
+        .map_or(SystemTime::now(), |t| t + schedule.every)
+        .min(latest);
     stop.repeat(|| {
         if SystemTime::now() >= next {
             let outcome = scheduled_backup(store, schedule);
@@ -316,7 +321,7 @@ pub fn run_schedule(store: &Store, schedule: &Schedule, metrics: &Metrics, stop:
             next = SystemTime::now() + schedule.every;
         }
         let due_in = next.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
-        due_in.min(CLOCK_LOOK)
+        due_in.min(WALL_CLOCK_RECHECK)
     });
 }
 
