@@ -62,6 +62,7 @@ for ((i = 0; i < 200; i++)); do
 done
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+metric() { curl -s "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # The highest RSS seen: VmHWM, or a sample above it (the kernel updates VmHWM lazily, and
 # it read lower than an earlier sample of VmRSS once memory was handed back).
 PEAK_KB=0
