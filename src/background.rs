@@ -2,8 +2,9 @@
 //!
 //! Between two passes a thread sleeps on the signal (`Stop::wait`), not in short naps that
 //! look at a flag: it wakes for its next pass, or at once when the server stops. With naps
-//! (100-500 ms), an idle server's upkeep threads woke 40 times a second between them, and
-//! a stop waited for the longest nap.
+//! of 100-250 ms, an idle server's threads woke 23 times a second only to look at the flag
+//! (27 with scheduled backups), and a stop waited for the longest sleep (the checkpointer's
+//! 500 ms between passes).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
