@@ -59,7 +59,7 @@ fn the_binary_serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
     serve_then_stop("TERM", true);
 }
 
-/// Ctrl-C in a terminal stops as gracefully (the contract); SIGQUIT does not wait.
+/// Ctrl-C in a terminal stops gracefully too (CONTRACT.md); SIGQUIT does not wait.
 #[test]
 fn sigint_and_sigquit_stop_the_binary_cleanly() {
     serve_then_stop("INT", true);
