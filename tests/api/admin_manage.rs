@@ -393,15 +393,7 @@ fn usage_and_audit_read_the_account_telemetry() {
 fn the_audit_shows_the_accounts_calls_only_across_pages_and_in_a_window() {
     let app = spawn_app();
     let b = admin(&app);
-    app.manage(|c| {
-        switchboard::manage::accounts::create(
-            c,
-            "other",
-            switchboard::model::Plan::Pro,
-            switchboard::model::SubscriptionStatus::Active,
-        )
-    });
-    app.add_user_in("them@example.com", Role::Admin, "other");
+    app.add_account_with_admin("other", "them@example.com");
     let ours = app.token_for("boss@example.com", &["leads:read"]);
     let theirs = app.token_for("them@example.com", &["leads:read"]);
     for _ in 0..5 {
@@ -624,15 +616,7 @@ fn webhook_endpoints_pause_rotate_test_and_replay_from_the_admin_api() {
 fn another_accounts_things_do_not_exist_for_an_admin() {
     let app = spawn_app();
     let b = admin(&app);
-    app.manage(|c| {
-        switchboard::manage::accounts::create(
-            c,
-            "other",
-            switchboard::model::Plan::Pro,
-            switchboard::model::SubscriptionStatus::Active,
-        )
-    });
-    app.add_user_in("them@example.com", Role::Admin, "other");
+    app.add_account_with_admin("other", "them@example.com");
     let theirs = app.token_for("them@example.com", &["leads:read"]);
     let endpoint = app.manage(|c| {
         switchboard::manage::webhooks::add(c, "other", "https://x.example/h", &["*".into()], None)

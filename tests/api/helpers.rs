@@ -199,6 +199,20 @@ impl TestApp {
         self.manage(|c| manage::users::add(c, input));
     }
 
+    /// Adds an active Pro account `name`, with `admin` as its admin: another business, for
+    /// the tests that check one account never reaches another's.
+    pub fn add_account_with_admin(&self, name: &str, admin: &str) {
+        self.manage(|c| {
+            manage::accounts::create(
+                c,
+                name,
+                switchboard::model::Plan::Pro,
+                switchboard::model::SubscriptionStatus::Active,
+            )
+        });
+        self.add_user_in(admin, Role::Admin, name);
+    }
+
     /// Creates a token for `email` with `scopes`; returns the plaintext.
     pub fn token_for(&self, email: &str, scopes: &[&str]) -> String {
         self.token_with(email, scopes, |_| {})

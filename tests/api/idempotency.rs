@@ -3,7 +3,6 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, spawn_app};
-use switchboard::model::Role;
 
 fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Reply {
     let auth = format!("Bearer {token}");
@@ -104,15 +103,7 @@ fn concurrent_requests_with_one_key_create_one_record() {
 #[test]
 fn keys_are_scoped_to_the_account() {
     let app = spawn_app();
-    app.manage(|c| {
-        switchboard::manage::accounts::create(
-            c,
-            "other",
-            switchboard::model::Plan::Pro,
-            switchboard::model::SubscriptionStatus::Active,
-        )
-    });
-    app.add_user_in("boss@other.example", Role::Admin, "other");
+    app.add_account_with_admin("other", "boss@other.example");
     let mine = app.admin_token();
     let theirs = app.token_for("boss@other.example", &["leads:write"]);
     let body = json!({"name": "Same"});

@@ -408,15 +408,7 @@ fn agents_see_only_their_own_records_and_admins_see_the_account() {
 fn no_token_reaches_another_accounts_records() {
     let app = spawn_app();
     let t = app.admin_token();
-    app.manage(|c| {
-        switchboard::manage::accounts::create(
-            c,
-            "other",
-            switchboard::model::Plan::Pro,
-            switchboard::model::SubscriptionStatus::Active,
-        )
-    });
-    app.add_user_in("boss@other.example", Role::Admin, "other");
+    app.add_account_with_admin("other", "boss@other.example");
     let other = app.token_for("boss@other.example", &ALL_SCOPES);
     let id = app
         .post("/api/v1/invoices", &t, &json!({"total_cents": 100}))

@@ -2,8 +2,7 @@
 //! answering 404 (never 403) so that existence does not leak, also when ids are guessed.
 
 use serde_json::{Value, json};
-use switchboard::manage;
-use switchboard::model::{Plan, Role, SubscriptionStatus};
+use switchboard::model::Role;
 
 use crate::helpers::{ALL_SCOPES, TestApp, spawn_app};
 
@@ -58,8 +57,7 @@ fn agents_and_other_accounts_reach_no_record_by_any_route_even_guessing_ids() {
     let app = spawn_app();
     app.add_user("victim@example.com", Role::Agent);
     app.add_user("peer@example.com", Role::Agent);
-    app.manage(|c| manage::accounts::create(c, "rival", Plan::Pro, SubscriptionStatus::Active));
-    app.add_user_in("rival-admin@example.com", Role::Admin, "rival");
+    app.add_account_with_admin("rival", "rival-admin@example.com");
     let victim = app.token_for("victim@example.com", &ALL_SCOPES);
     let peer = app.token_for("peer@example.com", &ALL_SCOPES);
     let rival = app.token_for("rival-admin@example.com", &ALL_SCOPES);

@@ -48,15 +48,7 @@ fn expired_revoked_and_rotated_tokens_are_refused() {
 fn a_tampered_or_spliced_token_is_refused_even_with_a_valid_checksum() {
     let app = spawn_app();
     app.add_user("a@example.com", Role::Admin);
-    app.manage(|c| {
-        switchboard::manage::accounts::create(
-            c,
-            "other",
-            switchboard::model::Plan::Pro,
-            switchboard::model::SubscriptionStatus::Active,
-        )
-    });
-    app.add_user_in("b@other.example", Role::Admin, "other");
+    app.add_account_with_admin("other", "b@other.example");
     let mine = app.token_for("a@example.com", &ALL_SCOPES);
     let theirs = app.token_for("b@other.example", &ALL_SCOPES);
     // Their prefix with my secret, checksum recomputed: well-formed, but no such token.
