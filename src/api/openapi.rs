@@ -187,7 +187,11 @@ fn nullable(mut schema: Value) -> Value {
 /// What clients get back: every field present, optional ones possibly null.
 fn record_schema(res: &Resource) -> Value {
     let mut props = Map::new();
-    props.insert("id".into(), json!({ "type": "integer", "minimum": 1 }));
+    props.insert(
+        "id".into(),
+        json!({ "type": "integer", "minimum": 1,
+        "description": "Never handed out again, even once the record is deleted: each new record's id is above every earlier one's." }),
+    );
     props.insert(
         "owner_id".into(),
         json!({ "type": "integer", "minimum": 1,

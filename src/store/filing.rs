@@ -59,10 +59,9 @@ pub struct Filer {
 }
 
 /// What the pass knows of a table's unfiled rows between two passes. A new row takes an id
-/// above every row stored when it is inserted, so those created since the table last had
-/// none unfiled are at most the ids handed out since, less the rows filed since. (Not quite:
-/// once the newest row is deleted, its id goes to the next row. The count is then short by
-/// such rows until the table is next found clean.)
+/// above every row stored before, deleted ones included (migration V14), so those created
+/// since the table last had none unfiled are at most the ids handed out since, less the rows
+/// filed since.
 #[derive(Debug, Default, Clone, Copy)]
 struct Backlog {
     /// The table's largest id when it last had no unfiled row (0 before that is known).

@@ -21,9 +21,9 @@ pub struct Table {
     returning: String,
     /// The point read: for a whole account, and for one owner.
     by_id: [String; 2],
-    /// The insert, of an unfiled row (see `store::filing`). Not `RETURNING` the row: SQLite
-    /// gathers returned rows in a temporary table, which cost the writer more than building
-    /// the row from what it inserted.
+    /// The insert, of an unfiled row (see `store::filing`), with an id never handed out before
+    /// (migration V14). Not `RETURNING` the row: SQLite gathers returned rows in a temporary
+    /// table, which cost the writer more than building the row from what it inserted.
     insert: String,
     /// Files a chunk of unfiled rows under their owners.
     file: String,
@@ -120,9 +120,13 @@ impl Table {
         let by_id = format!("SELECT {returning} FROM {name} WHERE id = ?1 AND account_id = ?2");
         let max_id = format!("SELECT COALESCE(MAX(id), 0) FROM {name}");
         let placeholders: String = (5..5 + columns.len()).map(|i| format!(", ?{i}")).collect();
+        // The id after the table's floor while the floor is at or above its largest id (the
+        // newest row was deleted, migration V14); else NULL, SQLite's own choice.
         let insert = format!(
-            "INSERT INTO {name} (account_id, owner_id, created_at, updated_at, filed, {}) \
-             VALUES (?1, ?2, ?3, ?4, 0{placeholders})",
+            "INSERT INTO {name} (id, account_id, owner_id, created_at, updated_at, filed, {}) \
+             VALUES ((SELECT floor + 1 FROM record_id_floors WHERE tbl = '{name}' \
+                        AND floor >= (SELECT COALESCE(MAX(id), 0) FROM {name})), \
+                     ?1, ?2, ?3, ?4, 0{placeholders})",
             columns.join(", "),
         );
         Table {

@@ -61,6 +61,37 @@ fn every_resource_goes_through_create_read_update_list_delete() {
     }
 }
 
+/// A deleted record's id never comes back: the record created after the newest was deleted
+/// takes a new one, as the one after it does, for every resource.
+#[test]
+fn a_deleted_records_id_is_never_handed_out_again() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    for (resource, _) in RESOURCES {
+        let create = || {
+            let r = app.post(&format!("/api/v1/{resource}"), &t, &minimal(resource));
+            assert_eq!(r.status, 201, "{resource}: {}", r.text);
+            r.json()["id"].as_i64().unwrap()
+        };
+        let (older, newest) = (create(), create());
+        let path = format!("/api/v1/{resource}/{newest}");
+        assert_eq!(app.delete(&path, &t).status, 204);
+        let next = create();
+        assert!(next > newest, "{resource}: {next} after deleting {newest}");
+        assert_eq!(app.get(&path, &t).code(), "not_found", "{resource}");
+        // The newest, then the one below it: the next ids are above both, one after another.
+        for id in [next, older] {
+            let path = format!("/api/v1/{resource}/{id}");
+            assert_eq!(app.delete(&path, &t).status, 204);
+        }
+        let (a, b) = (create(), create());
+        assert!(
+            a > next && b == a + 1,
+            "{resource}: {a}, {b} after deleting {next}"
+        );
+    }
+}
+
 #[test]
 fn patch_null_clears_an_optional_field_and_refuses_a_required_one() {
     let app = spawn_app();

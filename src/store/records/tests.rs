@@ -249,3 +249,99 @@ fn no_page_sorts_the_account() {
         }
     }
 }
+
+/// Whoever deletes the newest rows (the API's delete, or a statement of many rows), the next
+/// insert takes an id above all of them; once a row is above the kept floor, inserts are
+/// SQLite's own again, and deleting an older row keeps no floor.
+#[test]
+fn a_deleted_newest_rows_id_is_never_handed_out_again() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    crate::store::migrate::migrate(&mut conn).unwrap();
+    conn.execute_batch(
+        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+           VALUES (77, 'a', 'pro', 'active', 0, 0); \
+         INSERT INTO users (id, account_id, email, role, permissions, created_at, updated_at) \
+           VALUES (78, 77, 'a@example.com', 'admin', 255, 0, 0);",
+    )
+    .unwrap();
+    let reach = Reach {
+        account_id: AccountId(77),
+        owner: None,
+    };
+    let mut refs: Vec<(&str, i64)> = Vec::new();
+    for res in RESOURCES {
+        let table = &res.table;
+        let add = || {
+            let values = res.validate_create(&sample_body(res, &refs), "").unwrap();
+            insert(&conn, table, AccountId(77), UserId(78), values, 1)
+                .unwrap()
+                .id
+        };
+        let ids: Vec<i64> = (0..5).map(|_| add()).collect();
+        assert!(delete(&conn, table, reach, ids[4]).unwrap().is_some());
+        assert_eq!(add(), ids[4] + 1, "{}", table.name);
+        assert_eq!(add(), ids[4] + 2, "{}: past the floor", table.name);
+        // The two newest: in one statement, then one at a time from the newest.
+        for one_statement in [true, false] {
+            let two: Vec<i64> = conn
+                .prepare(&format!(
+                    "SELECT id FROM {} ORDER BY id DESC LIMIT 2",
+                    table.name
+                ))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let gone = if one_statement {
+                conn.execute(
+                    &format!("DELETE FROM {} WHERE id IN (?1, ?2)", table.name),
+                    [two[0], two[1]],
+                )
+                .unwrap()
+            } else {
+                two.iter()
+                    .filter(|&&id| delete(&conn, table, reach, id).unwrap().is_some())
+                    .count()
+            };
+            assert_eq!(gone, 2);
+            assert_eq!(add(), two[0] + 1, "{}", table.name);
+        }
+        let floor = || -> i64 {
+            conn.query_row(
+                "SELECT floor FROM record_id_floors WHERE tbl = ?1",
+                [table.name],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let (newest, kept) = (max_id(&conn, table).unwrap(), floor());
+        assert!(delete(&conn, table, reach, ids[0]).unwrap().is_some());
+        assert_eq!(floor(), kept, "{}: an older row's delete", table.name);
+        assert_eq!(add(), newest + 1, "{}", table.name);
+        refs.push((table.name, ids[1]));
+    }
+}
+
+/// Every records table has its trigger (migration V14): a later migration that rebuilds a
+/// table drops the table's triggers with it, and would have to create this one again.
+#[test]
+fn every_records_table_keeps_its_deleted_newest_id() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    crate::store::migrate::migrate(&mut conn).unwrap();
+    for res in RESOURCES {
+        let name = res.table.name;
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 \
+                   AND name = ?1 || '_newest_deleted'",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{name}: no trigger ({e})"));
+        assert!(
+            sql.contains(&format!("VALUES ('{name}', old.id)")),
+            "{name}: {sql}"
+        );
+    }
+}
