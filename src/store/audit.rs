@@ -46,9 +46,11 @@ const BLOCK_BITS: u32 = 14;
 /// Rows one insert statement carries. A statement run once per row spent a fifth of the
 /// writer's time for a point read's audit row opening and closing its cursors and resetting;
 /// a statement of many rows pays that once. Two statement shapes only (this many rows, and
-/// one), so they take two places in the writer's statement cache, whatever the write's size.
+/// one), so they take two places in the writer's statement cache, whatever the write's size
+/// (a third, `INSERT_AT`, runs only after a prune emptied the log).
 const ROWS_PER_INSERT: usize = 32;
-/// The columns of an audit row as inserted: all but its id, which SQLite picks.
+/// The columns of an audit row as inserted: all but its id, which SQLite picks (but for
+/// `INSERT_AT`'s).
 const COLUMNS: usize = 11;
 
 /// The insert of `ROWS_PER_INSERT` rows, and of one.
@@ -65,11 +67,26 @@ pub fn insert_many(conn: &Connection, entries: &[AuditEntry]) -> StoreResult<()>
     // bound, though: SQLite checks that an id it is given is free with a search from the
     // root of the table, row by row (a third of the writer's time under point reads), where
     // an id it picks is found at the end its cursor already stands on.
-    let first: i64 = conn
-        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM audit_log")?
-        .query_row([], |r| r.get(0))?;
-    let whole = entries.len() / ROWS_PER_INSERT * ROWS_PER_INSERT;
-    let (many, rest) = entries.split_at(whole);
+    //
+    // Once a prune has emptied the log, the next id SQLite picks would be 1 again: then the
+    // first row goes in with the id after the log's floor (`store::ids`), and SQLite picks
+    // the next ones after it.
+    let (picked, after_floor): (i64, Option<i64>) = conn
+        .prepare_cached(&NEXT_IDS)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let first = after_floor.unwrap_or(picked);
+    let mut left = entries;
+    if first > picked
+        && let Some((e, after)) = entries.split_first()
+    {
+        let mut stmt = conn.prepare_cached(&INSERT_AT)?;
+        stmt.raw_bind_parameter(1, first)?;
+        bind_row(&mut stmt, 1, e)?;
+        stmt.raw_execute()?;
+        left = after;
+    }
+    let whole = left.len() / ROWS_PER_INSERT * ROWS_PER_INSERT;
+    let (many, rest) = left.split_at(whole);
     if !many.is_empty() {
         let mut stmt = conn.prepare_cached(&INSERT_MANY)?;
         for chunk in many.chunks(ROWS_PER_INSERT) {
@@ -151,6 +168,24 @@ fn bind_row(stmt: &mut Statement<'_>, base: usize, e: &AuditEntry) -> StoreResul
     stmt.raw_bind_parameter(at(11), e.latency_us)?;
     Ok(())
 }
+
+/// The id SQLite would give the next row, and the one after the log's floor (`store::ids`)
+/// while the floor is at or above the largest id.
+static NEXT_IDS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT coalesce(max(id), 0) + 1, {} FROM audit_log",
+        super::ids::next_id_sql("audit_log")
+    )
+});
+
+/// The insert of one row with its id (`?1`), after the log's floor.
+static INSERT_AT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO audit_log (id, at, account_id, token_id, token_prefix, user_id, method, \
+         path, status, code, ip, latency_us) VALUES (?1, {})",
+        ["?"; COLUMNS].join(", ")
+    )
+});
 
 /// `INSERT INTO audit_log ... VALUES (...), (...)` for `rows` rows.
 fn insert_sql(rows: usize) -> String {

@@ -59,9 +59,10 @@ pub struct Filer {
 }
 
 /// What the pass knows of a table's unfiled rows between two passes. A new row takes an id
-/// above every row stored before, deleted ones included (migration V14), so those created
+/// above every row stored before, deleted ones included (`store::ids`), so those created
 /// since the table last had none unfiled are at most the ids handed out since, less the rows
-/// filed since.
+/// filed since. (Short by one row at most, once, for a newest row deleted before migration
+/// V14 and not yet replaced: its id goes once more.)
 #[derive(Debug, Default, Clone, Copy)]
 struct Backlog {
     /// The table's largest id when it last had no unfiled row (0 before that is known).

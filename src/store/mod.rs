@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod filing;
 pub mod generation;
 pub mod idempotency;
+pub mod ids;
 mod inline;
 mod migrate;
 pub mod ops;

@@ -22,7 +22,7 @@ pub struct Table {
     /// The point read: for a whole account, and for one owner.
     by_id: [String; 2],
     /// The insert, of an unfiled row (see `store::filing`), with an id never handed out before
-    /// (migration V14). Not `RETURNING` the row: SQLite gathers returned rows in a temporary
+    /// (`store::ids`). Not `RETURNING` the row: SQLite gathers returned rows in a temporary
     /// table, which cost the writer more than building the row from what it inserted.
     insert: String,
     /// Files a chunk of unfiled rows under their owners.
@@ -120,14 +120,11 @@ impl Table {
         let by_id = format!("SELECT {returning} FROM {name} WHERE id = ?1 AND account_id = ?2");
         let max_id = format!("SELECT COALESCE(MAX(id), 0) FROM {name}");
         let placeholders: String = (5..5 + columns.len()).map(|i| format!(", ?{i}")).collect();
-        // The id after the table's floor while the floor is at or above its largest id (the
-        // newest row was deleted, migration V14); else NULL, SQLite's own choice.
         let insert = format!(
             "INSERT INTO {name} (id, account_id, owner_id, created_at, updated_at, filed, {}) \
-             VALUES ((SELECT floor + 1 FROM record_id_floors WHERE tbl = '{name}' \
-                        AND floor >= (SELECT COALESCE(MAX(id), 0) FROM {name})), \
-                     ?1, ?2, ?3, ?4, 0{placeholders})",
+             VALUES ({}, ?1, ?2, ?3, ?4, 0{placeholders})",
             columns.join(", "),
+            super::ids::next_id_sql(name),
         );
         Table {
             name,

@@ -70,8 +70,11 @@ pub fn insert_endpoint(
     now: i64,
 ) -> StoreResult<EndpointId> {
     conn.execute(
-        "INSERT INTO webhook_endpoints (account_id, url, description, events, secret, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        &format!(
+            "INSERT INTO webhook_endpoints (id, account_id, url, description, events, secret, \
+               created_at, updated_at) VALUES ({}, ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            super::ids::next_id_sql("webhook_endpoints")
+        ),
         params![account, url, description, string_list(events), secret, now],
     )?;
     Ok(EndpointId(conn.last_insert_rowid()))
@@ -134,6 +137,15 @@ pub fn subscribed_endpoints(
     Ok(rows)
 }
 
+/// A delivery's insert, with an id never handed out before (`store::ids`).
+static INSERT_DELIVERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+           created_at, updated_at) VALUES ({}, ?1, ?2, ?3, ?4, ?4, ?4)",
+        super::ids::next_id_sql("webhook_deliveries")
+    )
+});
+
 /// Inserts an event and one delivery per endpoint (pending, or paused when disabled).
 pub fn insert_event(
     conn: &Connection,
@@ -150,10 +162,7 @@ pub fn insert_event(
     )?
     .execute(params![account, msg_id, kind, payload, now])?;
     let event_id = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?4, ?4)",
-    )?;
+    let mut stmt = conn.prepare_cached(&INSERT_DELIVERY)?;
     for (endpoint, enabled) in endpoints {
         let status = if *enabled { "pending" } else { "paused" };
         stmt.execute(params![event_id, endpoint, status, now])?;
@@ -266,5 +275,64 @@ mod tests {
         assert!(found("lead.created").contains(&(EndpointId(5), false)));
         assert_eq!(ids(found("lead.deleted")), vec![2, 3]);
         assert_eq!(ids(found("job.updated")), vec![2]);
+    }
+
+    /// Neither the newest endpoint's id, once deleted, nor the outbox's ids, once a prune has
+    /// emptied it, are handed out again (`store::ids`).
+    #[test]
+    fn endpoint_and_delivery_ids_are_never_handed_out_again() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+               VALUES (77, 'a', 'pro', 'active', 0, 0)",
+            [],
+        )
+        .unwrap();
+        let add = || {
+            let events = ["*".to_owned()];
+            insert_endpoint(
+                &conn,
+                AccountId(77),
+                "http://a.example",
+                None,
+                &events,
+                "s",
+                0,
+            )
+            .unwrap()
+        };
+        let (kept, newest) = (add(), add());
+        assert!(delete_endpoint(&conn, newest).unwrap());
+        let next = add();
+        assert_eq!(next.0, newest.0 + 1);
+
+        let queue = |msg: &str| {
+            let endpoints = [(kept, true), (next, true)];
+            insert_event(
+                &conn,
+                AccountId(77),
+                msg,
+                "lead.created",
+                "{}",
+                &endpoints,
+                0,
+            )
+            .unwrap();
+            conn.prepare("SELECT id FROM webhook_deliveries ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get::<_, i64>(0))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+        };
+        queue("msg_1");
+        let before = queue("msg_2");
+        // As the prune leaves it after a quiet retention period: nothing.
+        conn.execute_batch("DELETE FROM webhook_deliveries; DELETE FROM webhook_events;")
+            .unwrap();
+        let after = queue("msg_3");
+        let last = *before.last().unwrap();
+        assert_eq!(after, vec![last + 1, last + 2]);
     }
 }

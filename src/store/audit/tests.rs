@@ -587,3 +587,45 @@ fn the_migration_finds_the_ranges_of_rows_written_before_it() {
     .unwrap();
     assert_eq!(everyone.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 3, 2]);
 }
+
+/// A prune that empties the log does not start its ids again at 1 (`store::ids`): the next
+/// write's rows follow the last ones, whole statements of many rows and single ones alike,
+/// and their ranges find them.
+#[test]
+fn ids_go_on_after_a_prune_emptied_the_log() {
+    let conn = migrated();
+    let batch =
+        |at: i64| -> Vec<AuditEntry> { (0..40).map(|i| entry(at + i, Some(i % 3), 200)).collect() };
+    insert_many(&conn, &batch(1_000)).unwrap();
+    let last: i64 = conn
+        .query_row("SELECT max(id) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    let end = old_run_end(&conn, 1_000_000, 1_000_000).unwrap();
+    assert_eq!(prune(&conn, 1_000_000, end, 1_000).unwrap(), 40);
+    assert!(stored_log(&conn).is_empty());
+    assert!(stored_ranges(&conn).is_empty());
+    insert_many(&conn, &batch(2_000_000)).unwrap();
+    let ids: Vec<i64> = stored_log(&conn).iter().rev().map(|e| e.id).collect();
+    assert_eq!(ids, (last + 1..=last + 40).collect::<Vec<_>>());
+    let page = list(
+        &conn,
+        &AuditFilter {
+            token: Some(TokenId(1)),
+            limit: 100,
+            ..AuditFilter::default()
+        },
+    )
+    .unwrap();
+    let want: Vec<i64> = (0..40)
+        .rev()
+        .filter(|i| i % 3 == 1)
+        .map(|i| last + 1 + i)
+        .collect();
+    assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), want);
+    // The next write follows as before.
+    insert_many(&conn, &batch(3_000_000)[..1]).unwrap();
+    let newest: i64 = conn
+        .query_row("SELECT max(id) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(newest, last + 41);
+}
