@@ -6,19 +6,7 @@ use crate::resources::RESOURCES;
 /// field set.
 #[test]
 fn an_inserted_row_is_the_stored_row() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    crate::store::migrate::migrate(&mut conn).unwrap();
-    conn.execute_batch(
-        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
-           VALUES (77, 'a', 'pro', 'active', 0, 0); \
-         INSERT INTO users (id, account_id, email, role, permissions, created_at, updated_at) \
-           VALUES (78, 77, 'a@example.com', 'admin', 255, 0, 0);",
-    )
-    .unwrap();
-    let reach = Reach {
-        account_id: AccountId(77),
-        owner: None,
-    };
+    let (conn, reach) = account_77_with_its_admin_78();
     let mut refs: Vec<(&str, i64)> = Vec::new();
     for res in RESOURCES {
         let body = sample_body(res, &refs);
@@ -40,6 +28,24 @@ fn an_inserted_row_is_the_stored_row() {
         );
         refs.push((res.table.name, row.id));
     }
+}
+
+/// A migrated database with account 77 and its admin, user 78, and the admin's reach.
+fn account_77_with_its_admin_78() -> (Connection, Reach) {
+    let mut conn = Connection::open_in_memory().unwrap();
+    crate::store::migrate::migrate(&mut conn).unwrap();
+    conn.execute_batch(
+        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+           VALUES (77, 'a', 'pro', 'active', 0, 0); \
+         INSERT INTO users (id, account_id, email, role, permissions, created_at, updated_at) \
+           VALUES (78, 77, 'a@example.com', 'admin', 255, 0, 0);",
+    )
+    .unwrap();
+    let reach = Reach {
+        account_id: AccountId(77),
+        owner: None,
+    };
+    (conn, reach)
 }
 
 /// A create body that sets every field of `res`; references point at `refs` by table.
@@ -255,19 +261,7 @@ fn no_page_sorts_the_account() {
 /// SQLite's own again, and deleting an older row keeps no floor.
 #[test]
 fn a_deleted_newest_rows_id_is_never_handed_out_again() {
-    let mut conn = Connection::open_in_memory().unwrap();
-    crate::store::migrate::migrate(&mut conn).unwrap();
-    conn.execute_batch(
-        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
-           VALUES (77, 'a', 'pro', 'active', 0, 0); \
-         INSERT INTO users (id, account_id, email, role, permissions, created_at, updated_at) \
-           VALUES (78, 77, 'a@example.com', 'admin', 255, 0, 0);",
-    )
-    .unwrap();
-    let reach = Reach {
-        account_id: AccountId(77),
-        owner: None,
-    };
+    let (conn, reach) = account_77_with_its_admin_78();
     let mut refs: Vec<(&str, i64)> = Vec::new();
     for res in RESOURCES {
         let table = &res.table;
