@@ -159,6 +159,22 @@ fn finish_copy(path: &Path) -> Result<i64, OpsError> {
     Ok(version)
 }
 
+/// Migrates the checked copy of `from` in place (still one self-contained file: the copy
+/// keeps its rollback journal), and syncs it.
+fn migrate_copy(path: &Path, from: &Path) -> Result<(), OpsError> {
+    let mut conn = sql::open_existing(path)?;
+    store::migrate(&mut conn).map_err(|e| {
+        OpsError::Refused(format!(
+            "{} cannot be brought up to this binary's schema ({e}); nothing was changed",
+            from.display()
+        ))
+    })?;
+    drop(conn);
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io("cannot sync the migrated copy"))
+}
+
 /// Best effort: a rename is durable only once its directory is synced.
 fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
@@ -203,7 +219,13 @@ pub fn restore(db: &Path, from: &Path) -> Result<RestoreReport, OpsError> {
     let source = sql::open_existing(from)?;
     sql::vacuum_into(&source, &incoming)?;
     drop(source);
-    finish_copy(&incoming)?;
+    // Brought up to date before it replaces anything: a backup this binary cannot migrate (a
+    // migration that fails on its rows, a history another build wrote) leaves the database in
+    // place as it was, rather than replaced by one the server would refuse to open.
+    if let Err(e) = finish_copy(&incoming).and_then(|_| migrate_copy(&incoming, from)) {
+        let _ = fs::remove_file(&incoming);
+        return Err(e);
+    }
     let previous = if db.exists() {
         // Fold the WAL into the file first: a WAL left beside the new file would be replayed
         // into it.

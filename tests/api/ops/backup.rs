@@ -138,11 +138,27 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
             [],
         )
         .unwrap();
+    // A history another build wrote: its last migration is not this binary's.
+    let divergent = dir.path().join("divergent.db");
+    store::ops::vacuum_into(&c, &divergent).unwrap();
+    Connection::open(&divergent)
+        .unwrap()
+        .execute(
+            "UPDATE refinery_schema_history SET checksum = '1' \
+               WHERE version = (SELECT max(version) FROM refinery_schema_history)",
+            [],
+        )
+        .unwrap();
     let cases = [
         (&garbage, "not a readable SQLite database", "damaged"),
         (&foreign, "not a Switchboard database", "foreign"),
         (&newer, "newer than this binary", "too new"),
         (&dir.path().join("absent.db"), "no backup file", "absent"),
+        (
+            &divergent,
+            "cannot be brought up to this binary's schema",
+            "divergent",
+        ),
     ];
     for (file, message, why) in cases {
         let out = run(&db, &["restore", "--from", file.to_str().unwrap()]);
@@ -151,6 +167,52 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
         assert_eq!(stderr(&out).trim().lines().count(), 1, "one line");
     }
     assert_eq!(count(&db, "accounts"), 1, "the database is untouched");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("restor"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no copy left behind, none set aside: {left:?}"
+    );
+    assert!(
+        run(&db, &["migrate"]).status.success(),
+        "and it still opens"
+    );
+}
+
+/// A backup an older release made is brought up to this binary's schema as it is restored
+/// (on the copy, before it replaces the database), rows and all.
+#[test]
+fn a_backup_of_an_older_schema_is_migrated_as_it_is_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db");
+    assert!(run(&db, &["migrate"]).status.success());
+    let old = dir.path().join("v13.db");
+    let mut c = Connection::open(&old).unwrap();
+    store::migrate_to(&mut c, 13).unwrap();
+    c.execute_batch(
+        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+           VALUES (5, 'Old Plumbing', 'pro', 'active', 0, 0);",
+    )
+    .unwrap();
+    drop(c);
+    let out = run(&db, &["restore", "--from", old.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["backup_schema_version"], json!(13));
+    let c = Connection::open(&db).unwrap();
+    let (version, name): (i64, String) = c
+        .query_row(
+            "SELECT (SELECT max(version) FROM refinery_schema_history), \
+               (SELECT name FROM accounts WHERE id = 5)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(version, *store::SCHEMA_VERSION);
+    assert_eq!(name, "Old Plumbing");
 }
 
 #[test]
