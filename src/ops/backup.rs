@@ -163,11 +163,12 @@ fn finish_copy(path: &Path) -> Result<i64, OpsError> {
 /// keeps its rollback journal), and syncs it.
 fn migrate_copy(path: &Path, from: &Path) -> Result<(), OpsError> {
     let mut conn = sql::open_existing(path)?;
-    store::migrate(&mut conn).map_err(|e| {
-        OpsError::Refused(format!(
-            "{} cannot be brought up to this binary's schema ({e}); nothing was changed",
+    store::migrate(&mut conn).map_err(|e| match e {
+        StoreError::Migration(why) => OpsError::Refused(format!(
+            "{} cannot be brought up to this binary's schema ({why}); nothing was changed",
             from.display()
-        ))
+        )),
+        e => OpsError::Store(e),
     })?;
     drop(conn);
     File::open(path)
@@ -216,13 +217,21 @@ pub fn restore(db: &Path, from: &Path) -> Result<RestoreReport, OpsError> {
     let _lock = ServerLock::acquire(db)?;
     let incoming = sibling(db, ".restoring");
     let _ = fs::remove_file(&incoming);
-    let source = sql::open_existing(from)?;
-    sql::vacuum_into(&source, &incoming)?;
-    drop(source);
     // Brought up to date before it replaces anything: a backup this binary cannot migrate (a
-    // migration that fails on its rows, a history another build wrote) leaves the database in
-    // place as it was, rather than replaced by one the server would refuse to open.
-    if let Err(e) = finish_copy(&incoming).and_then(|_| migrate_copy(&incoming, from)) {
+    // migration that fails on its contents, a history another build wrote) leaves the
+    // database in place as it was, rather than replaced by one the server would refuse to
+    // open. So the copy is migrated once, here, and not again once it is in place.
+    let prepared = (|| {
+        let source = sql::open_existing(from)?;
+        sql::vacuum_into(&source, &incoming).map_err(|e| OpsError::Io {
+            what: format!("cannot copy {} beside {}", from.display(), db.display()),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        drop(source);
+        finish_copy(&incoming)?;
+        migrate_copy(&incoming, from)
+    })();
+    if let Err(e) = prepared {
         let _ = fs::remove_file(&incoming);
         return Err(e);
     }
@@ -250,8 +259,6 @@ pub fn restore(db: &Path, from: &Path) -> Result<RestoreReport, OpsError> {
     }
     fs::rename(&incoming, db).map_err(io(format!("cannot put the backup at {}", db.display())))?;
     sync_dir(db);
-    let mut conn = store::open_connection(db)?;
-    store::migrate(&mut conn)?;
     Ok(RestoreReport {
         db: db.to_owned(),
         restored_from: from.to_owned(),

@@ -149,6 +149,19 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
             [],
         )
         .unwrap();
+    // A backup one of this binary's migrations fails on: an older schema, with a table of
+    // the name a later migration creates.
+    let clashing = dir.path().join("clashing.db");
+    let mut old = Connection::open(&clashing).unwrap();
+    store::migrate_to(&mut old, 13).unwrap();
+    old.execute_batch("CREATE TABLE id_floors (x);").unwrap();
+    drop(old);
+    // The live database changes after the copies were made: a restore would lose the change.
+    c.execute_batch(
+        "INSERT INTO accounts (name, plan, status, created_at, updated_at) \
+           VALUES ('after the copies', 'pro', 'active', 0, 0);",
+    )
+    .unwrap();
     let cases = [
         (&garbage, "not a readable SQLite database", "damaged"),
         (&foreign, "not a Switchboard database", "foreign"),
@@ -159,6 +172,11 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
             "cannot be brought up to this binary's schema",
             "divergent",
         ),
+        (
+            &clashing,
+            "cannot be brought up to this binary's schema",
+            "clashing",
+        ),
     ];
     for (file, message, why) in cases {
         let out = run(&db, &["restore", "--from", file.to_str().unwrap()]);
@@ -166,7 +184,7 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
         assert!(stderr(&out).contains(message), "{why}: {}", stderr(&out));
         assert_eq!(stderr(&out).trim().lines().count(), 1, "one line");
     }
-    assert_eq!(count(&db, "accounts"), 1, "the database is untouched");
+    assert_eq!(count(&db, "accounts"), 2, "the database is untouched");
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -182,8 +200,8 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
     );
 }
 
-/// A backup an older release made is brought up to this binary's schema as it is restored
-/// (on the copy, before it replaces the database), rows and all.
+/// A backup an older release made is brought up to this binary's schema as it is restored,
+/// rows and all, and nothing of the copy is left beside the database.
 #[test]
 fn a_backup_of_an_older_schema_is_migrated_as_it_is_restored() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,6 +231,15 @@ fn a_backup_of_an_older_schema_is_migrated_as_it_is_restored() {
         .unwrap();
     assert_eq!(version, *store::SCHEMA_VERSION);
     assert_eq!(name, "Old Plumbing");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".restoring"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the copy and its journal are gone: {left:?}"
+    );
 }
 
 #[test]
