@@ -185,11 +185,7 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
         assert_eq!(stderr(&out).trim().lines().count(), 1, "one line");
     }
     assert_eq!(count(&db, "accounts"), 2, "the database is untouched");
-    let left: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("restor"))
-        .collect();
+    let left = names_containing(dir.path(), "restor");
     assert!(
         left.is_empty(),
         "no copy left behind, none set aside: {left:?}"
@@ -231,15 +227,20 @@ fn a_backup_of_an_older_schema_is_migrated_as_it_is_restored() {
         .unwrap();
     assert_eq!(version, *store::SCHEMA_VERSION);
     assert_eq!(name, "Old Plumbing");
-    let left: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".restoring"))
-        .collect();
+    let left = names_containing(dir.path(), ".restoring");
     assert!(
         left.is_empty(),
         "the copy and its journal are gone: {left:?}"
     );
+}
+
+/// The names of the files in `dir` that contain `part`.
+fn names_containing(dir: &Path, part: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(part))
+        .collect()
 }
 
 #[test]
