@@ -560,3 +560,41 @@ fn webhook_add_prints_the_contract_shape_with_the_secret_once() {
     );
     assert!(!bad.status.success());
 }
+
+/// `webhook remove ID` removes the endpoint (it is listed no more, a second remove is refused),
+/// and its id is not handed to the next endpoint added.
+#[test]
+fn webhook_remove_takes_the_endpoint_and_its_id_is_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hooks.db");
+    let add = || {
+        run_json(
+            &db,
+            &[
+                "webhook",
+                "add",
+                "--url",
+                "http://127.0.0.1:9/hook",
+                "--event",
+                "lead.created",
+                "--json",
+            ],
+        )["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (kept, newest) = (add(), add());
+    let gone = newest.to_string();
+    assert!(run(&db, &["webhook", "remove", &gone]).status.success());
+    let listed: Vec<i64> = run_json(&db, &["webhook", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(listed, vec![kept]);
+    let again = run(&db, &["webhook", "remove", &gone]);
+    assert!(!again.status.success(), "no endpoint {gone} any more");
+    let next = add();
+    assert!(next > newest, "{next} after removing {newest}");
+}

@@ -113,7 +113,7 @@ fn restore_is_refused_under_a_running_server_and_replaces_the_database_after() {
 }
 
 #[test]
-fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
+fn restore_refuses_backups_it_cannot_use_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("live.db");
     assert!(run(&db, &["migrate"]).status.success());
@@ -152,10 +152,9 @@ fn restore_refuses_files_that_are_damaged_foreign_or_too_new() {
     // A backup one of this binary's migrations fails on: an older schema, with a table of
     // the name a later migration creates.
     let clashing = dir.path().join("clashing.db");
-    let mut old = Connection::open(&clashing).unwrap();
-    store::migrate_to(&mut old, 13).unwrap();
-    old.execute_batch("CREATE TABLE id_floors (x);").unwrap();
-    drop(old);
+    at_schema_v13(&clashing)
+        .execute_batch("CREATE TABLE id_floors (x);")
+        .unwrap();
     // The live database changes after the copies were made: a restore would lose the change.
     c.execute_batch(
         "INSERT INTO accounts (name, plan, status, created_at, updated_at) \
@@ -204,8 +203,7 @@ fn a_backup_of_an_older_schema_is_migrated_as_it_is_restored() {
     let db = dir.path().join("live.db");
     assert!(run(&db, &["migrate"]).status.success());
     let old = dir.path().join("v13.db");
-    let mut c = Connection::open(&old).unwrap();
-    store::migrate_to(&mut c, 13).unwrap();
+    let c = at_schema_v13(&old);
     c.execute_batch(
         "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
            VALUES (5, 'Old Plumbing', 'pro', 'active', 0, 0);",
@@ -232,6 +230,13 @@ fn a_backup_of_an_older_schema_is_migrated_as_it_is_restored() {
         left.is_empty(),
         "the copy and its journal are gone: {left:?}"
     );
+}
+
+/// A new database file at `path` as release V13 left it.
+fn at_schema_v13(path: &Path) -> Connection {
+    let mut c = Connection::open(path).unwrap();
+    store::migrate_to(&mut c, 13).unwrap();
+    c
 }
 
 /// The names of the files in `dir` that contain `part`.
