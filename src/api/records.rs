@@ -369,6 +369,26 @@ pub async fn delete_record(
     store
         .writer()
         .write_repeatable(move |tx| {
+            if !records::is_reachable(tx, res.table.name, reach, id)? {
+                return Err(ApiError::NotFound);
+            }
+            // The records that refer to this one lose the reference as an update of theirs,
+            // with its event: `ON DELETE SET NULL` alone would change them unseen.
+            let now = clock::now_ms();
+            for (referrer, field) in res.referenced_by() {
+                let cleared = records::clear_references(
+                    tx,
+                    &referrer.table,
+                    field,
+                    reach.account_id,
+                    id,
+                    now,
+                )?;
+                for row in cleared {
+                    let json = referrer.json(&row).map_err(internal)?;
+                    events::record_changed(tx, reach.account_id, referrer, Change::Updated, &json)?;
+                }
+            }
             let row: Row = records::delete(tx, &res.table, reach, id)?.ok_or(ApiError::NotFound)?;
             let json = res.json(&row).map_err(internal)?;
             events::record_changed(tx, reach.account_id, res, Change::Deleted, &json)?;

@@ -113,6 +113,24 @@ impl Resource {
         Ok(())
     }
 
+    /// The fields of any resource that refer to this one: (resource, field index).
+    pub fn referenced_by(&'static self) -> Vec<(&'static Resource, usize)> {
+        super::catalog::RESOURCES
+            .iter()
+            .flat_map(|res| {
+                res.fields
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(i, f)| match f.kind {
+                        FieldKind::Reference(target) if std::ptr::eq(target, self) => {
+                            Some((*res, i))
+                        }
+                        _ => None,
+                    })
+            })
+            .collect()
+    }
+
     /// The non-null references of a record: (field name, target resource, id).
     pub fn references<'v>(
         &'static self,

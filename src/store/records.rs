@@ -282,6 +282,32 @@ pub fn update(
         .optional()?)
 }
 
+/// Clears the reference `column` (by index) of the account's rows that point at `target`,
+/// as a change of theirs: `updated_at` moves, so an incremental sync sees it. Returns the
+/// rows as they now are. A deleted record's references are cleared this way before its
+/// delete, which would otherwise clear them itself (`ON DELETE SET NULL`) and tell no one.
+pub fn clear_references(
+    conn: &Connection,
+    table: &Table,
+    column: usize,
+    account: AccountId,
+    target: i64,
+    now: i64,
+) -> StoreResult<Vec<Row>> {
+    let sql = format!(
+        "UPDATE {name} SET {col} = NULL, updated_at = ?1 WHERE {col} = ?2 AND account_id = ?3 \
+         RETURNING {}",
+        table.returning,
+        name = table.name,
+        col = table.columns[column],
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params![now, target, account], |r| table.decode(r))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Deletes a reachable row, returning its last state.
 pub fn delete(conn: &Connection, table: &Table, reach: Reach, id: i64) -> StoreResult<Option<Row>> {
     let mut params = vec![Value::Integer(id)];

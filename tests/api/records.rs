@@ -313,6 +313,103 @@ fn list_parameters_are_validated() {
 }
 
 #[test]
+fn deleting_a_record_clears_the_references_to_it_as_updates_a_sync_and_webhooks_see() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let rx = crate::receiver::Receiver::ok();
+    app.manage(|c| switchboard::manage::webhooks::add(c, "default", &rx.url, &["*".into()], None));
+    let id = |r: crate::helpers::Reply| r.json()["id"].as_i64().unwrap();
+    let lead = id(app.post("/api/v1/leads", &t, &json!({"name": "Gone soon"})));
+    let other_lead = id(app.post("/api/v1/leads", &t, &json!({"name": "Stays"})));
+    let job = id(app.post("/api/v1/jobs", &t, &json!({"title": "A", "lead_id": lead})));
+    let kept_job = id(app.post(
+        "/api/v1/jobs",
+        &t,
+        &json!({"title": "B", "lead_id": other_lead}),
+    ));
+    let appointment = id(app.post(
+        "/api/v1/appointments",
+        &t,
+        &json!({"starts_at": "2026-12-01T09:00:00Z", "lead_id": lead}),
+    ));
+    let invoice = id(app.post(
+        "/api/v1/invoices",
+        &t,
+        &json!({"total_cents": 1, "job_id": job}),
+    ));
+    let before = app.get(&format!("/api/v1/jobs/{job}"), &t).json()["updated_at"].clone();
+    // An instant after every create (times are kept to the millisecond).
+    std::thread::sleep(Duration::from_millis(5));
+    let cutoff = switchboard::clock::format_ms(switchboard::clock::now_ms());
+
+    assert_eq!(app.delete(&format!("/api/v1/leads/{lead}"), &t).status, 204);
+    for (resource, rid) in [("jobs", job), ("appointments", appointment)] {
+        let rec = app.get(&format!("/api/v1/{resource}/{rid}"), &t).json();
+        assert_eq!(rec["lead_id"], Value::Null, "{resource}");
+        assert_ne!(rec["updated_at"], before, "{resource}: updated_at moved");
+        let synced = app
+            .get(&format!("/api/v1/{resource}?updated_since={cutoff}"), &t)
+            .json();
+        let ids: Vec<i64> = synced["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![rid],
+            "{resource}: an incremental sync sees the change"
+        );
+    }
+    let kept = app.get(&format!("/api/v1/jobs/{kept_job}"), &t).json();
+    assert_eq!(
+        kept["lead_id"], other_lead,
+        "a reference to another lead is untouched"
+    );
+    // The invoice still names its job, which was not deleted.
+    assert_eq!(
+        app.get(&format!("/api/v1/invoices/{invoice}"), &t).json()["job_id"],
+        job
+    );
+    assert_eq!(app.delete(&format!("/api/v1/jobs/{job}"), &t).status, 204);
+    assert_eq!(
+        app.get(&format!("/api/v1/invoices/{invoice}"), &t).json()["job_id"],
+        Value::Null
+    );
+
+    let events: Vec<String> = app.query(|c| {
+        c.prepare("SELECT type FROM webhook_events WHERE type NOT LIKE '%.created' ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect()
+    });
+    assert_eq!(
+        events,
+        [
+            "job.updated",
+            "appointment.updated",
+            "lead.deleted",
+            "invoice.updated",
+            "job.deleted"
+        ]
+    );
+    // A delete that finds nothing changes nothing.
+    assert_eq!(
+        app.delete(&format!("/api/v1/leads/{lead}"), &t).code(),
+        "not_found"
+    );
+    assert_eq!(
+        app.delete(&format!("/api/v1/leads/{other_lead}"), &t)
+            .status,
+        204
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/jobs/{kept_job}"), &t).json()["lead_id"],
+        Value::Null
+    );
+}
+
+#[test]
 fn filters_select_by_status_and_update_time() {
     let app = spawn_app();
     let t = app.admin_token();

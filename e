@@ -1,0 +1,1 @@
+timeout: failed to run command ‘./sb’: No such file or directory
