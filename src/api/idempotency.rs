@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on POSTs: the first 2xx answer is stored with a hash of the request in
 //! the same transaction as the change; a retry within 24 h in the same account gets that
 //! answer again and changes nothing. A key whose first request is still running is refused
-//! (409); the same key with another request is refused (422).
+//! (409); the same key with another request, or from another user of the account, is refused
+//! (422): the answer may hold a record only its own user can read.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::error::ApiError;
-use crate::model::AccountId;
+use crate::model::{AccountId, UserId};
 use crate::resources::FieldError;
 use crate::store::idempotency::{self, StoredAnswer};
 use crate::store::{Store, StoreResult};
@@ -68,6 +69,7 @@ impl Drop for KeyGuard {
 #[derive(Debug, Clone)]
 pub struct PendingKey {
     account: AccountId,
+    user: UserId,
     key: String,
     hash: Vec<u8>,
 }
@@ -87,6 +89,7 @@ impl PendingKey {
         };
         let answer = StoredAnswer {
             request_hash: self.hash.clone(),
+            user_id: Some(self.user),
             status,
             headers: headers.to_string(),
             body: body.to_vec(),
@@ -103,10 +106,12 @@ impl PendingKey {
     }
 }
 
-/// Reads the key (quoted or bare), claims it, and looks for a stored answer.
+/// Reads the key (quoted or bare), claims it, and looks for a stored answer to `user`'s
+/// request in `account`.
 pub async fn begin(
     req: &HttpRequest,
     account: AccountId,
+    user: UserId,
     body: &Value,
     store: &web::Data<Store>,
     in_flight: &web::Data<InFlightKeys>,
@@ -132,6 +137,7 @@ pub async fn begin(
             in_flight.clone().into_inner(),
             PendingKey {
                 account,
+                user,
                 key: key.clone(),
                 hash: hash.clone(),
             },
@@ -143,7 +149,9 @@ pub async fn begin(
         web::block(move || store.read(|c| idempotency::find(c, account, &key, since))).await??;
     match stored {
         None => Ok(Begin::Proceed(guard)),
-        Some(answer) if answer.request_hash == hash => Ok(Begin::Replay(replay(&answer))),
+        Some(answer) if answer.request_hash == hash && answer.user_id.is_none_or(|u| u == user) => {
+            Ok(Begin::Replay(replay(&answer)))
+        }
         Some(_) => Err(ApiError::IdempotencyKeyReused),
     }
 }

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreResult;
-use crate::model::AccountId;
+use crate::model::{AccountId, UserId};
 
 /// How long an answer is kept (ms): a retry within it gets the first answer again.
 pub const TTL_MS: i64 = 24 * 3_600_000;
@@ -14,6 +14,8 @@ pub const TTL_MS: i64 = 24 * 3_600_000;
 pub struct StoredAnswer {
     /// SHA-256 of the request it answered.
     pub request_hash: Vec<u8>,
+    /// The user whose request it answered (`None` for answers stored before migration V15).
+    pub user_id: Option<UserId>,
     /// HTTP status.
     pub status: u16,
     /// Headers to replay, as a JSON object.
@@ -31,7 +33,7 @@ pub fn find(
 ) -> StoreResult<Option<StoredAnswer>> {
     Ok(conn
         .prepare_cached(
-            "SELECT request_hash, status, headers, body FROM idempotency_keys \
+            "SELECT request_hash, status, headers, body, user_id FROM idempotency_keys \
              WHERE account_id = ?1 AND key = ?2 AND created_at >= ?3",
         )?
         .query_row(params![account, key, since], |r| {
@@ -40,6 +42,7 @@ pub fn find(
                 status: r.get(1)?,
                 headers: r.get(2)?,
                 body: r.get(3)?,
+                user_id: r.get(4)?,
             })
         })
         .optional()?)
@@ -59,8 +62,9 @@ pub fn insert(
     )?
     .execute(params![account, key, expired_before])?;
     conn.prepare_cached(
-        "INSERT INTO idempotency_keys (account_id, key, request_hash, status, headers, body, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO idempotency_keys \
+           (account_id, key, request_hash, status, headers, body, created_at, user_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         account,
@@ -69,7 +73,8 @@ pub fn insert(
         answer.status,
         answer.headers,
         answer.body,
-        now
+        now,
+        answer.user_id
     ])?;
     Ok(())
 }
@@ -96,6 +101,7 @@ mod tests {
         crate::store::migrate(&mut conn).unwrap(); // with account 1
         let answer = StoredAnswer {
             request_hash: vec![0; 32],
+            user_id: None,
             status: 201,
             headers: "{}".into(),
             body: b"{}".to_vec(),

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use switchboard::model::Role;
+
 use crate::helpers::{Reply, TestApp, spawn_app};
 
 fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Reply {
@@ -112,6 +114,40 @@ fn keys_are_scoped_to_the_account() {
     assert_eq!((a.status, b.status), (201, 201));
     assert_ne!(a.json()["id"], b.json()["id"]);
     assert_eq!(b.header("idempotent-replayed"), None);
+}
+
+#[test]
+fn a_key_is_replayed_only_to_the_user_whose_request_stored_it() {
+    let app = spawn_app();
+    app.add_user("ann@example.com", Role::Agent);
+    app.add_user("bob@example.com", Role::Agent);
+    let ann = app.token_for("ann@example.com", &["leads:read", "leads:write"]);
+    let ann_again = app.token_for("ann@example.com", &["leads:read", "leads:write"]);
+    let bob = app.token_for("bob@example.com", &["leads:read", "leads:write"]);
+    let body = json!({"name": "Private customer", "email": "vip@example.com"});
+    let first = post_keyed(&app, "/api/v1/leads", &ann, "import-7", &body);
+    assert_eq!(first.status, 201, "{}", first.text);
+    // Another token of the same user gets the answer again.
+    let same_user = post_keyed(&app, "/api/v1/leads", &ann_again, "import-7", &body);
+    assert_eq!(same_user.header("idempotent-replayed"), Some("true"));
+    assert_eq!(same_user.text, first.text);
+    // Another user of the account sends the same key and body: it is not their request, and
+    // the answer holds a record their token cannot read.
+    let other_user = post_keyed(&app, "/api/v1/leads", &bob, "import-7", &body);
+    assert_eq!(
+        (other_user.status, other_user.code()),
+        (422, "idempotency_key_reused".into()),
+        "{}",
+        other_user.text
+    );
+    assert!(!other_user.text.contains("vip@example.com"));
+    assert_eq!(count(&app, "leads"), 1);
+    assert_eq!(app.get("/api/v1/leads", &bob).json()["data"], json!([]));
+
+    // An answer stored before the user was kept (migration V15) is replayed as it was.
+    app.query(|c| c.execute("UPDATE idempotency_keys SET user_id = NULL", []));
+    let legacy = post_keyed(&app, "/api/v1/leads", &ann, "import-7", &body);
+    assert_eq!(legacy.header("idempotent-replayed"), Some("true"));
 }
 
 #[test]
