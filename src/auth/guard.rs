@@ -106,6 +106,15 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         ip: Some(ip),
         ..CallContext::default()
     };
+    // An address that failed too often is refused before its credentials are looked at, the
+    // right ones too: otherwise a guesser, refused on every miss, would still see its hit.
+    if let Some(retry_after) = auth.failed.blocked(&ip) {
+        req.extensions_mut().insert(ctx);
+        return Err(ApiError::RateLimited {
+            retry_after: retry_after.max(1),
+            what: "failed authentications from this address",
+        });
+    }
     let identified = identify(&auth, req.headers());
     let token = match identified {
         Ok(t) => t,
@@ -158,18 +167,15 @@ fn admit(
     }
 }
 
-/// Past the failed-authentication threshold for this address, a failure is answered 429.
-/// Missing credentials are not counted (they guess nothing) but are refused while blocked.
+/// A failure is counted against its address; the one past the threshold is answered 429
+/// (and every call after it, by `authenticate`, until the window lets one through). Missing
+/// credentials are not counted: they guess nothing.
 fn failed_authentication(auth: &AuthState, ip: IpAddr, e: ApiError) -> ApiError {
-    let verdict = match e {
-        ApiError::MissingToken => auth.failed.peek(&ip, &auth.failed_limits),
-        _ => auth.failed.check(&ip, &auth.failed_limits),
-    };
-    let blocked = match e {
-        ApiError::MissingToken => verdict.windows.first().is_some_and(|w| w.remaining == 0),
-        _ => !verdict.allowed,
-    };
-    if blocked {
+    if matches!(e, ApiError::MissingToken) {
+        return e;
+    }
+    let verdict = auth.failed.check(&ip, &auth.failed_limits);
+    if !verdict.allowed {
         let retry_after = verdict.retry_after_s.max(1);
         ApiError::RateLimited {
             retry_after,

@@ -110,11 +110,15 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The window with the smallest remaining share, for the `RateLimit` field.
+    /// The window with the smallest remaining share, for the `RateLimit` field; of windows
+    /// with the same share, the one that is whole again last (so that beside a 429 its `t`
+    /// agrees with `Retry-After`).
     pub fn tightest(&self) -> Option<&WindowState> {
         self.windows.iter().min_by(|a, b| {
             // Compare remaining/quota without floating point.
-            (a.remaining * u64::from(b.limit.quota)).cmp(&(b.remaining * u64::from(a.limit.quota)))
+            (a.remaining * u64::from(b.limit.quota))
+                .cmp(&(b.remaining * u64::from(a.limit.quota)))
+                .then(b.reset_s.cmp(&a.reset_s))
         })
     }
 
@@ -215,6 +219,20 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
         judge(&self.bucket(key, limits), limits, now, charge)
     }
 
+    /// When the key is tracked and a call now would be refused: whole seconds until one
+    /// can pass. Tracks nothing new (an address that never failed costs a look-up only).
+    pub fn blocked(&self, key: &K) -> Option<u64> {
+        let bucket = Bucket(self.buckets.get(key)?);
+        let limits = bucket
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .limits
+            .clone();
+        let verdict = judge(&bucket, &limits, self.now_ns(), false);
+        (!verdict.allowed).then_some(verdict.retry_after_s)
+    }
+
     /// Starts a key's windows whole again, for every holder of its [`Bucket`].
     pub fn forget(&self, key: &K) {
         if let Some(bucket) = self.buckets.get(key) {
@@ -239,10 +257,13 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
 fn judge(bucket: &Bucket, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verdict {
     let mut b = bucket.0.lock().unwrap_or_else(|p| p.into_inner());
     if *b.limits != **limits {
-        // The token's limits changed: start its windows afresh.
+        // The token's limits changed. A window it keeps keeps the calls it has counted, so
+        // that an update (a window added, a quota changed) lets no extra calls through; a new
+        // window starts whole.
+        let tat = limits.iter().map(|l| carried_over(&b, l, now)).collect();
         *b = Buckets {
             limits: limits.clone(),
-            tat: vec![0; limits.len()],
+            tat,
         };
     }
     let mut allowed = true;
@@ -284,6 +305,20 @@ fn judge(bucket: &Bucket, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verd
         },
         windows,
     }
+}
+
+/// The state of the window `new` takes over from the same window under the old limits: the
+/// calls counted in it (the time they use, over the old interval), at the new interval.
+fn carried_over(old: &Buckets, new: &Limit, now: u64) -> u64 {
+    old.limits
+        .iter()
+        .zip(&old.tat)
+        .find(|(l, _)| l.window_s == new.window_s)
+        .map_or(0, |(l, &tat)| {
+            let used = u128::from(tat.saturating_sub(now));
+            let moved = used * u128::from(new.interval_ns()) / u128::from(l.interval_ns());
+            now.saturating_add(u64::try_from(moved).unwrap_or(u64::MAX))
+        })
 }
 
 #[cfg(test)]
@@ -365,6 +400,64 @@ mod tests {
             .count();
         assert_eq!(first, 10);
         assert_eq!(edge, 1, "only what one second refilled");
+    }
+
+    #[test]
+    fn changed_limits_keep_the_calls_counted_in_the_windows_they_keep() {
+        let l = limiter();
+        let five = limits(&["5/1m"]);
+        let t0 = 10 * SEC;
+        for _ in 0..5 {
+            assert!(l.check_at(&4, &five, t0, true).allowed);
+        }
+        // A window added: the minute's five calls still count, the hour starts whole.
+        let more = limits(&["5/1m", "100/1h"]);
+        let v = l.check_at(&4, &more, t0 + SEC, true);
+        assert!(!v.allowed, "the minute is still used up");
+        assert_eq!(v.windows[1].remaining, 100);
+        // Narrowed to three a minute after five were used: none left until they drain.
+        let three = limits(&["3/1m"]);
+        let v = l.check_at(&4, &three, t0 + 2 * SEC, true);
+        assert!(!v.allowed);
+        assert_eq!(v.windows[0].remaining, 0);
+        // Five calls at 20 s each under the new quota, 60 s of them within the window: the
+        // next passes 40 s (less the time gone by) later, not at once.
+        assert!(v.retry_after_s >= 30, "{}", v.retry_after_s);
+        assert!(!l.check_at(&4, &three, t0 + 30 * SEC, true).allowed);
+        // Widened to fifty: five of fifty are used.
+        let fifty = limits(&["50/1m"]);
+        let l2 = limiter();
+        for _ in 0..5 {
+            l2.check_at(&5, &five, t0, true);
+        }
+        assert_eq!(l2.check_at(&5, &fifty, t0, false).windows[0].remaining, 45);
+    }
+
+    #[test]
+    fn the_tightest_window_of_equal_shares_is_the_one_whole_last() {
+        let l = limiter();
+        let lim = limits(&["3/1s", "3/10s"]);
+        for _ in 0..3 {
+            l.check_at(&6, &lim, SEC, true);
+        }
+        let v = l.check_at(&6, &lim, SEC, true);
+        assert!(!v.allowed);
+        let t = v.tightest().unwrap();
+        assert_eq!(t.limit.window, "10s");
+        assert!(t.reset_s <= v.retry_after_s + 10 && t.reset_s >= v.retry_after_s);
+    }
+
+    #[test]
+    fn blocked_looks_without_tracking_and_says_how_long() {
+        let l = limiter();
+        let lim = limits(&["2/1m"]);
+        assert_eq!(l.blocked(&8), None);
+        assert_eq!(l.len(), 0, "an address that never failed is not tracked");
+        l.check(&8, &lim);
+        assert_eq!(l.blocked(&8), None, "one of two used");
+        l.check(&8, &lim);
+        let wait = l.blocked(&8).expect("both used");
+        assert!((1..=30).contains(&wait), "{wait}");
     }
 
     #[test]
