@@ -249,7 +249,10 @@ pub async fn create_batch(
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
     };
-    let batch = parse_batch(res, &body)?;
+    let batch = match parse_batch(res, &body)? {
+        Ok(batch) => batch,
+        Err(parsed) => return Err(every_bad_record(&store, res, reach, parsed).await),
+    };
     let (owner, key) = (caller.token.user_id, guard.pending());
     let json = store
         .writer()
@@ -289,10 +292,52 @@ pub async fn create_batch(
         .body(json))
 }
 
+/// Each record of a batch, validated: its values, or what is wrong with it.
+type Parsed = Vec<Result<Vec<Value>, Vec<FieldError>>>;
+
+/// The 422 of a batch with bad records: it names every one, by index, including those whose
+/// fields are well formed but refer to a record the caller cannot see, so that a client fixes
+/// them all in one round.
+async fn every_bad_record(
+    store: &web::Data<Store>,
+    res: &'static Resource,
+    reach: Reach,
+    parsed: Parsed,
+) -> ApiError {
+    let store = store.clone().into_inner();
+    let checked = web::block(move || {
+        store.read(|c| {
+            let mut errors = Vec::new();
+            for (i, record) in parsed.into_iter().enumerate() {
+                match record {
+                    Err(mut e) => errors.append(&mut e),
+                    Ok(values) => {
+                        match check_references(c, res, reach, &values, &format!("records[{i}].")) {
+                            Ok(()) => {}
+                            Err(ApiError::Validation(mut e)) => errors.append(&mut e),
+                            Err(other) => return Ok(Err(other)),
+                        }
+                    }
+                }
+            }
+            Ok(Ok(errors))
+        })
+    })
+    .await;
+    match checked {
+        Ok(Ok(Ok(errors))) => ApiError::Validation(errors),
+        Ok(Ok(Err(other))) => other,
+        Ok(Err(e)) => e.into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The batch's records, or (when any is bad) each one's outcome; the batch's own shape
+/// errors are the outer error.
 fn parse_batch(
     res: &'static Resource,
     body: &serde_json::Value,
-) -> Result<Vec<Vec<Value>>, ApiError> {
+) -> Result<Result<Vec<Vec<Value>>, Parsed>, ApiError> {
     let fail = |msg: String| ApiError::Validation(vec![FieldError::new("records", msg)]);
     let obj = body.as_object().ok_or_else(|| {
         ApiError::Validation(vec![FieldError::new(
@@ -313,18 +358,15 @@ fn parse_batch(
     if records.is_empty() || records.len() > MAX_BATCH {
         return Err(fail(format!("must hold 1 to {MAX_BATCH} records")));
     }
-    let mut errors = Vec::new();
-    let mut out = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        match res.validate_create(r, &format!("records[{i}].")) {
-            Ok(v) => out.push(v),
-            Err(mut e) => errors.append(&mut e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
+    let parsed: Parsed = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| res.validate_create(r, &format!("records[{i}].")))
+        .collect();
+    if parsed.iter().all(Result::is_ok) {
+        Ok(Ok(parsed.into_iter().flatten().collect()))
     } else {
-        Err(ApiError::Validation(errors))
+        Ok(Err(parsed))
     }
 }
 

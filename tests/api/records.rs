@@ -587,6 +587,35 @@ fn a_batch_is_all_or_nothing_and_names_bad_records_by_index() {
             .status,
         422
     );
+    // Bad fields and bad references in one batch: every bad record is named, in order.
+    let lead = ok.json()["data"][0]["id"].as_i64().unwrap();
+    let mixed = app.post(
+        "/api/v1/jobs/batch",
+        &t,
+        &json!({"records": [
+            {"title": "a", "lead_id": 99_999},
+            {"title": "b", "amount_cents": -1},
+            {"title": "c", "lead_id": lead},
+            {"title": "d", "lead_id": 99_998, "amount_cents": -2},
+        ]}),
+    );
+    assert_eq!(mixed.status, 422, "{}", mixed.text);
+    let fields: Vec<Value> = mixed.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].clone())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            json!("records[0].lead_id"),
+            json!("records[1].amount_cents"),
+            json!("records[3].amount_cents")
+        ],
+        "a record with bad fields is named for them; the references of the others are checked"
+    );
+    assert_eq!(app.get("/api/v1/jobs", &t).json()["data"], json!([]));
 }
 
 #[test]
