@@ -395,6 +395,11 @@ pub async fn update_record(
             for (i, v) in &changes {
                 merged[*i] = v.clone();
             }
+            if merged == current.values {
+                // Nothing changes (`{}`, or the values it already has): no write, no
+                // `updated_at` moved, no `updated` event for a sync or a webhook to act on.
+                return res.json(&current).map_err(internal);
+            }
             res.check_consistency(&merged, "")
                 .map_err(ApiError::Validation)?;
             let changed: Vec<Value> = changes.iter().map(|(_, v)| v.clone()).collect();

@@ -123,6 +123,39 @@ fn patch_null_clears_an_optional_field_and_refuses_a_required_one() {
 }
 
 #[test]
+fn a_patch_that_changes_nothing_writes_nothing_and_fires_no_event() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let rx = crate::receiver::Receiver::ok();
+    app.manage(|c| switchboard::manage::webhooks::add(c, "default", &rx.url, &["*".into()], None));
+    let created = app.post("/api/v1/leads", &t, &json!({"name": "A", "status": "won"}));
+    let path = created.header("location").unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(5));
+    for body in [
+        json!({}),
+        json!({"name": "A"}),
+        json!({"status": "won", "email": null}),
+    ] {
+        let r = app.patch(&path, &t, &body);
+        assert_eq!(r.status, 200, "{body}: {}", r.text);
+        assert_eq!(r.text, created.text, "{body}: the record as it was");
+    }
+    let updated = |app: &TestApp| -> i64 {
+        app.query(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM webhook_events WHERE type = 'lead.updated'",
+                [],
+                |r| r.get(0),
+            )
+        })
+    };
+    assert_eq!(updated(&app), 0);
+    let changed = app.patch(&path, &t, &json!({"name": "B"}));
+    assert_ne!(changed.json()["updated_at"], created.json()["updated_at"]);
+    assert_eq!(updated(&app), 1);
+}
+
+#[test]
 fn bad_bodies_get_the_contract_errors_and_change_nothing() {
     let app = spawn_app();
     let t = app.admin_token();
