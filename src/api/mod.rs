@@ -9,8 +9,9 @@ mod pagination;
 mod records;
 mod telemetry;
 
+use actix_web::http::header::ALLOW;
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 use crate::resources::RESOURCES;
@@ -30,12 +31,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/openapi.json")
                     .route(web::get().to(openapi::openapi_json))
-                    .default_service(records::allow_only("GET")),
+                    .default_service(allow_only("GET")),
             )
             .service(
                 web::resource("/me")
                     .route(web::get().to(me::me))
-                    .default_service(records::allow_only("GET")),
+                    .default_service(allow_only("GET")),
             )
             .configure(record_routes)
             .default_service(web::to(not_found)),
@@ -55,13 +56,13 @@ fn record_routes(cfg: &mut web::ServiceConfig) {
                 .app_data(this)
                 .route(web::get().to(records::list_records))
                 .route(web::post().to(records::create_record))
-                .default_service(records::allow_only("GET, POST")),
+                .default_service(allow_only("GET, POST")),
         )
         .service(
             web::resource(format!("{base}/batch"))
                 .app_data(this)
                 .route(web::post().to(records::create_batch))
-                .default_service(records::allow_only("POST")),
+                .default_service(allow_only("POST")),
         )
         .service(
             web::resource(format!("{base}/{{id}}"))
@@ -69,7 +70,7 @@ fn record_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(records::get_record))
                 .route(web::patch().to(records::update_record))
                 .route(web::delete().to(records::delete_record))
-                .default_service(records::allow_only("GET, PATCH, DELETE")),
+                .default_service(allow_only("GET, PATCH, DELETE")),
         );
     }
 }
@@ -77,4 +78,17 @@ fn record_routes(cfg: &mut web::ServiceConfig) {
 /// Any path nobody serves.
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+/// The answer to a method a known path does not serve: 405 with the `Allow` header RFC 9110
+/// asks for. (An unknown resource matches no route: 404.)
+pub fn allow_only(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        let mut res = HttpResponse::from_error(ApiError::MethodNotAllowed);
+        res.headers_mut().insert(
+            ALLOW,
+            actix_web::http::header::HeaderValue::from_static(allow),
+        );
+        res
+    })
 }

@@ -2,7 +2,7 @@
 
 use actix_web::FromRequest;
 use actix_web::dev::Payload;
-use actix_web::http::header::{ALLOW, LOCATION};
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::{Ready, ready};
 use rusqlite::Connection;
@@ -461,19 +461,6 @@ pub async fn delete_record(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The answer to a method a known path does not serve: 405 with the `Allow` header RFC 9110
-/// asks for. (An unknown resource matches no route: 404.)
-pub fn allow_only(allow: &'static str) -> actix_web::Route {
-    web::to(move || async move {
-        let mut res = HttpResponse::from_error(ApiError::MethodNotAllowed);
-        res.headers_mut().insert(
-            ALLOW,
-            actix_web::http::header::HeaderValue::from_static(allow),
-        );
-        res
-    })
 }
 
 fn check_references(

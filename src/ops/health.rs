@@ -54,8 +54,8 @@ impl Drop for AliveGuard {
 
 /// Registers the health routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.service(super::get_or_head("/healthz", healthz))
+        .service(super::get_or_head("/readyz", readyz));
 }
 
 async fn healthz() -> HttpResponse {

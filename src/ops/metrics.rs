@@ -279,7 +279,7 @@ fn escape(s: &str) -> String {
 
 /// Registers `GET /metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(metrics));
+    cfg.service(super::get_or_head("/metrics", metrics));
 }
 
 async fn metrics(

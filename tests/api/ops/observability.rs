@@ -111,6 +111,33 @@ fn metrics_count_requests_by_route_auth_failures_and_cache_use() {
 }
 
 #[test]
+fn the_operations_pages_answer_head_and_name_their_methods_to_others() {
+    let app = spawn_app();
+    for path in ["/healthz", "/readyz", "/metrics", "/docs"] {
+        let get = app.send("GET", path, &[], None);
+        assert_eq!(get.status, 200, "{path}");
+        // What uptime monitors send: the same answer without its body.
+        let head = app.send("HEAD", path, &[], None);
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert_eq!(head.text, "", "HEAD {path}");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "{path}"
+        );
+        for method in ["POST", "PUT", "DELETE"] {
+            let r = app.send(method, path, &[], None);
+            assert_eq!(
+                (r.status, r.code()),
+                (405, "method_not_allowed".into()),
+                "{method} {path}"
+            );
+            assert_eq!(r.header("allow"), Some("GET, HEAD"), "{method} {path}");
+        }
+    }
+}
+
+#[test]
 fn readyz_reports_the_schema_version_the_binary_expects() {
     let app = spawn_app();
     let r = app.send("GET", "/readyz", &[], None);
