@@ -50,7 +50,9 @@ fn id_param() -> Value {
 fn idempotency_param() -> Value {
     json!({ "name": "Idempotency-Key", "in": "header", "required": false,
         "description": "Makes a retry within 24 h return the first 2xx answer again, creating nothing. \
-                        1 to 255 visible ASCII characters, bare or quoted.",
+                        1 to 255 visible ASCII characters, bare or quoted. Keys are scoped to the \
+                        account, and an answer is replayed only to the user whose request stored it: \
+                        the same key from another user is refused (422 `idempotency_key_reused`).",
         "schema": { "type": "string",
             "pattern": r#"^"[ !#-\[\]-~]{1,255}"$|^[!#-~][ -~]{0,254}$"#,
             "maxLength": 257 } })
@@ -272,7 +274,14 @@ impl Ops<'_> {
                 (
                     "responses",
                     self.write_errors(&[
-                        ("200", ok("The record, changed.", refs(self.name))),
+                        (
+                            "200",
+                            ok(
+                                "The record, changed. A patch that changes nothing answers the \
+                                 record as it is: `updated_at` stays and no `updated` event is sent.",
+                                refs(self.name),
+                            ),
+                        ),
                         ("404", response("NotFound")),
                     ]),
                 ),
@@ -282,7 +291,10 @@ impl Ops<'_> {
 
     /// `DELETE /api/v1/R/{id}`
     pub fn delete(&self) -> Value {
-        let mut gone = json!({ "description": "Deleted." });
+        let mut gone = json!({ "description": "Deleted. Records that referred to it (a job's `lead_id`, \
+                                                an invoice's `job_id`, ...) lose the reference as an update \
+                                                of theirs: their `updated_at` moves and their `updated` \
+                                                events are sent." });
         gone["headers"] = success_headers();
         with(
             self.op(
