@@ -1,1 +1,0 @@
-timeout: failed to run command ‘./sb’: No such file or directory
