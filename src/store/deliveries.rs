@@ -309,7 +309,9 @@ pub struct Attempt {
 }
 
 /// Records an attempt and the delivery's new state: `status` (`delivered`, `failed`, `dead`
-/// or `paused`) and, for `failed`, when to try again.
+/// or `paused`) and, for `failed`, when to try again. False, and nothing written, when the
+/// delivery is gone: its endpoint was removed while the attempt was in flight, and the
+/// attempt has nothing left to belong to.
 pub fn record_attempt(
     conn: &Connection,
     id: i64,
@@ -317,8 +319,8 @@ pub fn record_attempt(
     status: &str,
     next_attempt_at: i64,
     now: i64,
-) -> StoreResult<()> {
-    conn.prepare_cached(
+) -> StoreResult<bool> {
+    let updated = conn.prepare_cached(
         "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, \
            lease_until = NULL, last_status = ?4, last_error = ?5, last_response = ?6, \
            last_latency_ms = ?7, updated_at = ?8 WHERE id = ?1",
@@ -333,6 +335,9 @@ pub fn record_attempt(
         attempt.latency_ms,
         now
     ])?;
+    if updated == 0 {
+        return Ok(false);
+    }
     conn.prepare_cached(
         "INSERT INTO webhook_attempts (delivery_id, attempted_at, status, error, latency_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -344,7 +349,7 @@ pub fn record_attempt(
         attempt.error,
         attempt.latency_ms
     ])?;
-    Ok(())
+    Ok(true)
 }
 
 /// One recorded attempt of a delivery.

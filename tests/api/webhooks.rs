@@ -21,6 +21,7 @@ mod address_policy;
 mod connections;
 #[cfg(target_os = "linux")]
 mod priority;
+mod removal;
 mod upkeep;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);

@@ -277,3 +277,27 @@ fn a_claim_says_when_a_limit_left_due_deliveries_behind() {
     assert_eq!(claim_ids(8, 2, &busy), (vec![], true));
     assert_eq!(claim_ids(8, 5, &busy), (vec![1, 2, 3], false));
 }
+
+/// `webhook remove` while an attempt to the endpoint is in flight takes its deliveries with
+/// it (ON DELETE CASCADE): the attempt's outcome then has nothing to belong to, which is no
+/// error. A delivery still there gets its attempt recorded.
+#[test]
+fn an_attempt_whose_delivery_was_removed_records_nothing_and_is_no_error() {
+    let conn = outbox();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    add(&conn, 1, "pending", 100, Some(9_000)); // 1: in flight when its endpoint goes
+    add(&conn, 2, "pending", 100, Some(9_000)); // 2: its endpoint stays
+    conn.execute("DELETE FROM webhook_endpoints WHERE id = 1", [])
+        .unwrap();
+    let attempt = Attempt {
+        at: 1_000,
+        status: Some(200),
+        error: None,
+        response: Some("ok".into()),
+        latency_ms: 5,
+    };
+    assert!(!record_attempt(&conn, 1, &attempt, "delivered", 1_000, 1_000).unwrap());
+    assert!(record_attempt(&conn, 2, &attempt, "delivered", 1_000, 1_000).unwrap());
+    assert_eq!(ids(&conn, "webhook_attempts"), [1]);
+    assert_eq!(attempts(&conn, 2).unwrap().len(), 1);
+}
