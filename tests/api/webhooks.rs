@@ -22,6 +22,7 @@ mod connections;
 #[cfg(target_os = "linux")]
 mod priority;
 mod removal;
+mod sharing;
 mod upkeep;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);
