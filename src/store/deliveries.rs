@@ -171,35 +171,50 @@ impl std::fmt::Debug for Claimed {
     }
 }
 
+/// The sending side's say in a claim: how many of an endpoint's due deliveries it may take,
+/// and whether one more may go. The rules (how many attempts at once, to which endpoints) are
+/// the senders' (`webhooks::allocation`); the store only asks.
+pub trait Admission {
+    /// At most how many of `endpoint`'s due deliveries the claim may take (0: none).
+    /// `failing`: every attempt at it has failed since some time (its `failing_since`).
+    /// Asked once per enabled endpoint, before any `admit`.
+    fn room(&mut self, endpoint: EndpointId, failing: bool) -> usize;
+    /// Whether to take one more due delivery of `endpoint`, within its room; asked in the
+    /// order the deliveries fell due, and the delivery is taken when true.
+    fn admit(&mut self, endpoint: EndpointId) -> bool;
+}
+
 /// Claims up to `limit` due deliveries of enabled endpoints for sending until `lease_until`,
-/// at most `per_endpoint` per endpoint counting `busy` (deliveries already in flight there).
-/// The flag is true when a limit may have left due deliveries unclaimed: the next claim is
-/// worth making as soon as a sender is free.
+/// as many of each endpoint's as `admission` allows. The flag is true when a limit may have
+/// left due deliveries unclaimed: the next claim is worth making as soon as a sender is free.
 pub fn claim(
     conn: &Connection,
     now: i64,
     lease_until: i64,
     limit: usize,
-    per_endpoint: usize,
-    busy: &std::collections::HashMap<EndpointId, usize>,
+    admission: &mut impl Admission,
 ) -> StoreResult<(Vec<Claimed>, bool)> {
     // The oldest few due deliveries of each enabled endpoint, so a long backlog at one
     // endpoint never hides another endpoint's deliveries. One index range scan per endpoint
     // and status (see V6 and V10): the cost does not grow with the backlog.
-    let endpoints: Vec<EndpointId> = conn
-        .prepare_cached("SELECT id FROM webhook_endpoints WHERE enabled = 1")?
-        .query_map([], |r| r.get(0))?
+    let endpoints: Vec<(EndpointId, bool)> = conn
+        .prepare_cached(
+            "SELECT id, failing_since IS NOT NULL FROM webhook_endpoints WHERE enabled = 1",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut rows: Vec<(i64, Claimed)> = Vec::new();
+    let mut rooms: std::collections::HashMap<EndpointId, usize> = Default::default();
     let mut capped = false;
-    for endpoint in endpoints {
-        let room = per_endpoint.saturating_sub(busy.get(&endpoint).copied().unwrap_or(0));
+    for (endpoint, failing) in endpoints {
+        let room = admission.room(endpoint, failing);
         if room == 0 {
             // Whether anything of it is due is not looked up: the worker then claims again at
             // a sender's poke or its next tick, which costs less than looking.
             capped = true;
             continue;
         }
+        rooms.insert(endpoint, room);
         // The LIMIT is a literal (one statement per size): SQLite plans with a bound LIMIT's
         // value and so would prepare the statement again at every claim.
         let mut stmt = conn.prepare_cached(&claim_sql(room))?;
@@ -227,23 +242,21 @@ pub fn claim(
         }
     }
     rows.sort_by_key(|(due, c)| (*due, c.id));
-    let rows = rows.into_iter().map(|(_, c)| c);
-    let mut taken: std::collections::HashMap<EndpointId, usize> = busy.clone();
     let mut out = Vec::new();
     // The lease leaves `updated_at` alone: the attempt's outcome stamps it anyway.
     let mut lease =
         conn.prepare_cached("UPDATE webhook_deliveries SET lease_until = ?2 WHERE id = ?1")?;
-    for c in rows {
+    for (_, c) in rows {
         if out.len() >= limit {
             capped = true;
             break;
         }
-        let n = taken.entry(c.endpoint_id).or_default();
-        if *n >= per_endpoint {
+        let room = rooms.entry(c.endpoint_id).or_default();
+        if *room == 0 || !admission.admit(c.endpoint_id) {
             capped = true;
             continue;
         }
-        *n += 1;
+        *room -= 1;
         lease.execute(params![c.id, lease_until])?;
         out.push(c);
     }
@@ -309,7 +322,9 @@ pub struct Attempt {
 }
 
 /// Records an attempt and the delivery's new state: `status` (`delivered`, `failed`, `dead`
-/// or `paused`) and, for `failed`, when to try again.
+/// or `paused`) and, for `failed`, when to try again. False, and nothing written, when the
+/// delivery is gone: its endpoint was removed while the attempt was in flight, and the
+/// attempt has nothing left to belong to.
 pub fn record_attempt(
     conn: &Connection,
     id: i64,
@@ -317,8 +332,8 @@ pub fn record_attempt(
     status: &str,
     next_attempt_at: i64,
     now: i64,
-) -> StoreResult<()> {
-    conn.prepare_cached(
+) -> StoreResult<bool> {
+    let updated = conn.prepare_cached(
         "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, \
            lease_until = NULL, last_status = ?4, last_error = ?5, last_response = ?6, \
            last_latency_ms = ?7, updated_at = ?8 WHERE id = ?1",
@@ -333,6 +348,9 @@ pub fn record_attempt(
         attempt.latency_ms,
         now
     ])?;
+    if updated == 0 {
+        return Ok(false);
+    }
     conn.prepare_cached(
         "INSERT INTO webhook_attempts (delivery_id, attempted_at, status, error, latency_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -344,7 +362,7 @@ pub fn record_attempt(
         attempt.error,
         attempt.latency_ms
     ])?;
-    Ok(())
+    Ok(true)
 }
 
 /// One recorded attempt of a delivery.

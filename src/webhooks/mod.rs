@@ -1,8 +1,9 @@
 //! Webhooks: events queued in the same transaction as the change they report (the outbox),
-//! and their delivery: a worker thread, a pool of senders, signing, retries, the outbound
-//! address policy, and the outbox's upkeep.
+//! and their delivery: a worker thread, a pool of senders shared among the endpoints,
+//! signing, retries, the outbound address policy, and the outbox's upkeep.
 
 pub mod address_policy;
+mod allocation;
 pub mod events;
 mod outcome;
 pub mod pool;
@@ -39,7 +40,8 @@ pub struct WebhookSettings {
     /// Sender threads at the server's priority; a quarter as many more, at the lowest, take
     /// the attempts claimed while API writes crowd the writer (see `pool`).
     pub senders: usize,
-    /// Attempts in flight at once to one endpoint (the yielding senders take one at a time).
+    /// Attempts in flight at once to one endpoint that answers promptly (the yielding senders
+    /// take one at a time); a slow or failing one gets one at a time (see `allocation`).
     pub per_endpoint: usize,
     /// Delivered, dead and long-paused deliveries are pruned after this.
     pub retention: Duration,

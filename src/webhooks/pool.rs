@@ -21,13 +21,14 @@
 //! thread, it shares the allocator's (for a few instructions at a time) and, when it logs an
 //! error (or a debug line, when those are on), the log's buffer.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::allocation::{Allocation, Plan};
 use super::sender::{Sender, Sent};
 use super::worker::Notifier;
 use super::{WebhookSettings, outcome, priority};
@@ -39,10 +40,10 @@ use crate::store::deliveries::Claimed;
 /// released at the next start, so they are sent again then).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// Attempts in flight at once to one endpoint in the yielding lane (the steady lane takes
-/// `WebhookSettings::per_endpoint`). Under a burst of creates on one core, one attempt at a
-/// time against four gave as many creates a second and as short a p99 (3 A/B pairs); the
-/// backlog goes out after the burst either way. A slow receiver, whose attempts wait on the
+/// Attempts in flight at once to one trusted endpoint in the yielding lane (the steady lane
+/// takes `WebhookSettings::per_endpoint`; see `allocation`). Under a burst of creates on one
+/// core, one attempt at a time against four gave as many creates a second and as short a p99
+/// (3 A/B pairs); the backlog goes out after the burst either way. A slow receiver, whose attempts wait on the
 /// network at any priority, then holds one of the lane's threads, not all.
 const YIELDING_PER_ENDPOINT: usize = 1;
 
@@ -61,21 +62,18 @@ pub struct Attempts {
     pub yielding: AtomicU64,
 }
 
-/// Attempts in flight, per endpoint, across both lanes.
-type Busy = Arc<Mutex<HashMap<EndpointId, usize>>>;
-
 /// An attempt's outcome, to be recorded.
 type Outcome = (Claimed, Sent);
 
-/// The two lanes of senders, the attempts in flight per endpoint, and the yielding lane's
-/// outcomes on their way to the writer.
+/// The two lanes of senders, the endpoints' share of them (`allocation`), and the yielding
+/// lane's outcomes on their way to the writer.
 pub(super) struct Pool {
     steady: Lane,
     yielding: Lane,
     /// The yielding lane's threads that did lower themselves (on Linux, when the seccomp
     /// filter allows it): without one, that lane would not yield.
     lowered: Arc<AtomicUsize>,
-    busy: Busy,
+    allocation: Arc<Allocation>,
     relayed: Arc<Mutex<Vec<Outcome>>>,
     store: Store,
     settings: Arc<WebhookSettings>,
@@ -83,7 +81,7 @@ pub(super) struct Pool {
 
 /// Which lane takes a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Steady,
     Yielding,
 }
@@ -97,10 +95,11 @@ struct Lane {
 /// Where the next claim goes, and its limits.
 pub(super) struct Claim<'p> {
     lane: &'p Lane,
+    kind: Kind,
     /// Senders of the lane free to take an attempt.
     pub free: usize,
-    /// Attempts in flight at once to one endpoint.
-    pub per_endpoint: usize,
+    /// Attempts in flight at once to one trusted endpoint.
+    per_endpoint: usize,
 }
 
 /// The yielding lane's threads for `senders` steady ones: a quarter, at least one.
@@ -128,7 +127,7 @@ impl Pool {
         notifier: &Arc<Notifier>,
         attempts: &Arc<Attempts>,
     ) -> Pool {
-        let busy: Busy = Arc::default();
+        let allocation = Arc::new(Allocation::new(settings.timeout));
         let relayed: Arc<Mutex<Vec<Outcome>>> = Arc::default();
         let lowered = Arc::new(AtomicUsize::new(0));
         let sender = Arc::new(Sender::new(settings));
@@ -139,7 +138,7 @@ impl Pool {
             for i in 0..size {
                 let (store, settings, notifier) =
                     (store.clone(), settings.clone(), notifier.clone());
-                let (jobs, busy, sender) = (jobs.clone(), busy.clone(), sender.clone());
+                let (jobs, allocation, sender) = (jobs.clone(), allocation.clone(), sender.clone());
                 let (lowered, attempts) = (lowered.clone(), attempts.clone());
                 let relayed = relayed.clone();
                 // The kernel keeps 15 bytes of a name: `webhook-yield-1` for the tenth on.
@@ -162,7 +161,7 @@ impl Pool {
                         settings: &settings,
                         notifier: &notifier,
                         jobs: &jobs,
-                        busy: &busy,
+                        allocation: &allocation,
                         sender: &sender,
                         made,
                         relay,
@@ -181,7 +180,7 @@ impl Pool {
             steady: start_lane(Kind::Steady, steady_size),
             yielding: start_lane(Kind::Yielding, yielding_senders(steady_size)),
             lowered,
-            busy,
+            allocation,
             relayed,
             store: store.clone(),
             settings: settings.clone(),
@@ -215,23 +214,21 @@ impl Pool {
         };
         Claim {
             lane,
+            kind,
             free: lane.threads.len().saturating_sub(lane.jobs.in_flight()),
             per_endpoint,
         }
     }
 
-    /// The attempts in flight, per endpoint, at this moment.
-    pub(super) fn busy(&self) -> HashMap<EndpointId, usize> {
-        self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// How much of each endpoint's due deliveries the claim may take, at this moment.
+    pub(super) fn plan(&self, claim: &Claim<'_>) -> Plan {
+        self.allocation
+            .plan(claim.kind, claim.lane.threads.len(), claim.per_endpoint)
     }
 
-    /// Hands what a claim took to its lane's senders.
-    pub(super) fn hand_over(&self, claim: &Claim<'_>, batch: Vec<Claimed>) {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        for c in &batch {
-            *busy.entry(c.endpoint_id).or_default() += 1;
-        }
-        drop(busy);
+    /// Hands what a claim made with `plan` took to its lane's senders.
+    pub(super) fn hand_over(&self, claim: &Claim<'_>, batch: Vec<Claimed>, plan: &Plan) {
+        self.allocation.started(claim.kind, &batch, plan);
         for c in batch {
             claim.lane.jobs.push(c);
         }
@@ -328,7 +325,7 @@ struct SenderCtx<'a> {
     settings: &'a Arc<WebhookSettings>,
     notifier: &'a Notifier,
     jobs: &'a Jobs,
-    busy: &'a Busy,
+    allocation: &'a Allocation,
     sender: &'a Sender,
     /// Its lane's count of attempts.
     made: &'a AtomicU64,
@@ -344,6 +341,7 @@ impl SenderCtx<'_> {
             let _slot = Slot {
                 ctx: self,
                 endpoint: c.endpoint_id,
+                delivery: c.id,
             };
             let id = c.id;
             // A panic ends the attempt, not the thread: a lane that lost its threads would
@@ -358,6 +356,8 @@ impl SenderCtx<'_> {
     fn attempt(&self, c: Claimed) {
         let sent = self.sender.send(&c);
         self.made.fetch_add(1, Ordering::Relaxed);
+        let took = Duration::from_millis(u64::try_from(sent.attempt.latency_ms).unwrap_or(0));
+        self.allocation.judge(c.endpoint_id, sent.succeeded(), took);
         tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
             latency_ms = sent.attempt.latency_ms, "webhook attempt");
         // The outcome is queued, not waited for: the worker's next claim, queued after it,
@@ -395,18 +395,12 @@ fn record(store: &Store, settings: &Arc<WebhookSettings>, c: Claimed, sent: Sent
 struct Slot<'a, 'c> {
     ctx: &'a SenderCtx<'c>,
     endpoint: EndpointId,
+    delivery: i64,
 }
 
 impl Drop for Slot<'_, '_> {
     fn drop(&mut self) {
-        let mut busy = self.ctx.busy.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = busy.get_mut(&self.endpoint) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                busy.remove(&self.endpoint);
-            }
-        }
-        drop(busy);
+        self.ctx.allocation.done(self.endpoint, self.delivery);
         self.ctx.jobs.done();
         self.ctx.notifier.notify();
     }

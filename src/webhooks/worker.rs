@@ -139,9 +139,9 @@ fn next_wait(store: &Store, settings: &WebhookSettings) -> Duration {
     }
 }
 
-/// Claims what the free senders of the lane the writer's state picks can take, and hands it
-/// to them; true when a limit (free senders, or an endpoint's deliveries in flight) may have
-/// left due deliveries unclaimed.
+/// Claims what the free senders of the lane the writer's state picks can take, as the
+/// endpoints' standing allows (`allocation`), and hands it to them; true when a limit (free
+/// senders, or an endpoint's share of them) may have left due deliveries unclaimed.
 fn claim(
     store: &Store,
     settings: &WebhookSettings,
@@ -152,18 +152,19 @@ fn claim(
     if next.free == 0 {
         return Ok(true);
     }
-    let (free, per_endpoint, busy) = (next.free, next.per_endpoint, pool.busy());
+    let (free, mut plan) = (next.free, pool.plan(&next));
     let lease_ms = lease.as_millis() as i64;
     // Sent as soon as leased, without waiting for the lease's commit (see
     // `Writer::write_uncommitted`): a refill of the senders would otherwise wait for the disk,
     // which bounded the draining of a backlog. The lease keeps this process from claiming the
     // delivery twice (the claim runs on the writer, after every queued outcome) and tells the
     // CLI it is being sent; a restart voids leases anyway, and sending is at least once.
-    let (batch, capped) = store.writer().write_uncommitted(move |c| {
+    let (batch, capped, plan) = store.writer().write_uncommitted(move |c| {
         let now = clock::now_ms();
-        deliveries::claim(c, now, now + lease_ms, free, per_endpoint, &busy)
+        let (batch, capped) = deliveries::claim(c, now, now + lease_ms, free, &mut plan)?;
+        Ok::<_, StoreError>((batch, capped, plan))
     })?;
-    pool.hand_over(&next, batch);
+    pool.hand_over(&next, batch, &plan);
     Ok(capped)
 }
 

@@ -21,6 +21,8 @@ mod address_policy;
 mod connections;
 #[cfg(target_os = "linux")]
 mod priority;
+mod removal;
+mod sharing;
 mod upkeep;
 
 pub(crate) const WAIT: Duration = Duration::from_secs(15);

@@ -249,12 +249,31 @@ fn a_row_stamped_in_the_future_does_not_stop_the_prune() {
     assert_eq!(ids(&conn, "webhook_deliveries"), [2, 4]);
 }
 
+/// The admission the worker had before endpoints' standing counted: `per_endpoint` at once
+/// to every endpoint, counting `busy` (attempts in flight there).
+struct PerEndpoint<'a> {
+    per_endpoint: usize,
+    busy: &'a std::collections::HashMap<EndpointId, usize>,
+}
+
+impl Admission for PerEndpoint<'_> {
+    fn room(&mut self, endpoint: EndpointId, _failing: bool) -> usize {
+        let busy = self.busy.get(&endpoint).copied().unwrap_or(0);
+        self.per_endpoint.saturating_sub(busy)
+    }
+
+    fn admit(&mut self, _endpoint: EndpointId) -> bool {
+        true
+    }
+}
+
 #[test]
 fn a_claim_says_when_a_limit_left_due_deliveries_behind() {
     let conn = outbox();
     let none = std::collections::HashMap::new();
     let claim_ids = |limit, per_endpoint, busy: &std::collections::HashMap<EndpointId, usize>| {
-        let (taken, capped) = claim(&conn, 1_000, 9_000, limit, per_endpoint, busy).unwrap();
+        let mut admission = PerEndpoint { per_endpoint, busy };
+        let (taken, capped) = claim(&conn, 1_000, 9_000, limit, &mut admission).unwrap();
         (taken.iter().map(|c| c.id).collect::<Vec<_>>(), capped)
     };
     assert_eq!(claim_ids(8, 4, &none), (vec![], false), "nothing due");
@@ -276,4 +295,77 @@ fn a_claim_says_when_a_limit_left_due_deliveries_behind() {
     let busy = std::collections::HashMap::from([(EndpointId(1), 2)]);
     assert_eq!(claim_ids(8, 2, &busy), (vec![], true));
     assert_eq!(claim_ids(8, 5, &busy), (vec![1, 2, 3], false));
+}
+
+/// The admission is asked about each enabled endpoint once, with whether it is failing, and
+/// about its due deliveries in the order they fell due, across endpoints; one it refuses is
+/// left for a later claim, and the claim says so.
+#[test]
+fn a_claim_takes_what_the_admission_admits_in_the_order_deliveries_fell_due() {
+    struct Script {
+        asked: Vec<(EndpointId, bool)>,
+        admitted: Vec<EndpointId>,
+        refuse: EndpointId,
+    }
+    impl Admission for Script {
+        fn room(&mut self, endpoint: EndpointId, failing: bool) -> usize {
+            self.asked.push((endpoint, failing));
+            4
+        }
+        fn admit(&mut self, endpoint: EndpointId) -> bool {
+            self.admitted.push(endpoint);
+            endpoint != self.refuse
+        }
+    }
+    let conn = outbox();
+    conn.execute_batch(
+        "INSERT INTO webhook_endpoints (id, account_id, url, events, secret, enabled, \
+           failing_since, created_at, updated_at) \
+           VALUES (3, 77, 'http://c.example', '[\"*\"]', 's', 1, 50, 0, 0);",
+    )
+    .unwrap();
+    add(&conn, 3, "failed", 100, None); // 1
+    add(&conn, 1, "pending", 200, None); // 2
+    add(&conn, 3, "pending", 300, None); // 3
+    add(&conn, 1, "pending", 400, None); // 4
+    let mut script = Script {
+        asked: Vec::new(),
+        admitted: Vec::new(),
+        refuse: EndpointId(3),
+    };
+    let (taken, capped) = claim(&conn, 1_000, 9_000, 8, &mut script).unwrap();
+    script.asked.sort();
+    assert_eq!(
+        script.asked,
+        [(EndpointId(1), false), (EndpointId(3), true)],
+        "enabled endpoints only"
+    );
+    let order = [3, 1, 3, 1].map(EndpointId);
+    assert_eq!(script.admitted, order);
+    assert_eq!(taken.iter().map(|c| c.id).collect::<Vec<_>>(), [2, 4]);
+    assert!(capped, "endpoint 3's deliveries wait");
+}
+
+/// `webhook remove` while an attempt to the endpoint is in flight takes its deliveries with
+/// it (ON DELETE CASCADE): the attempt's outcome then has nothing to belong to, which is no
+/// error. A delivery still there gets its attempt recorded.
+#[test]
+fn an_attempt_whose_delivery_was_removed_records_nothing_and_is_no_error() {
+    let conn = outbox();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    add(&conn, 1, "pending", 100, Some(9_000)); // 1: in flight when its endpoint goes
+    add(&conn, 2, "pending", 100, Some(9_000)); // 2: its endpoint stays
+    conn.execute("DELETE FROM webhook_endpoints WHERE id = 1", [])
+        .unwrap();
+    let attempt = Attempt {
+        at: 1_000,
+        status: Some(200),
+        error: None,
+        response: Some("ok".into()),
+        latency_ms: 5,
+    };
+    assert!(!record_attempt(&conn, 1, &attempt, "delivered", 1_000, 1_000).unwrap());
+    assert!(record_attempt(&conn, 2, &attempt, "delivered", 1_000, 1_000).unwrap());
+    assert_eq!(ids(&conn, "webhook_attempts"), [1]);
+    assert_eq!(attempts(&conn, 2).unwrap().len(), 1);
 }
