@@ -1,35 +1,45 @@
 //! How the senders are shared among endpoints, so that slow or failing ones cannot take them
 //! all (CONTRACT.md: "a slow or dead endpoint does not hold up the others").
 //!
-//! An endpoint that answers promptly is *trusted*: up to `per_endpoint` attempts at once, so a
-//! burst to it still goes out four at a time. Every other endpoint gets one attempt at a time:
-//! a *guarded* one (its last attempt failed, timed out or took longer than `slow`, or one in
-//! flight has already run longer than that), and a *new* one (none of its attempts has ended
-//! in this process yet; if the database says it has been failing, it starts guarded, so a
-//! restart does not hand a dead endpoint four senders again). In each lane, guarded endpoints
-//! together hold at most half of the senders, and guarded and new ones together three
-//! quarters. Whatever the others do, trusted endpoints find a quarter of the senders free,
-//! and they and new ones half. One prompt answer makes an endpoint trusted again.
+//! An endpoint whose last attempt was answered 2xx is *trusted*: up to `per_endpoint`
+//! attempts at once, so a burst to it still goes out four at a time, however long the
+//! receiver takes to answer. Every other endpoint gets one attempt at a time: a *guarded* one
+//! (its last attempt failed or timed out), and a *new* one (none of its attempts has ended in
+//! this process yet; if the database says it has been failing, it starts guarded, so a
+//! restart does not hand a dead endpoint four senders again). An attempt in flight longer than
+//! `slow` is *hanging*: its endpoint counts as guarded until it ends, and a trusted endpoint
+//! with a hanging attempt gets one more at a time beside it, not four, so that one stuck
+//! request neither stalls the rest of its events nor takes more senders.
+//!
+//! In each lane:
+//! - guarded endpoints together hold at most half of the senders, and guarded and new ones
+//!   together three quarters;
+//! - the attempts of trusted endpoints beyond one each (their bursts) hold at most half.
+//!
+//! So whatever the others do, a trusted endpoint finds a sender free for its next attempt
+//! unless as many trusted endpoints as a quarter of the lane all hang at once; and a new
+//! healthy endpoint finds one unless new and guarded ones together fill three quarters.
 //!
 //! Why. With four attempts at once for every endpoint, four endpoints that accepted
 //! connections and never answered held all sixteen senders until the timeout, and twenty of
 //! them put a timeout between each of a healthy endpoint's events. An attempt that hangs
 //! cannot be taken back: the only defence is not to hand it the sender in the first place.
-//! So more than one attempt at a time is earned by prompt answers, and the endpoints not
-//! known to answer promptly share a bounded part of the pool. A business with a few
-//! endpoints never meets the shared bounds (each untrusted endpoint holds one sender); for
-//! it the rule is "a slow or failing endpoint gets one attempt at a time". An integrator's
-//! fifty, a score of them down, keep at least half of the senders for the others.
+//! So more than one attempt at a time is earned by answers, and the endpoints not known to
+//! answer share a bounded part of the pool, as do the bursts of those that do. A business with
+//! a few endpoints never meets the shared bounds; for it the rule is "a failing endpoint gets
+//! one attempt at a time". An integrator's fifty, a score of them down, keep at least half of
+//! the senders for the others.
 //!
 //! Slow is a quarter of the attempt timeout: the operator's own measure of patience, well
 //! above a receiver's usual answer (milliseconds), and reached early enough that an endpoint
-//! that starts hanging is known for it long before its attempts time out.
+//! that starts hanging is known for it long before its attempts time out. It is counted from
+//! the moment a sender starts the attempt, not from the claim: an attempt queued behind
+//! others in its lane, or a sender at the lowest CPU priority waiting for the core, is not a
+//! receiver's slowness.
 //!
 //! What it cannot do: tell endpoints apart before any attempt of theirs has ended. New
 //! endpoints that hang all at once take three quarters of the senders for one timeout, and
-//! a new healthy endpoint queued behind them waits that long. And an endpoint trusted until
-//! the moment it hangs keeps the attempts it already had in flight (up to `per_endpoint`)
-//! until they time out; it gets no more.
+//! a new healthy endpoint queued behind them waits that long.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -42,20 +52,19 @@ use crate::store::deliveries::{Admission, Claimed};
 /// An endpoint's standing at a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Standing {
-    /// Its last attempt was a 2xx within `slow`, and none in flight has run longer.
+    /// Its last attempt was answered 2xx, and none in flight has run longer than `slow`.
     Trusted,
     /// None of its attempts has ended in this process, and the database does not say it fails.
     New,
-    /// Slow or failing.
+    /// Failing, or with an attempt hanging.
     Guarded,
 }
 
 /// What the senders know of one endpoint.
 #[derive(Debug, Default)]
 struct Endpoint {
-    /// Whether its last finished attempt was prompt (a 2xx within `slow`); `None` until one
-    /// finished.
-    prompt: Option<bool>,
+    /// Whether its last finished attempt was answered 2xx; `None` until one finished.
+    answered: Option<bool>,
     /// Its attempts in flight.
     flights: Vec<Flight>,
 }
@@ -65,6 +74,7 @@ struct Endpoint {
 struct Flight {
     delivery: i64,
     lane: Kind,
+    /// When its sender started it (until then, when the claim handed it over).
     since: Instant,
 }
 
@@ -103,16 +113,19 @@ impl Allocation {
             decided: HashMap::new(),
             guarded: 0,
             untrusted: 0,
+            bursts: 0,
             guarded_cap: (size / 2).max(1),
             untrusted_cap: (size * 3 / 4).max(1),
+            bursts_cap: size / 2,
         };
         for (&id, e) in self.lock().iter() {
             let hanging = e
                 .flights
                 .iter()
-                .any(|f| now.saturating_duration_since(f.since) > self.slow);
-            let standing = match e.prompt {
-                _ if hanging => Some(Standing::Guarded),
+                .filter(|f| now.saturating_duration_since(f.since) > self.slow)
+                .count();
+            let standing = match e.answered {
+                _ if hanging > 0 => Some(Standing::Guarded),
                 Some(true) => Some(Standing::Trusted),
                 Some(false) => Some(Standing::Guarded),
                 // New, unless the database says otherwise (see `Plan::room`).
@@ -120,7 +133,7 @@ impl Allocation {
             };
             let in_lane = e.flights.iter().filter(|f| f.lane == lane).count();
             match standing {
-                Some(Standing::Trusted) => {}
+                Some(Standing::Trusted) => plan.bursts += in_lane.saturating_sub(1),
                 Some(Standing::Guarded) => {
                     plan.guarded += in_lane;
                     plan.untrusted += in_lane;
@@ -128,11 +141,17 @@ impl Allocation {
                 Some(Standing::New) | None => plan.untrusted += in_lane,
             }
             let in_flight = e.flights.len();
+            // A trusted endpoint with an attempt hanging: one more at a time beside those.
+            let at_once = match (standing, e.answered) {
+                (Some(Standing::Trusted), _) => plan.per_endpoint,
+                (_, Some(true)) => 1 + hanging,
+                _ => 1,
+            };
             plan.known.insert(
                 id,
                 Known {
                     standing,
-                    in_flight,
+                    room: at_once.saturating_sub(in_flight),
                     in_lane,
                 },
             );
@@ -159,16 +178,29 @@ impl Allocation {
         endpoints.retain(|id, e| !e.flights.is_empty() || plan.decided.contains_key(id));
     }
 
-    /// Notes how an attempt at `endpoint` ended: answered 2xx or not, after `took`.
-    pub(super) fn judge(&self, endpoint: EndpointId, succeeded: bool, took: Duration) {
-        let prompt = succeeded && took <= self.slow;
-        self.lock().entry(endpoint).or_default().prompt = Some(prompt);
+    /// A sender starts the attempt at `delivery`: its time in flight counts from now.
+    pub(super) fn begun(&self, endpoint: EndpointId, delivery: i64) {
+        if let Some(f) = self
+            .lock()
+            .get_mut(&endpoint)
+            .and_then(|e| e.flights.iter_mut().find(|f| f.delivery == delivery))
+        {
+            f.since = Instant::now();
+        }
+    }
+
+    /// Notes how an attempt at `endpoint` ended: answered 2xx or not.
+    pub(super) fn judge(&self, endpoint: EndpointId, succeeded: bool) {
+        self.lock().entry(endpoint).or_default().answered = Some(succeeded);
     }
 
     /// An attempt at `delivery` is over, however it ended.
     pub(super) fn done(&self, endpoint: EndpointId, delivery: i64) {
-        if let Some(e) = self.lock().get_mut(&endpoint) {
-            e.flights.retain(|f| f.delivery != delivery);
+        if let Some(e) = self.lock().get_mut(&endpoint)
+            && let Some(i) = e.flights.iter().position(|f| f.delivery == delivery)
+        {
+            // One flight: the same delivery could be in flight twice (a lease that ran out).
+            e.flights.swap_remove(i);
         }
     }
 }
@@ -178,9 +210,9 @@ impl Allocation {
 struct Known {
     /// `None`: new, unless the database says it is failing.
     standing: Option<Standing>,
-    /// Its attempts in flight, in both lanes.
-    in_flight: usize,
-    /// Those in the claim's lane.
+    /// Attempts it may be given beside those in flight (in both lanes).
+    room: usize,
+    /// Its attempts in flight in the claim's lane, and those the claim gave it.
     in_lane: usize,
 }
 
@@ -195,8 +227,11 @@ pub(super) struct Plan {
     guarded: usize,
     /// The same for guarded and new endpoints.
     untrusted: usize,
+    /// Attempts of trusted endpoints in the lane beyond one each.
+    bursts: usize,
     guarded_cap: usize,
     untrusted_cap: usize,
+    bursts_cap: usize,
 }
 
 impl Admission for Plan {
@@ -212,26 +247,41 @@ impl Admission for Plan {
             None => Standing::New,
         };
         self.decided.insert(endpoint, standing);
-        let at_once = match standing {
-            Standing::Trusted => self.per_endpoint,
-            Standing::New | Standing::Guarded => 1,
-        };
-        at_once.saturating_sub(known.map_or(0, |k| k.in_flight))
+        known.map_or(1, |k| k.room)
     }
 
     fn admit(&mut self, endpoint: EndpointId) -> bool {
         let standing = self.decided.get(&endpoint).copied();
         let untrusted_room = self.untrusted < self.untrusted_cap;
         let admitted = match standing.unwrap_or(Standing::Guarded) {
-            Standing::Trusted => return true,
+            Standing::Trusted => {
+                let first = self.known.get(&endpoint).is_none_or(|k| k.in_lane == 0);
+                first || self.bursts < self.bursts_cap
+            }
             Standing::New => untrusted_room,
             Standing::Guarded => untrusted_room && self.guarded < self.guarded_cap,
         };
         if admitted {
-            self.untrusted += 1;
-            if standing != Some(Standing::New) {
-                self.guarded += 1;
+            match standing.unwrap_or(Standing::Guarded) {
+                Standing::Trusted => {
+                    if self.known.get(&endpoint).is_some_and(|k| k.in_lane > 0) {
+                        self.bursts += 1;
+                    }
+                }
+                Standing::New => self.untrusted += 1,
+                Standing::Guarded => {
+                    self.untrusted += 1;
+                    self.guarded += 1;
+                }
             }
+            self.known
+                .entry(endpoint)
+                .or_insert(Known {
+                    standing,
+                    room: 0,
+                    in_lane: 0,
+                })
+                .in_lane += 1;
         }
         admitted
     }

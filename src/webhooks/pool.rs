@@ -17,7 +17,7 @@
 //! does not queue its outcomes on the writer itself (queuing one can wake the writer, under
 //! the lock of the writer's queue); it leaves them to the worker (`Pool::record_relayed`), and
 //! wakes the worker without a lock (`Notifier`). The locks it does take, its lane's queue and
-//! the endpoints' counts, it shares with the worker and the other senders only; with every
+//! the endpoints' attempts in flight (`allocation`), it shares with the worker and the other senders only; with every
 //! thread, it shares the allocator's (for a few instructions at a time) and, when it logs an
 //! error (or a debug line, when those are on), the log's buffer.
 
@@ -43,8 +43,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Attempts in flight at once to one trusted endpoint in the yielding lane (the steady lane
 /// takes `WebhookSettings::per_endpoint`; see `allocation`). Under a burst of creates on one
 /// core, one attempt at a time against four gave as many creates a second and as short a p99
-/// (3 A/B pairs); the backlog goes out after the burst either way. A slow receiver, whose attempts wait on the
-/// network at any priority, then holds one of the lane's threads, not all.
+/// (3 A/B pairs); the backlog goes out after the burst either way. A slow receiver, whose
+/// attempts wait on the network at any priority, then holds one of the lane's threads, not all.
 const YIELDING_PER_ENDPOINT: usize = 1;
 
 /// How long a crowd may keep the attempts in the yielding lane. One that lasts longer is no
@@ -354,10 +354,10 @@ impl SenderCtx<'_> {
     }
 
     fn attempt(&self, c: Claimed) {
+        self.allocation.begun(c.endpoint_id, c.id);
         let sent = self.sender.send(&c);
         self.made.fetch_add(1, Ordering::Relaxed);
-        let took = Duration::from_millis(u64::try_from(sent.attempt.latency_ms).unwrap_or(0));
-        self.allocation.judge(c.endpoint_id, sent.succeeded(), took);
+        self.allocation.judge(c.endpoint_id, sent.succeeded());
         tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
             latency_ms = sent.attempt.latency_ms, "webhook attempt");
         // The outcome is queued, not waited for: the worker's next claim, queued after it,
