@@ -171,7 +171,10 @@ fn resolve_webhooks(
     serve: &ServeArgs,
     file: &FileConfig,
 ) -> Result<(), String> {
-    w.deny_private = serve.webhook_deny_private || file.webhook_deny_private.unwrap_or(false);
+    // Either way round: the environment or a flag may turn off what the file turned on.
+    if let Some(deny) = serve.webhook_deny_private.or(file.webhook_deny_private) {
+        w.deny_private = deny;
+    }
     if let Some(t) = serve
         .webhook_timeout
         .as_ref()

@@ -161,9 +161,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
     /// Never deliver webhooks to loopback or private addresses (link-local and cloud metadata
-    /// addresses are always refused)
-    #[arg(long, env = "SWITCHBOARD_WEBHOOK_DENY_PRIVATE")]
-    pub webhook_deny_private: bool,
+    /// addresses are always refused); the bare flag means true [default: false]
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_DENY_PRIVATE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub webhook_deny_private: Option<bool>,
     /// Connect and total timeout of one webhook attempt [default: 10s]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT", value_name = "DURATION")]
     pub webhook_timeout: Option<String>,
@@ -184,7 +184,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
     pub webhook_senders: Option<usize>,
     /// Mark the admin session cookie Secure even when the request does not look like HTTPS
-    /// (behind a TLS proxy that sends no X-Forwarded-Proto)
+    /// (behind a TLS proxy that sends no X-Forwarded-Proto); the bare flag means true
+    /// [default: false]
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub secure_cookies: Option<bool>,
     /// How long the audit log keeps a call [default: 90d]

@@ -48,3 +48,66 @@ fn config_show_prints_the_effective_settings_from_every_layer() {
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// Each boolean setting follows flags > env > file > defaults in both directions: the
+/// environment can turn off what the file turned on, and a bare flag means true.
+#[test]
+fn boolean_settings_can_be_turned_off_by_a_higher_layer_as_well_as_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for key in ["webhook_deny_private", "secure_cookies"] {
+        let flag = format!("--{}", key.replace('_', "-"));
+        let env = format!("SWITCHBOARD_{}", key.to_ascii_uppercase());
+        let cases: &[(&str, Option<&str>, &[&str], bool, &str)] = &[
+            ("", None, &[], false, "the default"),
+            ("true", None, &[], true, "the file"),
+            (
+                "true",
+                Some("false"),
+                &[],
+                false,
+                "env false over file true",
+            ),
+            ("false", Some("true"), &[], true, "env true over file false"),
+            (
+                "true",
+                Some("true"),
+                &[&flag, "false"],
+                false,
+                "flag false over env",
+            ),
+            (
+                "",
+                Some("false"),
+                &[&flag],
+                true,
+                "the bare flag means true",
+            ),
+        ];
+        for (file_value, env_value, args, expected, why) in cases {
+            let file = dir.path().join("c.toml");
+            let text = if file_value.is_empty() {
+                String::new()
+            } else {
+                format!("{key} = {file_value}\n")
+            };
+            std::fs::write(&file, text).unwrap();
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "--config",
+                file.to_str().unwrap(),
+                "config",
+                "show",
+                "--json",
+            ])
+            .args(*args)
+            .env_remove(&env);
+            if let Some(v) = env_value {
+                cmd.env(&env, v);
+            }
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "{key}, {why}: {}", stderr(&out));
+            let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(shown[key], *expected, "{key}: {why}");
+        }
+    }
+}
