@@ -130,7 +130,8 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "SWITCHBOARD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Peers whose X-Forwarded-For is believed (repeatable; CIDR or address)
+    /// Peers whose X-Forwarded-For is believed (repeatable; CIDR or address; an empty value
+    /// means none)
     #[arg(
         long,
         env = "SWITCHBOARD_TRUSTED_PROXY",
@@ -138,7 +139,7 @@ pub struct ServeArgs {
         value_name = "CIDR"
     )]
     pub trusted_proxy: Option<Vec<String>>,
-    /// Callers from here are never rate limited (repeatable)
+    /// Callers from here are never rate limited (repeatable; an empty value means none)
     #[arg(
         long,
         env = "SWITCHBOARD_RATE_LIMIT_EXEMPT",
@@ -146,7 +147,8 @@ pub struct ServeArgs {
         value_name = "CIDR"
     )]
     pub rate_limit_exempt: Option<Vec<String>>,
-    /// Default per-token limits, replacing 20/1s, 200/10s, 1000/1m (repeatable)
+    /// Default per-token limits, replacing 20/1s, 200/10s, 1000/1m (repeatable); an empty
+    /// value means those built-in ones
     #[arg(
         long,
         env = "SWITCHBOARD_DEFAULT_LIMIT",
@@ -167,7 +169,8 @@ pub struct ServeArgs {
     /// Connect and total timeout of one webhook attempt [default: 10s]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT", value_name = "DURATION")]
     pub webhook_timeout: Option<String>,
-    /// Delays between webhook retries, then `dead` [default: 5s,5m,30m,2h,5h,10h,10h]
+    /// Delays between webhook retries, then `dead`; an empty value means the default
+    /// [default: 5s,5m,30m,2h,5h,10h,10h]
     #[arg(
         long,
         env = "SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE",

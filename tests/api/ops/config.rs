@@ -111,3 +111,49 @@ fn boolean_settings_can_be_turned_off_by_a_higher_layer_as_well_as_on() {
         }
     }
 }
+
+/// An empty list in the environment is the empty list, not an error: it clears the file's
+/// list; for the limits and the retry schedule, empty means the built-in ones.
+#[test]
+fn an_empty_list_in_the_environment_clears_the_list_the_file_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "trusted_proxy = [\"10.0.0.0/8\"]\nrate_limit_exempt = [\"192.168.0.0/16\"]\n\
+         default_limit = [\"5/1s\"]\nwebhook_retry_schedule = [\"1m\"]\n",
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)]| {
+        let out = Command::new(BIN)
+            .args(["config", "show", "--json"])
+            .env("SWITCHBOARD_CONFIG", &file)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{env:?}: {}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let from_file = show(&[]);
+    assert_eq!(from_file["trusted_proxy"], json!(["10.0.0.0/8"]));
+    assert_eq!(from_file["default_limit"], json!(["5/1s"]));
+    let builtin = show(&[("SWITCHBOARD_CONFIG", "/dev/null")]);
+    assert_eq!(builtin["trusted_proxy"], json!([]), "no file, no proxies");
+    let cleared = show(&[
+        ("SWITCHBOARD_TRUSTED_PROXY", ""),
+        ("SWITCHBOARD_RATE_LIMIT_EXEMPT", ""),
+        ("SWITCHBOARD_DEFAULT_LIMIT", ""),
+        ("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE", ""),
+    ]);
+    assert_eq!(cleared["trusted_proxy"], json!([]));
+    assert_eq!(cleared["rate_limit_exempt"], json!([]));
+    assert_eq!(cleared["default_limit"], builtin["default_limit"]);
+    assert_eq!(
+        cleared["webhook_retry_schedule"],
+        builtin["webhook_retry_schedule"]
+    );
+    assert_eq!(
+        builtin["default_limit"],
+        json!(["20/1s", "200/10s", "1000/1m"])
+    );
+}
