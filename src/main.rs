@@ -7,12 +7,5 @@ use clap::Parser;
 use switchboard::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    match cli::run(Cli::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            // One line on stderr: the reason, with its causes.
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
-        }
-    }
+    cli::main(Cli::parse())
 }

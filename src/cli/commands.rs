@@ -19,6 +19,17 @@ use crate::model::EndpointId;
 use crate::startup::Application;
 use crate::store::{self, accounts, tokens, users, webhooks};
 
+/// Runs the command and, when it fails, prints why on one line: the process's exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", super::report::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the command; the exit code on success, an error (one line for stderr) otherwise.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::CheckToken { token: t } = &cli.command {
@@ -78,9 +89,9 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn open(settings: &Settings) -> anyhow::Result<Connection> {
-    let mut conn = store::open_connection(&settings.db)
-        .with_context(|| format!("cannot open database {}", settings.db.display()))?;
-    store::migrate(&mut conn).with_context(|| format!("database {}", settings.db.display()))?;
+    let db = || format!("database {}", settings.db.display());
+    let mut conn = store::open_connection(&settings.db).with_context(db)?;
+    store::migrate(&mut conn).with_context(db)?;
     Ok(conn)
 }
 

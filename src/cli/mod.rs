@@ -4,13 +4,14 @@
 mod commands;
 mod ops_cmd;
 mod output;
+mod report;
 mod webhook_cmds;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use commands::run;
+pub use commands::{main, run};
 
 /// Switchboard: a self-hosted developer API for a small business's leads, jobs, invoices and
 /// appointments, protected by scoped API tokens.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
 pub mod deliveries;
+mod file_access;
 pub mod filing;
 pub mod generation;
 pub mod idempotency;
@@ -43,6 +44,10 @@ pub enum StoreError {
     /// No pooled reader connection could be had.
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The database file cannot be opened, for a reason found on the file system (a missing
+    /// or read-only directory, ...): the reason alone, complete.
+    #[error("{0}")]
+    CannotOpen(String),
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -166,15 +171,16 @@ fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
 
 /// Opens a single connection with the house pragmas, creating the file if needed.
 /// `synchronous=FULL`: whoever writes through it (the CLI, the writer) gets durable commits.
+/// A file SQLite cannot open (or cannot put in WAL mode) is explained: see `file_access`.
 pub fn open_connection(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open_with_flags(
+    Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    apply_pragmas(&conn, "FULL")?;
-    Ok(conn)
+    )
+    .and_then(|conn| apply_pragmas(&conn, "FULL").map(|()| conn))
+    .map_err(|e| file_access::explain(path, e))
 }
 
 impl Store {

@@ -598,3 +598,60 @@ fn webhook_remove_takes_the_endpoint_and_its_id_is_never_reused() {
     let next = add();
     assert!(next > newest, "{next} after removing {newest}");
 }
+
+/// A command that cannot start says why on one line, stating each cause once; for a
+/// database path, what is wrong with its directory rather than SQLite's "unable to open".
+#[test]
+fn a_fatal_error_is_one_line_that_states_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nodir");
+    let in_missing = missing.join("x.db");
+    let fine = dir.path().join("fine.db");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let mut cases: Vec<(Vec<&str>, &Path, String)> = vec![
+        (
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            &in_missing,
+            format!("the directory {} does not exist", missing.display()),
+        ),
+        (
+            vec!["account", "list"],
+            &in_missing,
+            format!("the directory {} does not exist", missing.display()),
+        ),
+        // The bind error printed its OS error twice.
+        (
+            vec!["serve", "--listen", &busy],
+            &fine,
+            "already in use".to_owned(),
+        ),
+    ];
+    // Only a user the permission bits bind can meet a read-only directory (not root).
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let in_locked = locked.join("x.db");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::write(locked.join("probe"), "").is_err() {
+        cases.push((
+            vec!["migrate"],
+            &in_locked,
+            format!("the directory {} is not writable", locked.display()),
+        ));
+    }
+    for (args, db, cause) in &cases {
+        let out = run(db, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert_eq!(
+            stderr.matches(cause.as_str()).count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("unable to open"), "{args:?}: {stderr}");
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(taken);
+}

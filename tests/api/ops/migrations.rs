@@ -17,11 +17,14 @@ fn a_database_from_a_newer_version_is_refused_untouched() {
     for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"]] {
         let out = run(&db, args);
         assert!(!out.status.success(), "{args:?}");
-        assert!(
-            stderr(&out).contains("schema version 999, newer than this binary knows"),
-            "{args:?}: {}",
-            stderr(&out)
+        let said = stderr(&out);
+        assert_eq!(
+            said.matches("schema version 999, newer than this binary knows")
+                .count(),
+            1,
+            "{args:?}: said once: {said}"
         );
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
     }
 }
 
