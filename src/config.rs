@@ -39,6 +39,25 @@ struct FileConfig {
     max_db_size: Option<String>,
 }
 
+/// Only the log format of the file, read leniently (other keys, right or wrong, ignored).
+#[derive(Deserialize)]
+struct FileLogFormat {
+    log_format: Option<LogFormat>,
+}
+
+/// The log format to report a failure in, told even when the settings cannot be resolved
+/// (a mistake in the config file must reach a json log as JSON too): the flag or the
+/// environment, else the file's `log_format` if that much of it reads, else pretty.
+pub fn log_format(global: &GlobalArgs) -> LogFormat {
+    global
+        .log_format
+        .or_else(|| {
+            let text = std::fs::read_to_string(global.config.as_ref()?).ok()?;
+            toml::from_str::<FileLogFormat>(&text).ok()?.log_format
+        })
+        .unwrap_or(LogFormat::Pretty)
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {

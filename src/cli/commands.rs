@@ -19,12 +19,14 @@ use crate::model::EndpointId;
 use crate::startup::Application;
 use crate::store::{self, accounts, tokens, users, webhooks};
 
-/// Runs the command and, when it fails, prints why on one line: the process's exit code.
+/// Runs the command and, when it fails, prints why on one line (a JSON object with
+/// `--log-format json`, whatever `RUST_LOG` says): the process's exit code.
 pub fn main(cli: Cli) -> ExitCode {
+    let format = crate::config::log_format(&cli.global);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", super::report::one_line(&e));
+            crate::notice::fatal(format, &super::report::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -655,3 +655,76 @@ fn a_fatal_error_is_one_line_that_states_its_cause_once() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     drop(taken);
 }
+
+/// With `--log-format json` (flag, environment or file), the reason a command could not
+/// start is one JSON object like the other log lines, whatever `RUST_LOG` says.
+#[test]
+fn with_json_logs_a_fatal_error_is_one_json_object_even_with_logging_off() {
+    let app = spawn_app();
+    let dir = tempfile::tempdir().unwrap();
+    let fine = dir.path().join("fine.db");
+    let missing = dir.path().join("nodir/x.db");
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "log_format = \"json\"\nlisten_port = 8080\n").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let serve = ["serve", "--listen", "127.0.0.1:0"];
+    let cases: &[(&Path, Vec<&str>, &[(&str, &str)], &str)] = &[
+        (
+            &missing,
+            [&["--log-format", "json"][..], &serve].concat(),
+            &[],
+            "does not exist",
+        ),
+        (
+            &fine,
+            vec!["serve", "--listen", &busy],
+            &[("SWITCHBOARD_LOG_FORMAT", "json")],
+            "already in use",
+        ),
+        (
+            &fine,
+            vec!["--config", file.to_str().unwrap(), "serve"],
+            &[],
+            "listen_port",
+        ),
+        (
+            &app.db_path,
+            [&["--log-format", "json"][..], &serve].concat(),
+            &[],
+            "a switchboard server is using",
+        ),
+        (
+            &missing,
+            vec!["--log-format", "json", "account", "list"],
+            &[],
+            "does not exist",
+        ),
+    ];
+    for (db, args, env, needle) in cases {
+        let out = Command::new(BIN)
+            .arg("--db")
+            .arg(db)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        let line: Value = serde_json::from_str(&stderr)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON object ({e}): {stderr}"));
+        assert_eq!(line["level"], "ERROR", "{args:?}");
+        assert!(line["timestamp"].is_string() && line["target"].is_string());
+        let message = line["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{args:?}: {message}");
+    }
+    let plain = run(&missing, &["account", "list"]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        stderr.starts_with("error: "),
+        "pretty stays as it was: {stderr}"
+    );
+    drop(taken);
+}
