@@ -728,3 +728,75 @@ fn with_json_logs_a_fatal_error_is_one_json_object_even_with_logging_off() {
     );
     drop(taken);
 }
+
+/// Serves `db` with `args` and `env` until healthy, stops it with SIGTERM, and returns what
+/// it wrote to stderr.
+fn serve_briefly(db: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    assert!(eventually(Duration::from_secs(20), || ureq::get(&url)
+        .call()
+        .is_ok()));
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(wait_for_exit(&mut server.0, Duration::from_secs(60)).success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut log).unwrap();
+    log
+}
+
+/// The first-run setup address is printed once whatever `RUST_LOG` filters out, as a JSON
+/// object with `--log-format json`; once an admin exists it is not printed.
+#[test]
+fn the_setup_address_is_printed_once_even_with_logging_off() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, filter) in [("off", "off"), ("error", "error")] {
+        let db = dir.path().join(format!("{name}.db"));
+        let log = serve_briefly(&db, &[], &[("RUST_LOG", filter)]);
+        assert_eq!(
+            log.matches("/admin/setup?code=").count(),
+            2,
+            "{filter}: {log}"
+        );
+        assert_eq!(log.lines().count(), 1, "{filter}: only the address: {log}");
+        assert!(log.contains(" WARN no admin exists yet"), "{log}");
+    }
+    let db = dir.path().join("json.db");
+    let log = serve_briefly(&db, &["--log-format", "json"], &[("RUST_LOG", "off")]);
+    assert_eq!(log.lines().count(), 1, "{log}");
+    let line: Value = serde_json::from_str(&log).unwrap();
+    assert_eq!(line["level"], "WARN");
+    let url = line["setup_url"].as_str().unwrap();
+    assert!(url.contains("/admin/setup?code="), "{url}");
+    assert!(line["message"].as_str().unwrap().contains(url));
+    run_json(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--role",
+            "admin",
+            "--json",
+        ],
+    );
+    let log = serve_briefly(&db, &[], &[("RUST_LOG", "off")]);
+    assert!(log.is_empty(), "an admin exists: nothing to print: {log}");
+}
