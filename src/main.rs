@@ -3,9 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use switchboard::cli::{self, Cli};
+use switchboard::cli;
 
 fn main() -> ExitCode {
-    cli::main(Cli::parse())
+    match cli::parse_args() {
+        Ok(cli) => cli::main(cli),
+        Err(code) => code,
+    }
 }

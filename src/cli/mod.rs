@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use commands::{main, run};
+pub use report::parse_args;
 
 /// Switchboard: a self-hosted developer API for a small business's leads, jobs, invoices and
 /// appointments, protected by scoped API tokens.

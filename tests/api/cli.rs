@@ -800,3 +800,74 @@ fn the_setup_address_is_printed_once_even_with_logging_off() {
     let log = serve_briefly(&db, &[], &[("RUST_LOG", "off")]);
     assert!(log.is_empty(), "an admin exists: nothing to print: {log}");
 }
+
+/// A usage error is one line on stderr with exit status 2, as any other failure is one
+/// line; `--help` and `--version` still print in full on stdout.
+#[test]
+fn usage_errors_are_one_line_with_status_2_and_help_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("usage.db");
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (
+            &["token", "create", "--user", "a@example.com", "--name", "x"],
+            &[],
+            "the following required arguments were not provided: --scope <SCOPE> \
+             (see switchboard token create --help)",
+        ),
+        (
+            &["token", "update", "x", "--expires-in", "1d", "--no-expiry"],
+            &[],
+            "cannot be used with",
+        ),
+        (&["account", "create", "x", "--plan", "gold"], &[], "gold"),
+        (
+            &["serve"],
+            &[("SWITCHBOARD_WEBHOOK_DENY_PRIVATE", "1")],
+            "'1'",
+        ),
+        (
+            &["migrate", "--bogus"],
+            &[],
+            "unexpected argument '--bogus'",
+        ),
+        (&["token"], &[], "'switchboard token' needs a subcommand"),
+        // Without any argument clap prints the whole help; with --db, its own message.
+        (&[], &[], "'switchboard' "),
+    ];
+    for (args, env, needle) in cases {
+        let out = Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(*args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let bare = Command::new(BIN).output().unwrap();
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "not the whole help: {stderr}");
+    assert!(
+        stderr.contains("'switchboard' needs a subcommand: serve, migrate"),
+        "{stderr}"
+    );
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["token", "create", "--help"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!db.exists(), "a usage error opens no database");
+}
