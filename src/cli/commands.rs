@@ -34,18 +34,17 @@ pub fn main(cli: Cli) -> ExitCode {
 
 /// Runs the command; the exit code on success, an error (one line for stderr) otherwise.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::CheckToken { token: t } = &cli.command {
+    if let Command::CheckToken { token: t, json } = &cli.command {
         // Offline: no settings, no database.
-        return Ok(match token::parse(t.trim()) {
-            Some(p) => {
-                println!("well-formed token, prefix {}", p.prefix);
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("not a well-formed Switchboard token (shape or checksum is wrong)");
-                ExitCode::FAILURE
-            }
-        });
+        let p = token::parse(t.trim()).ok_or_else(|| {
+            anyhow!("not a well-formed Switchboard token (shape or checksum is wrong)")
+        })?;
+        if *json {
+            output::json(&serde_json::json!({ "valid": true, "prefix": p.prefix }))?;
+        } else {
+            println!("well-formed token, prefix {}", p.prefix);
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let serve_args = match &cli.command {
         Command::Serve(a) => Some(a),
@@ -57,14 +56,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(settings.log_format, quiet);
     match cli.command {
         Command::Serve(_) => serve(settings),
-        Command::Migrate => {
-            open(&settings)?;
-            println!(
-                "database {} is at schema version {}",
-                settings.db.display(),
-                *store::SCHEMA_VERSION
-            );
-            Ok(ExitCode::SUCCESS)
+        Command::Migrate { json } => {
+            let (_, applied) = open_migrated(&settings)?;
+            super::ops_cmd::print_migrated(&settings, &applied, json)
         }
         Command::Account(cmd) => account(&settings, cmd),
         Command::User(cmd) => user(&settings, cmd),
@@ -91,10 +85,15 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn open(settings: &Settings) -> anyhow::Result<Connection> {
+    Ok(open_migrated(settings)?.0)
+}
+
+/// The database, brought up to date, and the migrations that took.
+fn open_migrated(settings: &Settings) -> anyhow::Result<(Connection, Vec<store::Applied>)> {
     let db = || format!("database {}", settings.db.display());
     let mut conn = store::open_connection(&settings.db).with_context(db)?;
-    store::migrate(&mut conn).with_context(db)?;
-    Ok(conn)
+    let applied = store::migrate(&mut conn).with_context(db)?;
+    Ok((conn, applied))
 }
 
 /// Runs a management change in one `BEGIN IMMEDIATE` transaction that also tells a running

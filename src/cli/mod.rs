@@ -57,7 +57,11 @@ pub enum Command {
     /// Run the server (migrates first; SIGTERM/SIGINT stop it gracefully, SIGQUIT at once)
     Serve(ServeArgs),
     /// Apply database migrations and exit
-    Migrate,
+    Migrate {
+        /// Print JSON: the schema version and the migrations this run applied
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage accounts (businesses)
     #[command(subcommand)]
     Account(AccountCmd),
@@ -97,6 +101,10 @@ pub enum Command {
     CheckToken {
         /// The token to check
         token: String,
+        /// Print JSON (`{"valid":true,"prefix":...}`); a malformed token still exits 1 with
+        /// the reason on stderr and nothing on stdout
+        #[arg(long)]
+        json: bool,
     },
 }
 

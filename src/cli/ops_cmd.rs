@@ -1,4 +1,4 @@
-//! The operations commands: `backup`, `restore` and `config show`.
+//! The operations commands: `migrate`'s report, `backup`, `restore` and `config show`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -6,6 +6,43 @@ use std::process::ExitCode;
 use super::output;
 use crate::config::Settings;
 use crate::ops::backup;
+use crate::store::{self, Applied};
+
+/// What `switchboard migrate` did: the schema version and the migrations it applied.
+pub fn print_migrated(
+    settings: &Settings,
+    applied: &[Applied],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let version = *store::SCHEMA_VERSION;
+    if json {
+        let applied: Vec<_> = applied
+            .iter()
+            .map(|m| serde_json::json!({ "version": m.version, "name": m.name }))
+            .collect();
+        output::json(&serde_json::json!({
+            "db": settings.db.display().to_string(),
+            "schema_version": version,
+            "applied": applied,
+        }))?;
+    } else if applied.is_empty() {
+        println!(
+            "database {} is at schema version {version}; nothing to apply",
+            settings.db.display()
+        );
+    } else {
+        let names: Vec<String> = applied
+            .iter()
+            .map(|m| format!("V{}__{}", m.version, m.name))
+            .collect();
+        println!(
+            "database {} is at schema version {version}; applied {}",
+            settings.db.display(),
+            names.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// `switchboard backup --to FILE`
 pub fn backup(settings: &Settings, to: &Path, json: bool) -> anyhow::Result<ExitCode> {

@@ -30,7 +30,7 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use inline::SNAPSHOT_MAX_AGE;
-pub use migrate::{SCHEMA_VERSION, migrate, migrate_to};
+pub use migrate::{Applied, SCHEMA_VERSION, migrate, migrate_to};
 pub use writer::{CROWDED_AT, CROWDED_FOR, Writer, WriterStats};
 
 use crate::model::{AccountId, EndpointId, TokenId, UserId};

@@ -362,6 +362,16 @@ fn check_token_is_offline_and_answers_by_exit_code() {
     let bad = run(missing_db, &["check-token", &valid.replace("AbCd", "AbCe")]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(!missing_db.exists());
+    assert_eq!(
+        run_json(missing_db, &["check-token", valid, "--json"]),
+        json!({"valid": true, "prefix": "AbCd1234"})
+    );
+    let bad = run(missing_db, &["check-token", "sb_nope", "--json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty(), "a failure prints no document");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a well-formed"), "{stderr}");
 }
 
 #[test]

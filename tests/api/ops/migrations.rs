@@ -216,3 +216,39 @@ fn records_stored_before_v11_stay_filed_under_their_owners() {
         assert!(owner_index.ends_with("WHERE filed = 1"), "{owner_index}");
     }
 }
+
+/// `migrate --json` prints one document: the schema version and the migrations this run
+/// applied (all of them on a new file, the missing ones on an old file, none after).
+#[test]
+fn migrate_json_names_the_migrations_this_run_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |db: &Path| {
+        let out = run(db, &["migrate", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema_version"], *store::SCHEMA_VERSION);
+        assert_eq!(v["db"], db.display().to_string());
+        v["applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["version"].as_i64().unwrap(),
+                    m["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let fresh = dir.path().join("fresh.db");
+    let all = migrate(&fresh);
+    assert_eq!(all.len() as i64, *store::SCHEMA_VERSION);
+    assert_eq!(all[0], (1, "init".to_owned()));
+    assert_eq!(migrate(&fresh), [], "nothing left to apply");
+    let old = dir.path().join("old.db");
+    let mut c = store::open_connection(&old).unwrap();
+    let before = i32::try_from(*store::SCHEMA_VERSION - 2).unwrap();
+    store::migrate_to(&mut c, before).unwrap();
+    drop(c);
+    assert_eq!(migrate(&old), all[all.len() - 2..]);
+}
