@@ -1,6 +1,6 @@
 //! Embedded migrations, applied on a dedicated connection before anything else opens the file.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{StoreError, StoreResult};
 
@@ -64,9 +64,28 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<Vec<Applied>> {
             known: *SCHEMA_VERSION,
         });
     }
+    if let Some(table) = foreign_table(conn)? {
+        return Err(StoreError::NotSwitchboard { table });
+    }
     without_foreign_keys(conn, |conn| {
         embedded::migrations::runner().set_grouped(true).run(conn)
     })
+}
+
+/// A table (or view, index, trigger) of the file's when it has no migration history: another
+/// application's file, which the migrations would fill with our tables. A new, empty file has
+/// no tables; every Switchboard file, at any schema version, has the history.
+pub(super) fn foreign_table(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT name FROM sqlite_schema
+          WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+            AND NOT EXISTS (SELECT 1 FROM sqlite_schema
+                             WHERE type = 'table' AND name = 'refinery_schema_history')
+          ORDER BY type = 'table' DESC, name LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Runs the migrations with foreign keys off, as SQLite's procedure for rebuilding a table

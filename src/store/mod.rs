@@ -62,6 +62,15 @@ pub enum StoreError {
         /// Highest version this binary embeds.
         known: i64,
     },
+    /// The file holds another application's tables and no Switchboard migration history.
+    #[error(
+        "not a Switchboard database: it holds another application's tables (such as `{table}`) and no Switchboard \
+         migration history; give --db a new file or a Switchboard database"
+    )]
+    NotSwitchboard {
+        /// One of its tables, to recognise the file by.
+        table: String,
+    },
     /// The writer queue is full: the server is overloaded.
     #[error("the write queue is full")]
     Busy,
@@ -172,15 +181,23 @@ fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
 /// Opens a single connection with the house pragmas, creating the file if needed.
 /// `synchronous=FULL`: whoever writes through it (the CLI, the writer) gets durable commits.
 /// A file SQLite cannot open (or cannot put in WAL mode) is explained: see `file_access`.
+/// Another application's database is refused before anything is written to it.
 pub fn open_connection(path: &Path) -> StoreResult<Connection> {
-    Connection::open_with_flags(
+    let explain = |e| file_access::explain(path, e);
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .and_then(|conn| apply_pragmas(&conn, "FULL").map(|()| conn))
-    .map_err(|e| file_access::explain(path, e))
+    .map_err(explain)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(explain)?;
+    // Before the pragmas: WAL mode is recorded in the file itself.
+    if let Some(table) = migrate::foreign_table(&conn).map_err(explain)? {
+        return Err(StoreError::NotSwitchboard { table });
+    }
+    apply_pragmas(&conn, "FULL").map_err(explain)?;
+    Ok(conn)
 }
 
 impl Store {

@@ -252,3 +252,42 @@ fn migrate_json_names_the_migrations_this_run_applied() {
     drop(c);
     assert_eq!(migrate(&old), all[all.len() - 2..]);
 }
+
+/// Another application's SQLite file (tables, no Switchboard migration history) is refused
+/// by `migrate` and `serve` and left as it was; an empty file is a new database.
+#[test]
+fn another_applications_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);
+             INSERT INTO customers (name) VALUES ('Ada');",
+        )
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    for args in [
+        &["migrate"][..],
+        &["serve", "--listen", "127.0.0.1:0"],
+        &["account", "list"],
+    ] {
+        let out = run(&db, args);
+        assert!(!out.status.success(), "{args:?}");
+        let said = stderr(&out);
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
+        assert!(
+            said.contains(&db.display().to_string()) && said.contains("not a Switchboard database"),
+            "{args:?}: {said}"
+        );
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the file is untouched");
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let out = run(&empty, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "an empty file is fine: {}",
+        stderr(&out)
+    );
+}
