@@ -550,22 +550,24 @@ fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCode> {
             .collect();
         output::json(&view)?;
     } else {
-        println!(
-            "{:<24} {:<9} {:<7} {:<32} {:<6} {:<24} IP",
-            "AT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE"
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|e| {
+                vec![
+                    clock::format_ms(e.at),
+                    e.token_prefix.as_deref().unwrap_or("-").to_owned(),
+                    e.method.clone(),
+                    e.path.clone(),
+                    e.status.to_string(),
+                    e.code.as_deref().unwrap_or("-").to_owned(),
+                    e.ip.clone(),
+                ]
+            })
+            .collect();
+        output::table(
+            &["AT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE", "IP"],
+            &rows,
         );
-        for e in &rows {
-            println!(
-                "{:<24} {:<9} {:<7} {:<32} {:<6} {:<24} {}",
-                clock::format_ms(e.at),
-                e.token_prefix.as_deref().unwrap_or("-"),
-                e.method,
-                e.path,
-                e.status,
-                e.code.as_deref().unwrap_or("-"),
-                e.ip
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

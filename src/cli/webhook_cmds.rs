@@ -43,16 +43,18 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
             if json {
                 output::json(&list)?
             } else {
-                println!(
-                    "{:<26} {:<6} {:<9} ERROR",
-                    "ATTEMPTED AT", "HTTP", "LATENCY"
-                );
-                for a in &list {
-                    let status = a.status.map_or_else(|| "-".into(), |s| s.to_string());
-                    let latency = format!("{} ms", a.latency_ms);
-                    let error = a.error.as_deref().unwrap_or("-");
-                    println!("{:<26} {status:<6} {latency:<9} {error}", a.attempted_at);
-                }
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.attempted_at.clone(),
+                            a.status.map_or_else(|| "-".into(), |s| s.to_string()),
+                            format!("{} ms", a.latency_ms),
+                            a.error.as_deref().unwrap_or("-").to_owned(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["ATTEMPTED AT", "HTTP", "LATENCY", "ERROR"], &rows);
             }
         }
         WebhookCmd::Replay { delivery_id, json } => {

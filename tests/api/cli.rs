@@ -881,3 +881,124 @@ fn usage_errors_are_one_line_with_status_2_and_help_is_untouched() {
     }
     assert!(!db.exists(), "a usage error opens no database");
 }
+
+/// Asserts that every line of a table starts each column where its header does.
+fn assert_aligned(out: &Output, columns: &[&str]) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header line");
+    let starts: Vec<usize> = columns
+        .iter()
+        .map(|c| header.find(c).unwrap_or_else(|| panic!("{c} in {header}")))
+        .collect();
+    for line in lines.filter(|l| !l.trim_start().starts_with("disabled:")) {
+        let chars: Vec<char> = line.chars().collect();
+        for (column, &at) in columns.iter().zip(&starts).skip(1) {
+            assert!(
+                chars.get(at - 1) == Some(&' ') && chars.get(at).is_some_and(|c| *c != ' '),
+                "{column} starts at {at} in\n{header}\n{line}"
+            );
+        }
+    }
+}
+
+/// Tables line up whatever their cells hold: a long name or email widens its column, and
+/// values such as a plan, a role or a status are padded like the rest.
+#[test]
+fn every_table_lines_up_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tables.db");
+    let email = "someone-with-a-long-address@example.com";
+    run_json(
+        &db,
+        &[
+            "account",
+            "create",
+            "A business with a long name",
+            "--plan",
+            "starter",
+            "--status",
+            "past_due",
+            "--json",
+        ],
+    );
+    run_json(
+        &db,
+        &["user", "add", "--email", email, "--role", "admin", "--json"],
+    );
+    run_json(&db, &["user", "add", "--email", "b@example.com", "--json"]);
+    run_json(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            email,
+            "--name",
+            "a rather long token name",
+            "--scope",
+            "leads:read",
+            "--json",
+        ],
+    );
+    let hook = run_json(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "https://example.com/a/long/path/to/the/receiver",
+            "--event",
+            "*",
+            "--json",
+        ],
+    );
+    let id = hook["id"].to_string();
+    run_json(&db, &["webhook", "test", &id, "--json"]);
+    run_json(&db, &["webhook", "disable", &id, "--json"]);
+    let tables: &[(&[&str], &[&str])] = &[
+        (
+            &["account", "list"],
+            &["ID", "NAME", "PLAN", "STATUS", "API", "ALLOW-LIST"],
+        ),
+        (
+            &["user", "list"],
+            &["ID", "EMAIL", "ROLE", "ACCOUNT", "STATE", "PERMISSIONS"],
+        ),
+        (
+            &["token", "list"],
+            &[
+                "ID",
+                "PREFIX",
+                "STATUS",
+                "USER",
+                "NAME",
+                "LAST USED",
+                "SCOPES",
+            ],
+        ),
+        (&["webhook", "list"], &["ID", "ENABLED", "URL", "EVENTS"]),
+        (
+            &["webhook", "deliveries"],
+            &[
+                "ID",
+                "ENDPOINT",
+                "EVENT",
+                "STATUS",
+                "ATTEMPTS",
+                "HTTP",
+                "NEXT ATTEMPT",
+                "LAST ERROR",
+            ],
+        ),
+    ];
+    for (args, columns) in tables {
+        let out = run(&db, args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).lines().count() >= 2,
+            "{args:?}: rows"
+        );
+        assert_aligned(&out, columns);
+    }
+}
