@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use rusqlite::Connection;
 
 use super::output;
-use super::{AccountCmd, AuditArgs, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
+use super::{AccountCmd, AccountScope, AuditArgs, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
 use crate::auth::token;
 use crate::clock;
 use crate::config::Settings;
@@ -15,7 +15,7 @@ use crate::manage::tokens::{Everyone, Expiry, TokenChanges, TokenInput};
 use crate::manage::users::{UserChanges, UserInput};
 use crate::manage::views::{AccountView, CreatedTokenView, EndpointView, TokenView, UserView};
 use crate::manage::{self, ManageError};
-use crate::model::EndpointId;
+use crate::model::{AccountId, EndpointId};
 use crate::startup::Application;
 use crate::store::{self, accounts, tokens, users, webhooks};
 
@@ -105,6 +105,31 @@ pub(super) fn change<R>(
     let mut conn = open(settings)?;
     Ok(store::with_management_tx(&mut conn, f)?)
 }
+
+/// The account a list command is limited to: `--account`, else the one named `default`; none
+/// with `--all-accounts`, or when the command names a user, an endpoint or a token
+/// (`narrowed`) and so the account that one belongs to.
+pub(super) fn listed_account(
+    conn: &Connection,
+    scope: &AccountScope,
+    narrowed: bool,
+) -> anyhow::Result<Option<AccountId>> {
+    if scope.all_accounts || (narrowed && scope.account.is_none()) {
+        return Ok(None);
+    }
+    let Some(name) = scope.account.as_deref() else {
+        let default = accounts::find_by_name(conn, DEFAULT_ACCOUNT)?.ok_or_else(|| {
+            anyhow!(
+                "no account named `{DEFAULT_ACCOUNT}`; name one with --account, or use --all-accounts"
+            )
+        })?;
+        return Ok(Some(default.id));
+    };
+    Ok(Some(manage::accounts::require(conn, name)?.id))
+}
+
+/// What commands act on without `--account`.
+const DEFAULT_ACCOUNT: &str = "default";
 
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();
@@ -263,11 +288,9 @@ fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<ExitCode> {
             let u = change(settings, |c| manage::users::update(c, &email, changes))?;
             print_user(&u, json)
         }
-        UserCmd::List { account, json } => {
+        UserCmd::List { accounts, json } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, false)?;
             let list: Vec<UserView> = users::list(&conn, account_id)?
                 .iter()
                 .map(UserView::from)
@@ -318,14 +341,12 @@ fn token_cmd(settings: &Settings, cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             print_created(created, defaults, json)
         }
         TokenCmd::List {
-            account,
+            accounts,
             user,
             json,
         } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, user.is_some())?;
             let user_id = user
                 .map(|u| manage::users::require(&conn, &u).map(|u| u.id))
                 .transpose()?;
@@ -486,11 +507,9 @@ fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        WebhookCmd::List { account, json } => {
+        WebhookCmd::List { accounts, json } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, false)?;
             let list: Vec<EndpointView> = webhooks::list_endpoints(&conn, account_id)?
                 .iter()
                 .map(EndpointView::from)
@@ -521,10 +540,7 @@ fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCode> {
             .transpose()
     };
     let filter = store::audit::AuditFilter {
-        account: args
-            .account
-            .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-            .transpose()?,
+        account: listed_account(&conn, &args.accounts, args.token.is_some())?,
         token: args
             .token
             .map(|t| manage::tokens::require(&conn, &t).map(|t| t.id))

@@ -111,9 +111,9 @@ pub enum Command {
 /// `audit` filters.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Only this account's calls
-    #[arg(long)]
-    pub account: Option<String>,
+    /// Which account's calls (with --token: that token's)
+    #[command(flatten)]
+    pub accounts: AccountScope,
     /// Only this token's calls (id or prefix)
     #[arg(long)]
     pub token: Option<String>,
@@ -132,6 +132,18 @@ pub struct AuditArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// The account a list command shows. Without --account, commands act on the account named
+/// `default` (CONTRACT.md), as `user add` and `webhook add` do.
+#[derive(Debug, Args)]
+pub struct AccountScope {
+    /// The account whose entries to list [default: the account named `default`]
+    #[arg(long, conflicts_with = "all_accounts")]
+    pub account: Option<String>,
+    /// List the entries of every account
+    #[arg(long)]
+    pub all_accounts: bool,
 }
 
 /// `serve` flags.
@@ -330,11 +342,11 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List users
+    /// List users (of the account named `default` unless told otherwise)
     List {
-        /// Only this account's users
-        #[arg(long)]
-        account: Option<String>,
+        /// Which account's users
+        #[command(flatten)]
+        accounts: AccountScope,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -371,12 +383,12 @@ pub enum TokenCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List tokens (never their secrets)
+    /// List tokens, never their secrets (of the account named `default` unless told otherwise)
     List {
-        /// Only this account's tokens
-        #[arg(long)]
-        account: Option<String>,
-        /// Only this user's tokens
+        /// Which account's tokens (with --user: that user's)
+        #[command(flatten)]
+        accounts: AccountScope,
+        /// Only this user's tokens (in whichever account the user is)
         #[arg(long)]
         user: Option<String>,
         /// Print JSON
@@ -475,11 +487,11 @@ pub enum WebhookCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List endpoints
+    /// List endpoints (of the account named `default` unless told otherwise)
     List {
-        /// Only this account's endpoints
-        #[arg(long)]
-        account: Option<String>,
+        /// Which account's endpoints
+        #[command(flatten)]
+        accounts: AccountScope,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -492,17 +504,18 @@ pub enum WebhookCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List deliveries, newest first, with their last attempt
+    /// List deliveries, newest first, with their last attempt (of the account named `default`
+    /// unless told otherwise)
     Deliveries {
-        /// Only this endpoint's deliveries
+        /// Only this endpoint's deliveries (in whichever account the endpoint is)
         #[arg(long, value_name = "ID")]
         endpoint: Option<i64>,
         /// Only deliveries in this state
         #[arg(long, value_parser = ["pending", "delivered", "failed", "dead", "paused"])]
         status: Option<String>,
-        /// Only this account's deliveries
-        #[arg(long)]
-        account: Option<String>,
+        /// Which account's deliveries (with --endpoint: that endpoint's)
+        #[command(flatten)]
+        accounts: AccountScope,
         /// How many to show
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,

@@ -1002,3 +1002,129 @@ fn every_table_lines_up_its_columns() {
         assert_aligned(&out, columns);
     }
 }
+
+/// Without --account, the list commands act on the account named `default` (CONTRACT.md);
+/// --account names another, --all-accounts lists them all, and --user or --endpoint lists
+/// what belongs to that user or endpoint, in whichever account.
+#[test]
+fn list_commands_act_on_the_default_account_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("accounts.db");
+    run_json(&db, &["account", "create", "acme", "--json"]);
+    for (email, account) in [("d@example.com", "default"), ("a@example.com", "acme")] {
+        run_json(
+            &db,
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--account",
+                account,
+                "--json",
+            ],
+        );
+        run_json(
+            &db,
+            &[
+                "token",
+                "create",
+                "--user",
+                email,
+                "--name",
+                account,
+                "--scope",
+                "leads:read",
+                "--json",
+            ],
+        );
+        let hook = run_json(
+            &db,
+            &[
+                "webhook",
+                "add",
+                "--url",
+                &format!("https://{account}.example/hook"),
+                "--event",
+                "*",
+                "--account",
+                account,
+                "--json",
+            ],
+        );
+        run_json(&db, &["webhook", "test", &hook["id"].to_string(), "--json"]);
+    }
+    let acme_hook =
+        run_json(&db, &["webhook", "list", "--account", "acme", "--json"])[0]["id"].to_string();
+    let listed = |args: &[&str], key: &str| -> Vec<String> {
+        let v = run_json(&db, &[args, &["--json"]].concat());
+        let mut seen: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[key].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        seen
+    };
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (&["token", "list"], "name", &["default"]),
+        (&["token", "list", "--account", "acme"], "name", &["acme"]),
+        (
+            &["token", "list", "--all-accounts"],
+            "name",
+            &["acme", "default"],
+        ),
+        (
+            &["token", "list", "--user", "a@example.com"],
+            "name",
+            &["acme"],
+        ),
+        (&["user", "list"], "email", &["d@example.com"]),
+        (
+            &["user", "list", "--account", "acme"],
+            "email",
+            &["a@example.com"],
+        ),
+        (
+            &["user", "list", "--all-accounts"],
+            "email",
+            &["a@example.com", "d@example.com"],
+        ),
+        (
+            &["webhook", "list"],
+            "url",
+            &["https://default.example/hook"],
+        ),
+        (
+            &["webhook", "list", "--all-accounts"],
+            "url",
+            &["https://acme.example/hook", "https://default.example/hook"],
+        ),
+        (&["webhook", "deliveries"], "event_type", &["webhook.test"]),
+        (
+            &["webhook", "deliveries", "--endpoint", &acme_hook],
+            "event_type",
+            &["webhook.test"],
+        ),
+        (
+            &["webhook", "deliveries", "--all-accounts"],
+            "event_type",
+            &["webhook.test", "webhook.test"],
+        ),
+    ];
+    for (args, key, expected) in cases {
+        assert_eq!(listed(args, key), *expected, "{args:?}");
+    }
+    let acme_delivery = &run_json(
+        &db,
+        &["webhook", "deliveries", "--account", "acme", "--json"],
+    )[0];
+    assert_eq!(acme_delivery["endpoint_id"].to_string(), acme_hook);
+    let both = run(
+        &db,
+        &["token", "list", "--account", "acme", "--all-accounts"],
+    );
+    assert_eq!(both.status.code(), Some(2), "one or the other");
+    assert!(run(&db, &["audit", "--all-accounts"]).status.success());
+}
