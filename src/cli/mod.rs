@@ -14,10 +14,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use commands::{main, run};
 pub use report::parse_args;
 
+/// What `--help` says of the environment: the flags' variables, lists in them, and logging.
+const ENVIRONMENT_HELP: &str = "\
+Environment:
+  Every global and `serve` flag reads SWITCHBOARD_<FLAG> (SWITCHBOARD_DB, SWITCHBOARD_LISTEN, ...).
+  A flag that can be repeated takes a comma-separated list there, e.g.
+  SWITCHBOARD_TRUSTED_PROXY=10.0.0.0/8,192.168.0.0/16; an empty value is an empty list (or, for
+  SWITCHBOARD_DEFAULT_LIMIT and SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE, the built-in ones), so it can
+  clear a list the config file sets. A boolean takes true or false.
+  Precedence: flags > environment > config file (--config) > defaults.
+  RUST_LOG sets what is logged, e.g. RUST_LOG=debug or RUST_LOG=warn,switchboard=debug (default:
+  info for serve, warn for the other commands). A command's fatal error and the first-run setup
+  address are printed whatever it says.";
+
 /// Switchboard: a self-hosted developer API for a small business's leads, jobs, invoices and
 /// appointments, protected by scoped API tokens.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = ENVIRONMENT_HELP)]
 pub struct Cli {
     /// Global settings.
     #[command(flatten)]
@@ -55,6 +69,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (migrates first; SIGTERM/SIGINT stop it gracefully, SIGQUIT at once)
+    #[command(after_help = ENVIRONMENT_HELP)]
     Serve(ServeArgs),
     /// Apply database migrations and exit
     Migrate {

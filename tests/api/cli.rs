@@ -1128,3 +1128,21 @@ fn list_commands_act_on_the_default_account_unless_told_otherwise() {
     assert_eq!(both.status.code(), Some(2), "one or the other");
     assert!(run(&db, &["audit", "--all-accounts"]).status.success());
 }
+
+/// The help says how the environment is read: RUST_LOG for logging, comma-separated lists
+/// in SWITCHBOARD_* variables.
+#[test]
+fn help_explains_rust_log_and_lists_in_the_environment() {
+    for args in [&["--help"][..], &["serve", "--help"], &["serve", "-h"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            "RUST_LOG",
+            "comma-separated",
+            "SWITCHBOARD_TRUSTED_PROXY=10.0.0.0/8,",
+        ] {
+            assert!(help.contains(needle), "{args:?} mentions {needle}: {help}");
+        }
+    }
+}
