@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use rusqlite::Connection;
 
 use super::output;
-use super::{AccountCmd, AccountScope, AuditArgs, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
+use super::{AccountCmd, AccountScope, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
 use crate::auth::token;
 use crate::clock;
 use crate::config::Settings;
@@ -69,7 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(super::ConfigCmd::Show { json, .. }) => {
             super::ops_cmd::show_config(&settings, json)
         }
-        Command::Audit(args) => audit_log(&settings, args),
+        Command::Audit(args) => super::ops_cmd::audit_log(&settings, args),
         Command::CheckToken { .. } => unreachable!("handled above"),
     }
 }
@@ -529,61 +529,6 @@ fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
             }
         }
         other => return super::webhook_cmds::run(settings, other),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let conn = open(settings)?;
-    let time = |s: Option<&str>| {
-        s.map(|t| clock::parse_rfc3339(t).ok_or_else(|| anyhow!("`{t}` is not an RFC 3339 time")))
-            .transpose()
-    };
-    let filter = store::audit::AuditFilter {
-        account: listed_account(&conn, &args.accounts, args.token.is_some())?,
-        token: args
-            .token
-            .map(|t| manage::tokens::require(&conn, &t).map(|t| t.id))
-            .transpose()?,
-        user: None,
-        status: args.status,
-        since: time(args.since.as_deref())?,
-        until: time(args.until.as_deref())?,
-        before_id: None,
-        limit: args.limit,
-    };
-    let rows = store::audit::list(&conn, &filter)?;
-    if args.json {
-        let view: Vec<_> = rows
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "id": e.id, "at": clock::format_ms(e.at), "token_prefix": e.token_prefix, "user_id": e.user_id,
-                    "account_id": e.account_id, "method": e.method, "path": e.path, "status": e.status,
-                    "code": e.code, "ip": e.ip, "latency_us": e.latency_us,
-                })
-            })
-            .collect();
-        output::json(&view)?;
-    } else {
-        let rows: Vec<Vec<String>> = rows
-            .iter()
-            .map(|e| {
-                vec![
-                    clock::format_ms(e.at),
-                    e.token_prefix.as_deref().unwrap_or("-").to_owned(),
-                    e.method.clone(),
-                    e.path.clone(),
-                    e.status.to_string(),
-                    e.code.as_deref().unwrap_or("-").to_owned(),
-                    e.ip.clone(),
-                ]
-            })
-            .collect();
-        output::table(
-            &["AT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE", "IP"],
-            &rows,
-        );
     }
     Ok(ExitCode::SUCCESS)
 }
