@@ -12,6 +12,9 @@ use crate::helpers::{eventually, spawn_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
+/// Environment variables to set for one run.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 fn run(db: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--db")
@@ -679,7 +682,7 @@ fn with_json_logs_a_fatal_error_is_one_json_object_even_with_logging_off() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap().to_string();
     let serve = ["serve", "--listen", "127.0.0.1:0"];
-    let cases: &[(&Path, Vec<&str>, &[(&str, &str)], &str)] = &[
+    let cases: &[(&Path, Vec<&str>, Env, &str)] = &[
         (
             &missing,
             [&["--log-format", "json"][..], &serve].concat(),
@@ -817,7 +820,7 @@ fn the_setup_address_is_printed_once_even_with_logging_off() {
 fn usage_errors_are_one_line_with_status_2_and_help_is_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("usage.db");
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[(&[&str], Env, &str)] = &[
         (
             &["token", "create", "--user", "a@example.com", "--name", "x"],
             &[],

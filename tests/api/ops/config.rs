@@ -57,7 +57,9 @@ fn boolean_settings_can_be_turned_off_by_a_higher_layer_as_well_as_on() {
     for key in ["webhook_deny_private", "secure_cookies"] {
         let flag = format!("--{}", key.replace('_', "-"));
         let env = format!("SWITCHBOARD_{}", key.to_ascii_uppercase());
-        let cases: &[(&str, Option<&str>, &[&str], bool, &str)] = &[
+        // (file, environment, flags, expected, why)
+        type Case<'a> = (&'a str, Option<&'a str>, &'a [&'a str], bool, &'a str);
+        let cases: &[Case] = &[
             ("", None, &[], false, "the default"),
             ("true", None, &[], true, "the file"),
             (
