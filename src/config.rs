@@ -39,6 +39,25 @@ struct FileConfig {
     max_db_size: Option<String>,
 }
 
+/// Only the log format of the file, read leniently (other keys, right or wrong, ignored).
+#[derive(Deserialize)]
+struct FileLogFormat {
+    log_format: Option<LogFormat>,
+}
+
+/// The log format to report a failure in, told even when the settings cannot be resolved
+/// (a mistake in the config file must reach a json log as JSON too): the flag or the
+/// environment, else the file's `log_format` if that much of it reads, else pretty.
+pub fn log_format(global: &GlobalArgs) -> LogFormat {
+    global
+        .log_format
+        .or_else(|| {
+            let text = std::fs::read_to_string(global.config.as_ref()?).ok()?;
+            toml::from_str::<FileLogFormat>(&text).ok()?.log_format
+        })
+        .unwrap_or(LogFormat::Pretty)
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -119,20 +138,20 @@ impl Settings {
         if let Some(l) = serve.listen.clone().or(file.listen) {
             s.listen = l;
         }
-        if let Some(list) = serve.trusted_proxy.clone().or(file.trusted_proxy) {
+        if let Some(list) = listed(&serve.trusted_proxy).or(file.trusted_proxy) {
             s.trusted_proxy =
                 allow_list::parse_list(&list).map_err(|e| format!("trusted_proxy: {e}"))?;
         }
-        if let Some(list) = serve.rate_limit_exempt.clone().or(file.rate_limit_exempt) {
+        if let Some(list) = listed(&serve.rate_limit_exempt).or(file.rate_limit_exempt) {
             s.rate_limit_exempt =
                 allow_list::parse_list(&list).map_err(|e| format!("rate_limit_exempt: {e}"))?;
         }
-        if let Some(list) = serve.default_limit.clone().or(file.default_limit) {
+        // An empty list means the built-in limits: what lets the environment undo a file's.
+        if let Some(list) = listed(&serve.default_limit).or(file.default_limit)
+            && !list.is_empty()
+        {
             s.default_limit =
                 Limit::parse_list(&list).map_err(|e| format!("default_limit: {e}"))?;
-            if s.default_limit.is_empty() {
-                return Err("default_limit: give at least one limit".into());
-            }
         }
         if let Some(l) = serve.failed_auth_limit.clone().or(file.failed_auth_limit) {
             s.failed_auth_limit =
@@ -161,6 +180,20 @@ impl Settings {
     }
 }
 
+/// A list setting as flags or the environment gave it, without blank items: an empty
+/// `SWITCHBOARD_TRUSTED_PROXY=` is the empty list (clap hands it over as one blank item), so
+/// the environment can clear a list the file sets.
+fn listed(list: &Option<Vec<String>>) -> Option<Vec<String>> {
+    list.as_ref().map(|items| {
+        items
+            .iter()
+            .map(|i| i.trim())
+            .filter(|i| !i.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
 fn duration(what: &str, s: &str) -> Result<std::time::Duration, String> {
     crate::clock::parse_duration(s)
         .ok_or_else(|| format!("{what}: `{s}` is not a duration like 30s, 15m, 24h or 90d"))
@@ -171,7 +204,10 @@ fn resolve_webhooks(
     serve: &ServeArgs,
     file: &FileConfig,
 ) -> Result<(), String> {
-    w.deny_private = serve.webhook_deny_private || file.webhook_deny_private.unwrap_or(false);
+    // Either way round: the environment or a flag may turn off what the file turned on.
+    if let Some(deny) = serve.webhook_deny_private.or(file.webhook_deny_private) {
+        w.deny_private = deny;
+    }
     if let Some(t) = serve
         .webhook_timeout
         .as_ref()
@@ -182,8 +218,11 @@ fn resolve_webhooks(
             return Err("webhook_timeout: at most 5m".into());
         }
     }
-    let schedule = serve.webhook_retry_schedule.as_ref();
-    if let Some(list) = schedule.or(file.webhook_retry_schedule.as_ref()) {
+    // Empty means the built-in schedule, as for `default_limit`.
+    let schedule = listed(&serve.webhook_retry_schedule);
+    if let Some(list) = schedule.or_else(|| file.webhook_retry_schedule.clone())
+        && !list.is_empty()
+    {
         w.retry_schedule = list
             .iter()
             .map(|d| duration("webhook_retry_schedule", d.trim()))

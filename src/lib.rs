@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod manage;
 pub mod model;
+pub mod notice;
 pub mod ops;
 pub mod resources;
 pub mod startup;

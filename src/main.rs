@@ -3,16 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use switchboard::cli::{self, Cli};
+use switchboard::cli;
 
 fn main() -> ExitCode {
-    match cli::run(Cli::parse()) {
-        Ok(code) => code,
-        Err(e) => {
-            // One line on stderr: the reason, with its causes.
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
-        }
+    match cli::parse_args() {
+        Ok(cli) => cli::main(cli),
+        Err(code) => code,
     }
 }

@@ -38,6 +38,9 @@ static STYLE: AtomicU8 = AtomicU8::new(STYLE_PLAIN);
 const STYLE_JSON: u8 = 0;
 const STYLE_PLAIN: u8 = 1;
 const STYLE_ANSI: u8 = 2;
+/// Whether `init` ran: `notice` lines go out only then, so a test that set up no logging
+/// stays quiet.
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
 
 /// Installs the global subscriber. Safe to call once per process.
 /// `quiet` (management commands) logs only warnings unless `RUST_LOG` says otherwise.
@@ -58,6 +61,7 @@ pub fn init(format: LogFormat, quiet: bool) {
         LogFormat::Pretty => STYLE_PLAIN,
     };
     STYLE.store(style, Ordering::Relaxed);
+    INITIALIZED.store(true, Ordering::Release);
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -249,6 +253,27 @@ fn utc_now_us(buf: &mut [u8; STAMP_LEN]) -> Cow<'_, str> {
     }
     buf[26] = b'Z';
     Cow::Borrowed(std::str::from_utf8(buf).unwrap_or_default())
+}
+
+/// The format `init` set up, and whether in colour; `None` before it ran.
+pub(crate) fn configured() -> Option<(LogFormat, bool)> {
+    INITIALIZED
+        .load(Ordering::Acquire)
+        .then(|| match STYLE.load(Ordering::Relaxed) {
+            STYLE_JSON => (LogFormat::Json, false),
+            style => (LogFormat::Pretty, style == STYLE_ANSI),
+        })
+}
+
+/// Now, as the log lines stamp it.
+pub(crate) fn timestamp() -> String {
+    utc_now_us(&mut [0; STAMP_LEN]).into_owned()
+}
+
+/// Writes a line at once, after the gathered request lines (see `Line`).
+pub(crate) fn write_line(line: &[u8]) {
+    // Nowhere to report a failure to write the log.
+    let _ = Line::Direct.write_all(line);
 }
 
 /// Writes the request lines still gathered. Called at shutdown; harmless at any time.

@@ -1,4 +1,4 @@
-//! First run: while no admin exists, `serve` issues a one-time setup code and logs the
+//! First run: while no admin exists, `serve` issues a one-time setup code and prints the
 //! address where a person creates the first admin. Only the code's SHA-256 is stored; a
 //! newer code retires the older ones, and each expires.
 
@@ -65,12 +65,17 @@ pub fn announce(store: &Store, listen: &str, port: u16) -> StoreResult<Option<St
     })?;
     let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
     let url = setup_url(host, port, &code);
-    // Through tracing, so `--log-format json` keeps it one JSON line like every other.
-    tracing::warn!(
-        setup_url = %url,
-        "no admin exists yet: open {url} in a browser to create the first admin \
-         (the address works once and expires in 1 hour; from another machine, put this \
-         machine's address in place of the host)"
+    // Past the log filter (a code no one sees would be wasted, and `RUST_LOG=error` is a
+    // reasonable setting), in the log's format: one JSON object with `--log-format json`.
+    crate::notice::emit(
+        tracing::Level::WARN,
+        module_path!(),
+        &format!(
+            "no admin exists yet: open {url} in a browser to create the first admin \
+             (the address works once and expires in 1 hour; from another machine, put this \
+             machine's address in place of the host)"
+        ),
+        &[("setup_url", &url)],
     );
     Ok(Some(url))
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, bail};
 use rusqlite::Connection;
 
 use super::output;
-use super::{AccountCmd, AuditArgs, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
+use super::{AccountCmd, AccountScope, Cli, Command, TokenCmd, UserCmd, WebhookCmd};
 use crate::auth::token;
 use crate::clock;
 use crate::config::Settings;
@@ -15,24 +15,36 @@ use crate::manage::tokens::{Everyone, Expiry, TokenChanges, TokenInput};
 use crate::manage::users::{UserChanges, UserInput};
 use crate::manage::views::{AccountView, CreatedTokenView, EndpointView, TokenView, UserView};
 use crate::manage::{self, ManageError};
-use crate::model::EndpointId;
+use crate::model::{AccountId, EndpointId};
 use crate::startup::Application;
 use crate::store::{self, accounts, tokens, users, webhooks};
 
+/// Runs the command and, when it fails, prints why on one line (a JSON object with
+/// `--log-format json`, whatever `RUST_LOG` says): the process's exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    let format = crate::config::log_format(&cli.global);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            crate::notice::fatal(format, &super::report::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the command; the exit code on success, an error (one line for stderr) otherwise.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::CheckToken { token: t } = &cli.command {
+    if let Command::CheckToken { token: t, json } = &cli.command {
         // Offline: no settings, no database.
-        return Ok(match token::parse(t.trim()) {
-            Some(p) => {
-                println!("well-formed token, prefix {}", p.prefix);
-                ExitCode::SUCCESS
-            }
-            None => {
-                eprintln!("not a well-formed Switchboard token (shape or checksum is wrong)");
-                ExitCode::FAILURE
-            }
-        });
+        let p = token::parse(t.trim()).ok_or_else(|| {
+            anyhow!("not a well-formed Switchboard token (shape or checksum is wrong)")
+        })?;
+        if *json {
+            output::json(&serde_json::json!({ "valid": true, "prefix": p.prefix }))?;
+        } else {
+            println!("well-formed token, prefix {}", p.prefix);
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let serve_args = match &cli.command {
         Command::Serve(a) => Some(a),
@@ -44,14 +56,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(settings.log_format, quiet);
     match cli.command {
         Command::Serve(_) => serve(settings),
-        Command::Migrate => {
-            open(&settings)?;
-            println!(
-                "database {} is at schema version {}",
-                settings.db.display(),
-                *store::SCHEMA_VERSION
-            );
-            Ok(ExitCode::SUCCESS)
+        Command::Migrate { json } => {
+            let (_, applied) = open_migrated(&settings)?;
+            super::ops_cmd::print_migrated(&settings, &applied, json)
         }
         Command::Account(cmd) => account(&settings, cmd),
         Command::User(cmd) => user(&settings, cmd),
@@ -62,7 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(super::ConfigCmd::Show { json, .. }) => {
             super::ops_cmd::show_config(&settings, json)
         }
-        Command::Audit(args) => audit_log(&settings, args),
+        Command::Audit(args) => super::ops_cmd::audit_log(&settings, args),
         Command::CheckToken { .. } => unreachable!("handled above"),
     }
 }
@@ -78,10 +85,15 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn open(settings: &Settings) -> anyhow::Result<Connection> {
-    let mut conn = store::open_connection(&settings.db)
-        .with_context(|| format!("cannot open database {}", settings.db.display()))?;
-    store::migrate(&mut conn).with_context(|| format!("database {}", settings.db.display()))?;
-    Ok(conn)
+    Ok(open_migrated(settings)?.0)
+}
+
+/// The database, brought up to date, and the migrations that took.
+fn open_migrated(settings: &Settings) -> anyhow::Result<(Connection, Vec<store::Applied>)> {
+    let db = || format!("database {}", settings.db.display());
+    let mut conn = store::open_connection(&settings.db).with_context(db)?;
+    let applied = store::migrate(&mut conn).with_context(db)?;
+    Ok((conn, applied))
 }
 
 /// Runs a management change in one `BEGIN IMMEDIATE` transaction that also tells a running
@@ -93,6 +105,31 @@ pub(super) fn change<R>(
     let mut conn = open(settings)?;
     Ok(store::with_management_tx(&mut conn, f)?)
 }
+
+/// The account a list command is limited to: `--account`, else the one named `default`; none
+/// with `--all-accounts`, or when the command names a user, an endpoint or a token
+/// (`narrowed`) and so the account that one belongs to.
+pub(super) fn listed_account(
+    conn: &Connection,
+    scope: &AccountScope,
+    narrowed: bool,
+) -> anyhow::Result<Option<AccountId>> {
+    if scope.all_accounts || (narrowed && scope.account.is_none()) {
+        return Ok(None);
+    }
+    let Some(name) = scope.account.as_deref() else {
+        let default = accounts::find_by_name(conn, DEFAULT_ACCOUNT)?.ok_or_else(|| {
+            anyhow!(
+                "no account named `{DEFAULT_ACCOUNT}`; name one with --account, or use --all-accounts"
+            )
+        })?;
+        return Ok(Some(default.id));
+    };
+    Ok(Some(manage::accounts::require(conn, name)?.id))
+}
+
+/// What commands act on without `--account`.
+const DEFAULT_ACCOUNT: &str = "default";
 
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();
@@ -251,11 +288,9 @@ fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<ExitCode> {
             let u = change(settings, |c| manage::users::update(c, &email, changes))?;
             print_user(&u, json)
         }
-        UserCmd::List { account, json } => {
+        UserCmd::List { accounts, json } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, false)?;
             let list: Vec<UserView> = users::list(&conn, account_id)?
                 .iter()
                 .map(UserView::from)
@@ -306,14 +341,12 @@ fn token_cmd(settings: &Settings, cmd: TokenCmd) -> anyhow::Result<ExitCode> {
             print_created(created, defaults, json)
         }
         TokenCmd::List {
-            account,
+            accounts,
             user,
             json,
         } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, user.is_some())?;
             let user_id = user
                 .map(|u| manage::users::require(&conn, &u).map(|u| u.id))
                 .transpose()?;
@@ -474,11 +507,9 @@ fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        WebhookCmd::List { account, json } => {
+        WebhookCmd::List { accounts, json } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, false)?;
             let list: Vec<EndpointView> = webhooks::list_endpoints(&conn, account_id)?
                 .iter()
                 .map(EndpointView::from)
@@ -498,62 +529,6 @@ fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
             }
         }
         other => return super::webhook_cmds::run(settings, other),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let conn = open(settings)?;
-    let time = |s: Option<&str>| {
-        s.map(|t| clock::parse_rfc3339(t).ok_or_else(|| anyhow!("`{t}` is not an RFC 3339 time")))
-            .transpose()
-    };
-    let filter = store::audit::AuditFilter {
-        account: args
-            .account
-            .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-            .transpose()?,
-        token: args
-            .token
-            .map(|t| manage::tokens::require(&conn, &t).map(|t| t.id))
-            .transpose()?,
-        user: None,
-        status: args.status,
-        since: time(args.since.as_deref())?,
-        until: time(args.until.as_deref())?,
-        before_id: None,
-        limit: args.limit,
-    };
-    let rows = store::audit::list(&conn, &filter)?;
-    if args.json {
-        let view: Vec<_> = rows
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "id": e.id, "at": clock::format_ms(e.at), "token_prefix": e.token_prefix, "user_id": e.user_id,
-                    "account_id": e.account_id, "method": e.method, "path": e.path, "status": e.status,
-                    "code": e.code, "ip": e.ip, "latency_us": e.latency_us,
-                })
-            })
-            .collect();
-        output::json(&view)?;
-    } else {
-        println!(
-            "{:<24} {:<9} {:<7} {:<32} {:<6} {:<24} IP",
-            "AT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE"
-        );
-        for e in &rows {
-            println!(
-                "{:<24} {:<9} {:<7} {:<32} {:<6} {:<24} {}",
-                clock::format_ms(e.at),
-                e.token_prefix.as_deref().unwrap_or("-"),
-                e.method,
-                e.path,
-                e.status,
-                e.code.as_deref().unwrap_or("-"),
-                e.ip
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

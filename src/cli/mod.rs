@@ -4,18 +4,34 @@
 mod commands;
 mod ops_cmd;
 mod output;
+mod report;
 mod webhook_cmds;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use commands::run;
+pub use commands::{main, run};
+pub use report::parse_args;
+
+/// What `--help` says of the environment: the flags' variables, lists in them, and logging.
+const ENVIRONMENT_HELP: &str = "\
+Environment:
+  Every global and `serve` flag reads SWITCHBOARD_<FLAG> (SWITCHBOARD_DB, SWITCHBOARD_LISTEN, ...).
+  A flag that can be repeated takes a comma-separated list there, e.g.
+  SWITCHBOARD_TRUSTED_PROXY=10.0.0.0/8,192.168.0.0/16; an empty value is an empty list (or, for
+  SWITCHBOARD_DEFAULT_LIMIT and SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE, the built-in ones), so it can
+  clear a list the config file sets. A boolean takes true or false.
+  Precedence: flags > environment > config file (--config) > defaults.
+  RUST_LOG sets what is logged, e.g. RUST_LOG=debug or RUST_LOG=warn,switchboard=debug (default:
+  info for serve, warn for the other commands). A command's fatal error and the first-run setup
+  address are printed whatever it says.";
 
 /// Switchboard: a self-hosted developer API for a small business's leads, jobs, invoices and
 /// appointments, protected by scoped API tokens.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = ENVIRONMENT_HELP)]
 pub struct Cli {
     /// Global settings.
     #[command(flatten)]
@@ -53,9 +69,14 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (migrates first; SIGTERM/SIGINT stop it gracefully, SIGQUIT at once)
+    #[command(after_help = ENVIRONMENT_HELP)]
     Serve(ServeArgs),
     /// Apply database migrations and exit
-    Migrate,
+    Migrate {
+        /// Print JSON: the schema version and the migrations this run applied
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage accounts (businesses)
     #[command(subcommand)]
     Account(AccountCmd),
@@ -95,15 +116,19 @@ pub enum Command {
     CheckToken {
         /// The token to check
         token: String,
+        /// Print JSON (`{"valid":true,"prefix":...}`); a malformed token still exits 1 with
+        /// the reason on stderr and nothing on stdout
+        #[arg(long)]
+        json: bool,
     },
 }
 
 /// `audit` filters.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Only this account's calls
-    #[arg(long)]
-    pub account: Option<String>,
+    /// Which account's calls (with --token: that token's)
+    #[command(flatten)]
+    pub accounts: AccountScope,
     /// Only this token's calls (id or prefix)
     #[arg(long)]
     pub token: Option<String>,
@@ -124,13 +149,26 @@ pub struct AuditArgs {
     pub json: bool,
 }
 
+/// The account a list command shows. Without --account, commands act on the account named
+/// `default` (CONTRACT.md), as `user add` and `webhook add` do.
+#[derive(Debug, Args)]
+pub struct AccountScope {
+    /// The account whose entries to list [default: the account named `default`]
+    #[arg(long, conflicts_with = "all_accounts")]
+    pub account: Option<String>,
+    /// List the entries of every account
+    #[arg(long)]
+    pub all_accounts: bool,
+}
+
 /// `serve` flags.
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "SWITCHBOARD_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Peers whose X-Forwarded-For is believed (repeatable; CIDR or address)
+    /// Peers whose X-Forwarded-For is believed (repeatable; CIDR or address; an empty value
+    /// means none)
     #[arg(
         long,
         env = "SWITCHBOARD_TRUSTED_PROXY",
@@ -138,7 +176,7 @@ pub struct ServeArgs {
         value_name = "CIDR"
     )]
     pub trusted_proxy: Option<Vec<String>>,
-    /// Callers from here are never rate limited (repeatable)
+    /// Callers from here are never rate limited (repeatable; an empty value means none)
     #[arg(
         long,
         env = "SWITCHBOARD_RATE_LIMIT_EXEMPT",
@@ -146,7 +184,8 @@ pub struct ServeArgs {
         value_name = "CIDR"
     )]
     pub rate_limit_exempt: Option<Vec<String>>,
-    /// Default per-token limits, replacing 20/1s, 200/10s, 1000/1m (repeatable)
+    /// Default per-token limits, replacing 20/1s, 200/10s, 1000/1m (repeatable); an empty
+    /// value means those built-in ones
     #[arg(
         long,
         env = "SWITCHBOARD_DEFAULT_LIMIT",
@@ -161,13 +200,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
     /// Never deliver webhooks to loopback or private addresses (link-local and cloud metadata
-    /// addresses are always refused)
-    #[arg(long, env = "SWITCHBOARD_WEBHOOK_DENY_PRIVATE")]
-    pub webhook_deny_private: bool,
+    /// addresses are always refused); the bare flag means true [default: false]
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_DENY_PRIVATE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub webhook_deny_private: Option<bool>,
     /// Connect and total timeout of one webhook attempt [default: 10s]
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_TIMEOUT", value_name = "DURATION")]
     pub webhook_timeout: Option<String>,
-    /// Delays between webhook retries, then `dead` [default: 5s,5m,30m,2h,5h,10h,10h]
+    /// Delays between webhook retries, then `dead`; an empty value means the default
+    /// [default: 5s,5m,30m,2h,5h,10h,10h]
     #[arg(
         long,
         env = "SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE",
@@ -184,7 +224,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_WEBHOOK_SENDERS", value_name = "N")]
     pub webhook_senders: Option<usize>,
     /// Mark the admin session cookie Secure even when the request does not look like HTTPS
-    /// (behind a TLS proxy that sends no X-Forwarded-Proto)
+    /// (behind a TLS proxy that sends no X-Forwarded-Proto); the bare flag means true
+    /// [default: false]
     #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub secure_cookies: Option<bool>,
     /// How long the audit log keeps a call [default: 90d]
@@ -316,11 +357,11 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List users
+    /// List users (of the account named `default` unless told otherwise)
     List {
-        /// Only this account's users
-        #[arg(long)]
-        account: Option<String>,
+        /// Which account's users
+        #[command(flatten)]
+        accounts: AccountScope,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -357,12 +398,12 @@ pub enum TokenCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List tokens (never their secrets)
+    /// List tokens, never their secrets (of the account named `default` unless told otherwise)
     List {
-        /// Only this account's tokens
-        #[arg(long)]
-        account: Option<String>,
-        /// Only this user's tokens
+        /// Which account's tokens (with --user: that user's)
+        #[command(flatten)]
+        accounts: AccountScope,
+        /// Only this user's tokens (in whichever account the user is)
         #[arg(long)]
         user: Option<String>,
         /// Print JSON
@@ -461,11 +502,11 @@ pub enum WebhookCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List endpoints
+    /// List endpoints (of the account named `default` unless told otherwise)
     List {
-        /// Only this account's endpoints
-        #[arg(long)]
-        account: Option<String>,
+        /// Which account's endpoints
+        #[command(flatten)]
+        accounts: AccountScope,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -478,17 +519,18 @@ pub enum WebhookCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List deliveries, newest first, with their last attempt
+    /// List deliveries, newest first, with their last attempt (of the account named `default`
+    /// unless told otherwise)
     Deliveries {
-        /// Only this endpoint's deliveries
+        /// Only this endpoint's deliveries (in whichever account the endpoint is)
         #[arg(long, value_name = "ID")]
         endpoint: Option<i64>,
         /// Only deliveries in this state
         #[arg(long, value_parser = ["pending", "delivered", "failed", "dead", "paused"])]
         status: Option<String>,
-        /// Only this account's deliveries
-        #[arg(long)]
-        account: Option<String>,
+        /// Which account's deliveries (with --endpoint: that endpoint's)
+        #[command(flatten)]
+        accounts: AccountScope,
         /// How many to show
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,

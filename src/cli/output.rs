@@ -14,24 +14,71 @@ fn or_dash(v: Option<&str>) -> &str {
     v.unwrap_or("-")
 }
 
+/// Rows under their headers, one line each: every column but the last padded to its widest
+/// cell (values such as a plan or a role do not pad themselves, and long emails or names
+/// would push a fixed width out of line).
+pub fn table_lines(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.into_iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$} "));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut lines = vec![line(headers.to_vec())];
+    lines.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    lines
+}
+
+/// Prints a table (see `table_lines`).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    for line in table_lines(headers, rows) {
+        println!("{line}");
+    }
+}
+
 /// One line per token.
 pub fn tokens(list: &[TokenView]) {
-    println!(
-        "{:<6} {:<9} {:<14} {:<24} {:<13} {:<24} SCOPES",
-        "ID", "PREFIX", "STATUS", "USER", "NAME", "LAST USED"
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.prefix.clone(),
+                t.status.to_string(),
+                t.user.clone(),
+                t.name.clone(),
+                or_dash(t.last_used_at.as_deref()).to_owned(),
+                t.scopes.names().join(" "),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "PREFIX",
+            "STATUS",
+            "USER",
+            "NAME",
+            "LAST USED",
+            "SCOPES",
+        ],
+        &rows,
     );
-    for t in list {
-        println!(
-            "{:<6} {:<9} {:<14} {:<24} {:<13} {:<24} {}",
-            t.id,
-            t.prefix,
-            t.status,
-            t.user,
-            t.name,
-            or_dash(t.last_used_at.as_deref()),
-            t.scopes.names().join(" ")
-        );
-    }
 }
 
 /// A token in full.
@@ -84,80 +131,141 @@ pub fn token(t: &TokenView) {
 
 /// One line per account.
 pub fn accounts(list: &[AccountView]) {
-    println!(
-        "{:<6} {:<24} {:<8} {:<10} {:<10} ALLOW-LIST",
-        "ID", "NAME", "PLAN", "STATUS", "API"
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.to_string(),
+                a.name.clone(),
+                a.plan.to_string(),
+                a.status.to_string(),
+                if a.api_access { "yes" } else { "no" }.to_owned(),
+                if a.allow_ips.is_empty() {
+                    "-".into()
+                } else {
+                    a.allow_ips.join(",")
+                },
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "NAME", "PLAN", "STATUS", "API", "ALLOW-LIST"],
+        &rows,
     );
-    for a in list {
-        println!(
-            "{:<6} {:<24} {:<8} {:<10} {:<10} {}",
-            a.id,
-            a.name,
-            a.plan,
-            a.status,
-            if a.api_access { "yes" } else { "no" },
-            if a.allow_ips.is_empty() {
-                "-".into()
-            } else {
-                a.allow_ips.join(",")
-            }
-        );
-    }
 }
 
 /// One line per user.
 pub fn users(list: &[UserView]) {
-    println!(
-        "{:<6} {:<30} {:<6} {:<16} {:<9} PERMISSIONS",
-        "ID", "EMAIL", "ROLE", "ACCOUNT", "STATE"
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|u| {
+            vec![
+                u.id.to_string(),
+                u.email.clone(),
+                u.role.to_string(),
+                u.account.clone(),
+                if u.disabled { "disabled" } else { "enabled" }.to_owned(),
+                u.permissions.names().join(" "),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "EMAIL", "ROLE", "ACCOUNT", "STATE", "PERMISSIONS"],
+        &rows,
     );
-    for u in list {
-        println!(
-            "{:<6} {:<30} {:<6} {:<16} {:<9} {}",
-            u.id,
-            u.email,
-            u.role,
-            u.account,
-            if u.disabled { "disabled" } else { "enabled" },
-            u.permissions.names().join(" ")
-        );
-    }
 }
 
-/// One line per endpoint.
+/// One line per endpoint, and one more under a disabled one saying why.
 pub fn endpoints(list: &[EndpointView]) {
-    println!("{:<6} {:<8} {:<40} EVENTS", "ID", "ENABLED", "URL");
-    for e in list {
-        println!(
-            "{:<6} {:<8} {:<40} {}",
-            e.id,
-            if e.enabled { "yes" } else { "no" },
-            e.url,
-            e.events.join(" ")
-        );
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                if e.enabled { "yes" } else { "no" }.to_owned(),
+                e.url.clone(),
+                e.events.join(" "),
+            ]
+        })
+        .collect();
+    let mut lines = table_lines(&["ID", "ENABLED", "URL", "EVENTS"], &rows).into_iter();
+    if let Some(header) = lines.next() {
+        println!("{header}");
+    }
+    let id_width = rows
+        .iter()
+        .map(|r| r[0].len())
+        .chain([2])
+        .max()
+        .unwrap_or(2);
+    for (line, e) in lines.zip(list) {
+        println!("{line}");
         if let Some(why) = &e.disabled_reason {
-            println!("{:<6} disabled: {why}", "");
+            println!("{:<id_width$} disabled: {why}", "");
         }
     }
 }
 
 /// One line per delivery.
 pub fn deliveries(list: &[DeliveryView]) {
-    println!(
-        "{:<7} {:<8} {:<20} {:<10} {:<8} {:<6} {:<24} LAST ERROR",
-        "ID", "ENDPOINT", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "NEXT ATTEMPT"
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|d| {
+            vec![
+                d.id.to_string(),
+                d.endpoint_id.to_string(),
+                d.event_type.clone(),
+                d.status.to_string(),
+                d.attempts.to_string(),
+                d.last_status.map_or_else(|| "-".into(), |s| s.to_string()),
+                or_dash(d.next_attempt_at.as_deref()).to_owned(),
+                or_dash(d.last_error.as_deref()).to_owned(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "ENDPOINT",
+            "EVENT",
+            "STATUS",
+            "ATTEMPTS",
+            "HTTP",
+            "NEXT ATTEMPT",
+            "LAST ERROR",
+        ],
+        &rows,
     );
-    for d in list {
-        println!(
-            "{:<7} {:<8} {:<20} {:<10} {:<8} {:<6} {:<24} {}",
-            d.id,
-            d.endpoint_id,
-            d.event_type,
-            d.status,
-            d.attempts,
-            d.last_status.map_or_else(|| "-".into(), |s| s.to_string()),
-            or_dash(d.next_attempt_at.as_deref()),
-            or_dash(d.last_error.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_is_as_wide_as_its_widest_cell() {
+        let rows = vec![
+            vec![
+                "1".into(),
+                "a-long-email@example.com".into(),
+                "admin".into(),
+                "x y".into(),
+            ],
+            vec![
+                "22".into(),
+                "b@example.com".into(),
+                "pro".into(),
+                "-".into(),
+            ],
+        ];
+        assert_eq!(
+            table_lines(&["ID", "EMAIL", "ROLE", "LAST"], &rows),
+            [
+                "ID EMAIL                    ROLE  LAST",
+                "1  a-long-email@example.com admin x y",
+                "22 b@example.com            pro   -",
+            ]
         );
+        assert_eq!(table_lines(&["ID", "NAME"], &[]), ["ID NAME"]);
     }
 }

@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use super::WebhookCmd;
-use super::commands::{change, open};
+use super::commands::{change, listed_account, open};
 use super::output;
 use crate::config::Settings;
 use crate::manage::views::{DeliveryView, EndpointView};
-use crate::manage::{self, webhooks};
+use crate::manage::webhooks;
 use crate::model::EndpointId;
 
 /// Runs one of these commands (the others are handled in `commands`).
@@ -17,14 +17,12 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
         WebhookCmd::Deliveries {
             endpoint,
             status,
-            account,
+            accounts,
             limit,
             json,
         } => {
             let conn = open(settings)?;
-            let account_id = account
-                .map(|a| manage::accounts::require(&conn, &a).map(|a| a.id))
-                .transpose()?;
+            let account_id = listed_account(&conn, &accounts, endpoint.is_some())?;
             let list = webhooks::list_deliveries(
                 &conn,
                 account_id,
@@ -43,16 +41,18 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
             if json {
                 output::json(&list)?
             } else {
-                println!(
-                    "{:<26} {:<6} {:<9} ERROR",
-                    "ATTEMPTED AT", "HTTP", "LATENCY"
-                );
-                for a in &list {
-                    let status = a.status.map_or_else(|| "-".into(), |s| s.to_string());
-                    let latency = format!("{} ms", a.latency_ms);
-                    let error = a.error.as_deref().unwrap_or("-");
-                    println!("{:<26} {status:<6} {latency:<9} {error}", a.attempted_at);
-                }
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.attempted_at.clone(),
+                            a.status.map_or_else(|| "-".into(), |s| s.to_string()),
+                            format!("{} ms", a.latency_ms),
+                            a.error.as_deref().unwrap_or("-").to_owned(),
+                        ]
+                    })
+                    .collect();
+                output::table(&["ATTEMPTED AT", "HTTP", "LATENCY", "ERROR"], &rows);
             }
         }
         WebhookCmd::Replay { delivery_id, json } => {

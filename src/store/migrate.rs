@@ -1,6 +1,6 @@
 //! Embedded migrations, applied on a dedicated connection before anything else opens the file.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{StoreError, StoreResult};
 
@@ -18,6 +18,15 @@ pub static SCHEMA_VERSION: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|
         .unwrap_or(0)
 });
 
+/// A migration applied to the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Its version (`V3__audit.sql` is 3).
+    pub version: i64,
+    /// Its name (`audit`).
+    pub name: String,
+}
+
 /// Applies the migrations up to `version` only: for tests that need a database as an older
 /// release left it.
 #[doc(hidden)]
@@ -28,10 +37,12 @@ pub fn migrate_to(conn: &mut Connection, version: i32) -> StoreResult<()> {
             .set_target(refinery::Target::Version(version))
             .run(conn)
     })
+    .map(drop)
 }
 
-/// Brings the schema up to date. A file written by a newer binary is refused untouched.
-pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+/// Brings the schema up to date; the migrations this run applied, oldest first (none when
+/// the file was up to date). A file written by a newer binary is refused untouched.
+pub fn migrate(conn: &mut Connection) -> StoreResult<Vec<Applied>> {
     let applied: Option<i64> = conn
         .query_row(
             "SELECT MAX(version) FROM refinery_schema_history",
@@ -53,9 +64,28 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
             known: *SCHEMA_VERSION,
         });
     }
+    if let Some(table) = foreign_table(conn)? {
+        return Err(StoreError::NotSwitchboard { table });
+    }
     without_foreign_keys(conn, |conn| {
         embedded::migrations::runner().set_grouped(true).run(conn)
     })
+}
+
+/// A table (or view, index, trigger) of the file's when it has no migration history: another
+/// application's file, which the migrations would fill with our tables. A new, empty file has
+/// no tables; every Switchboard file, at any schema version, has the history.
+pub(super) fn foreign_table(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT name FROM sqlite_schema
+          WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+            AND NOT EXISTS (SELECT 1 FROM sqlite_schema
+                             WHERE type = 'table' AND name = 'refinery_schema_history')
+          ORDER BY type = 'table' DESC, name LIMIT 1",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Runs the migrations with foreign keys off, as SQLite's procedure for rebuilding a table
@@ -65,11 +95,19 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 fn without_foreign_keys(
     conn: &mut Connection,
     run: impl FnOnce(&mut Connection) -> Result<refinery::Report, refinery::Error>,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<Applied>> {
     let was_on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.pragma_update(None, "foreign_keys", false)?;
     let ran = run(conn).map_err(|e| StoreError::Migration(e.to_string()));
     let restored = conn.pragma_update(None, "foreign_keys", was_on);
-    ran?;
-    Ok(restored?)
+    let report = ran?;
+    restored?;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| Applied {
+            version: i64::from(m.version()),
+            name: m.name().to_owned(),
+        })
+        .collect())
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
 pub mod deliveries;
+mod file_access;
 pub mod filing;
 pub mod generation;
 pub mod idempotency;
@@ -29,7 +30,7 @@ use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use inline::SNAPSHOT_MAX_AGE;
-pub use migrate::{SCHEMA_VERSION, migrate, migrate_to};
+pub use migrate::{Applied, SCHEMA_VERSION, migrate, migrate_to};
 pub use writer::{CROWDED_AT, CROWDED_FOR, Writer, WriterStats};
 
 use crate::model::{AccountId, EndpointId, TokenId, UserId};
@@ -43,6 +44,10 @@ pub enum StoreError {
     /// No pooled reader connection could be had.
     #[error("database pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The database file cannot be opened, for a reason found on the file system (a missing
+    /// or read-only directory, ...): the reason alone, complete.
+    #[error("{0}")]
+    CannotOpen(String),
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -56,6 +61,15 @@ pub enum StoreError {
         found: i64,
         /// Highest version this binary embeds.
         known: i64,
+    },
+    /// The file holds another application's tables and no Switchboard migration history.
+    #[error(
+        "not a Switchboard database: it holds another application's tables (such as `{table}`) and no Switchboard \
+         migration history; give --db a new file or a Switchboard database"
+    )]
+    NotSwitchboard {
+        /// One of its tables, to recognise the file by.
+        table: String,
     },
     /// The writer queue is full: the server is overloaded.
     #[error("the write queue is full")]
@@ -166,14 +180,23 @@ fn apply_pragmas(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
 
 /// Opens a single connection with the house pragmas, creating the file if needed.
 /// `synchronous=FULL`: whoever writes through it (the CLI, the writer) gets durable commits.
+/// A file SQLite cannot open (or cannot put in WAL mode) is explained: see `file_access`.
+/// Another application's database is refused before anything is written to it.
 pub fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let explain = |e| file_access::explain(path, e);
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    apply_pragmas(&conn, "FULL")?;
+    )
+    .map_err(explain)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(explain)?;
+    // Before the pragmas: WAL mode is recorded in the file itself.
+    if let Some(table) = migrate::foreign_table(&conn).map_err(explain)? {
+        return Err(StoreError::NotSwitchboard { table });
+    }
+    apply_pragmas(&conn, "FULL").map_err(explain)?;
     Ok(conn)
 }
 

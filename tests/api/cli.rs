@@ -12,6 +12,9 @@ use crate::helpers::{eventually, spawn_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
+/// Environment variables to set for one run.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 fn run(db: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--db")
@@ -362,6 +365,16 @@ fn check_token_is_offline_and_answers_by_exit_code() {
     let bad = run(missing_db, &["check-token", &valid.replace("AbCd", "AbCe")]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(!missing_db.exists());
+    assert_eq!(
+        run_json(missing_db, &["check-token", valid, "--json"]),
+        json!({"valid": true, "prefix": "AbCd1234"})
+    );
+    let bad = run(missing_db, &["check-token", "sb_nope", "--json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty(), "a failure prints no document");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a well-formed"), "{stderr}");
 }
 
 #[test]
@@ -597,4 +610,542 @@ fn webhook_remove_takes_the_endpoint_and_its_id_is_never_reused() {
     assert!(!again.status.success(), "no endpoint {gone} any more");
     let next = add();
     assert!(next > newest, "{next} after removing {newest}");
+}
+
+/// A command that cannot start says why on one line, stating each cause once; for a
+/// database path, what is wrong with its directory rather than SQLite's "unable to open".
+#[test]
+fn a_fatal_error_is_one_line_that_states_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nodir");
+    let in_missing = missing.join("x.db");
+    let fine = dir.path().join("fine.db");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let mut cases: Vec<(Vec<&str>, &Path, String)> = vec![
+        (
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            &in_missing,
+            format!("the directory {} does not exist", missing.display()),
+        ),
+        (
+            vec!["account", "list"],
+            &in_missing,
+            format!("the directory {} does not exist", missing.display()),
+        ),
+        // The bind error printed its OS error twice.
+        (
+            vec!["serve", "--listen", &busy],
+            &fine,
+            "already in use".to_owned(),
+        ),
+    ];
+    // Only a user the permission bits bind can meet a read-only directory (not root).
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let in_locked = locked.join("x.db");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    if std::fs::write(locked.join("probe"), "").is_err() {
+        cases.push((
+            vec!["migrate"],
+            &in_locked,
+            format!("the directory {} is not writable", locked.display()),
+        ));
+    }
+    for (args, db, cause) in &cases {
+        let out = run(db, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert_eq!(
+            stderr.matches(cause.as_str()).count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("unable to open"), "{args:?}: {stderr}");
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(taken);
+}
+
+/// With `--log-format json` (flag, environment or file), the reason a command could not
+/// start is one JSON object like the other log lines, whatever `RUST_LOG` says.
+#[test]
+fn with_json_logs_a_fatal_error_is_one_json_object_even_with_logging_off() {
+    let app = spawn_app();
+    let dir = tempfile::tempdir().unwrap();
+    let fine = dir.path().join("fine.db");
+    let missing = dir.path().join("nodir/x.db");
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "log_format = \"json\"\nlisten_port = 8080\n").unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let serve = ["serve", "--listen", "127.0.0.1:0"];
+    let cases: &[(&Path, Vec<&str>, Env, &str)] = &[
+        (
+            &missing,
+            [&["--log-format", "json"][..], &serve].concat(),
+            &[],
+            "does not exist",
+        ),
+        (
+            &fine,
+            vec!["serve", "--listen", &busy],
+            &[("SWITCHBOARD_LOG_FORMAT", "json")],
+            "already in use",
+        ),
+        (
+            &fine,
+            vec!["--config", file.to_str().unwrap(), "serve"],
+            &[],
+            "listen_port",
+        ),
+        (
+            &app.db_path,
+            [&["--log-format", "json"][..], &serve].concat(),
+            &[],
+            "a switchboard server is using",
+        ),
+        (
+            &missing,
+            vec!["--log-format", "json", "account", "list"],
+            &[],
+            "does not exist",
+        ),
+    ];
+    for (db, args, env, needle) in cases {
+        let out = Command::new(BIN)
+            .arg("--db")
+            .arg(db)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        let line: Value = serde_json::from_str(&stderr)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON object ({e}): {stderr}"));
+        assert_eq!(line["level"], "ERROR", "{args:?}");
+        assert!(line["timestamp"].is_string() && line["target"].is_string());
+        let message = line["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{args:?}: {message}");
+    }
+    let plain = run(&missing, &["account", "list"]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        stderr.starts_with("error: "),
+        "pretty stays as it was: {stderr}"
+    );
+    drop(taken);
+}
+
+/// Serves `db` with `args` and `env` until healthy, stops it with SIGTERM, and returns what
+/// it wrote to stderr.
+fn serve_briefly(db: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    assert!(eventually(Duration::from_secs(20), || ureq::get(&url)
+        .call()
+        .is_ok()));
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(wait_for_exit(&mut server.0, Duration::from_secs(60)).success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut log).unwrap();
+    log
+}
+
+/// The first-run setup address is printed once whatever `RUST_LOG` filters out, as a JSON
+/// object with `--log-format json`; once an admin exists it is not printed.
+#[test]
+fn the_setup_address_is_printed_once_even_with_logging_off() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, filter) in [("off", "off"), ("error", "error")] {
+        let db = dir.path().join(format!("{name}.db"));
+        let log = serve_briefly(&db, &[], &[("RUST_LOG", filter)]);
+        assert_eq!(
+            log.matches("/admin/setup?code=").count(),
+            2,
+            "{filter}: {log}"
+        );
+        assert_eq!(log.lines().count(), 1, "{filter}: only the address: {log}");
+        assert!(log.contains(" WARN no admin exists yet"), "{log}");
+    }
+    let db = dir.path().join("json.db");
+    let log = serve_briefly(&db, &["--log-format", "json"], &[("RUST_LOG", "off")]);
+    assert_eq!(log.lines().count(), 1, "{log}");
+    let line: Value = serde_json::from_str(&log).unwrap();
+    assert_eq!(line["level"], "WARN");
+    let url = line["setup_url"].as_str().unwrap();
+    assert!(url.contains("/admin/setup?code="), "{url}");
+    assert!(line["message"].as_str().unwrap().contains(url));
+    run_json(
+        &db,
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--role",
+            "admin",
+            "--json",
+        ],
+    );
+    let log = serve_briefly(&db, &[], &[("RUST_LOG", "off")]);
+    assert!(log.is_empty(), "an admin exists: nothing to print: {log}");
+}
+
+/// A usage error is one line on stderr with exit status 2, as any other failure is one
+/// line; `--help` and `--version` still print in full on stdout.
+#[test]
+fn usage_errors_are_one_line_with_status_2_and_help_is_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("usage.db");
+    let cases: &[(&[&str], Env, &str)] = &[
+        (
+            &["token", "create", "--user", "a@example.com", "--name", "x"],
+            &[],
+            "the following required arguments were not provided: --scope <SCOPE> \
+             (see switchboard token create --help)",
+        ),
+        (
+            &["token", "update", "x", "--expires-in", "1d", "--no-expiry"],
+            &[],
+            "cannot be used with",
+        ),
+        (&["account", "create", "x", "--plan", "gold"], &[], "gold"),
+        (
+            &["serve"],
+            &[("SWITCHBOARD_WEBHOOK_DENY_PRIVATE", "1")],
+            "'1'",
+        ),
+        (
+            &["migrate", "--bogus"],
+            &[],
+            "unexpected argument '--bogus'",
+        ),
+        (&["token"], &[], "'switchboard token' needs a subcommand"),
+        // Without any argument clap prints the whole help; with --db, its own message.
+        (&[], &[], "'switchboard' "),
+    ];
+    for (args, env, needle) in cases {
+        let out = Command::new(BIN)
+            .arg("--db")
+            .arg(&db)
+            .args(*args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let bare = Command::new(BIN).output().unwrap();
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(bare.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "not the whole help: {stderr}");
+    assert!(
+        stderr.contains("'switchboard' needs a subcommand: serve, migrate"),
+        "{stderr}"
+    );
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["token", "create", "--help"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!db.exists(), "a usage error opens no database");
+}
+
+/// Asserts that every line of a table starts each column where its header does.
+fn assert_aligned(out: &Output, columns: &[&str]) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header line");
+    let starts: Vec<usize> = columns
+        .iter()
+        .map(|c| header.find(c).unwrap_or_else(|| panic!("{c} in {header}")))
+        .collect();
+    for line in lines.filter(|l| !l.trim_start().starts_with("disabled:")) {
+        let chars: Vec<char> = line.chars().collect();
+        for (column, &at) in columns.iter().zip(&starts).skip(1) {
+            assert!(
+                chars.get(at - 1) == Some(&' ') && chars.get(at).is_some_and(|c| *c != ' '),
+                "{column} starts at {at} in\n{header}\n{line}"
+            );
+        }
+    }
+}
+
+/// Tables line up whatever their cells hold: a long name or email widens its column, and
+/// values such as a plan, a role or a status are padded like the rest.
+#[test]
+fn every_table_lines_up_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tables.db");
+    let email = "someone-with-a-long-address@example.com";
+    run_json(
+        &db,
+        &[
+            "account",
+            "create",
+            "A business with a long name",
+            "--plan",
+            "starter",
+            "--status",
+            "past_due",
+            "--json",
+        ],
+    );
+    run_json(
+        &db,
+        &["user", "add", "--email", email, "--role", "admin", "--json"],
+    );
+    run_json(&db, &["user", "add", "--email", "b@example.com", "--json"]);
+    run_json(
+        &db,
+        &[
+            "token",
+            "create",
+            "--user",
+            email,
+            "--name",
+            "a rather long token name",
+            "--scope",
+            "leads:read",
+            "--json",
+        ],
+    );
+    let hook = run_json(
+        &db,
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "https://example.com/a/long/path/to/the/receiver",
+            "--event",
+            "*",
+            "--json",
+        ],
+    );
+    let id = hook["id"].to_string();
+    run_json(&db, &["webhook", "test", &id, "--json"]);
+    run_json(&db, &["webhook", "disable", &id, "--json"]);
+    let tables: &[(&[&str], &[&str])] = &[
+        (
+            &["account", "list"],
+            &["ID", "NAME", "PLAN", "STATUS", "API", "ALLOW-LIST"],
+        ),
+        (
+            &["user", "list"],
+            &["ID", "EMAIL", "ROLE", "ACCOUNT", "STATE", "PERMISSIONS"],
+        ),
+        (
+            &["token", "list"],
+            &[
+                "ID",
+                "PREFIX",
+                "STATUS",
+                "USER",
+                "NAME",
+                "LAST USED",
+                "SCOPES",
+            ],
+        ),
+        (&["webhook", "list"], &["ID", "ENABLED", "URL", "EVENTS"]),
+        (
+            &["webhook", "deliveries"],
+            &[
+                "ID",
+                "ENDPOINT",
+                "EVENT",
+                "STATUS",
+                "ATTEMPTS",
+                "HTTP",
+                "NEXT ATTEMPT",
+                "LAST ERROR",
+            ],
+        ),
+    ];
+    for (args, columns) in tables {
+        let out = run(&db, args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).lines().count() >= 2,
+            "{args:?}: rows"
+        );
+        assert_aligned(&out, columns);
+    }
+}
+
+/// Without --account, the list commands act on the account named `default` (CONTRACT.md);
+/// --account names another, --all-accounts lists them all, and --user or --endpoint lists
+/// what belongs to that user or endpoint, in whichever account.
+#[test]
+fn list_commands_act_on_the_default_account_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("accounts.db");
+    run_json(&db, &["account", "create", "acme", "--json"]);
+    for (email, account) in [("d@example.com", "default"), ("a@example.com", "acme")] {
+        run_json(
+            &db,
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--account",
+                account,
+                "--json",
+            ],
+        );
+        run_json(
+            &db,
+            &[
+                "token",
+                "create",
+                "--user",
+                email,
+                "--name",
+                account,
+                "--scope",
+                "leads:read",
+                "--json",
+            ],
+        );
+        let hook = run_json(
+            &db,
+            &[
+                "webhook",
+                "add",
+                "--url",
+                &format!("https://{account}.example/hook"),
+                "--event",
+                "*",
+                "--account",
+                account,
+                "--json",
+            ],
+        );
+        run_json(&db, &["webhook", "test", &hook["id"].to_string(), "--json"]);
+    }
+    let acme_hook =
+        run_json(&db, &["webhook", "list", "--account", "acme", "--json"])[0]["id"].to_string();
+    let listed = |args: &[&str], key: &str| -> Vec<String> {
+        let v = run_json(&db, &[args, &["--json"]].concat());
+        let mut seen: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[key].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        seen
+    };
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (&["token", "list"], "name", &["default"]),
+        (&["token", "list", "--account", "acme"], "name", &["acme"]),
+        (
+            &["token", "list", "--all-accounts"],
+            "name",
+            &["acme", "default"],
+        ),
+        (
+            &["token", "list", "--user", "a@example.com"],
+            "name",
+            &["acme"],
+        ),
+        (&["user", "list"], "email", &["d@example.com"]),
+        (
+            &["user", "list", "--account", "acme"],
+            "email",
+            &["a@example.com"],
+        ),
+        (
+            &["user", "list", "--all-accounts"],
+            "email",
+            &["a@example.com", "d@example.com"],
+        ),
+        (
+            &["webhook", "list"],
+            "url",
+            &["https://default.example/hook"],
+        ),
+        (
+            &["webhook", "list", "--all-accounts"],
+            "url",
+            &["https://acme.example/hook", "https://default.example/hook"],
+        ),
+        (&["webhook", "deliveries"], "event_type", &["webhook.test"]),
+        (
+            &["webhook", "deliveries", "--endpoint", &acme_hook],
+            "event_type",
+            &["webhook.test"],
+        ),
+        (
+            &["webhook", "deliveries", "--all-accounts"],
+            "event_type",
+            &["webhook.test", "webhook.test"],
+        ),
+    ];
+    for (args, key, expected) in cases {
+        assert_eq!(listed(args, key), *expected, "{args:?}");
+    }
+    let acme_delivery = &run_json(
+        &db,
+        &["webhook", "deliveries", "--account", "acme", "--json"],
+    )[0];
+    assert_eq!(acme_delivery["endpoint_id"].to_string(), acme_hook);
+    let both = run(
+        &db,
+        &["token", "list", "--account", "acme", "--all-accounts"],
+    );
+    assert_eq!(both.status.code(), Some(2), "one or the other");
+    assert!(run(&db, &["audit", "--all-accounts"]).status.success());
+}
+
+/// The help says how the environment is read: RUST_LOG for logging, comma-separated lists
+/// in SWITCHBOARD_* variables.
+#[test]
+fn help_explains_rust_log_and_lists_in_the_environment() {
+    for args in [&["--help"][..], &["serve", "--help"], &["serve", "-h"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            "RUST_LOG",
+            "comma-separated",
+            "SWITCHBOARD_TRUSTED_PROXY=10.0.0.0/8,",
+        ] {
+            assert!(help.contains(needle), "{args:?} mentions {needle}: {help}");
+        }
+    }
 }

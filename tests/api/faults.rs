@@ -29,7 +29,15 @@ fn serve_fails(db: &std::path::Path) -> String {
 fn a_missing_directory_stops_start_up_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let stderr = serve_fails(&dir.path().join("no/such/dir/switchboard.db"));
-    assert!(stderr.contains("unable to open"), "{stderr}");
+    // SQLite says only "unable to open database file"; the message says which directory.
+    let missing = dir.path().join("no/such/dir");
+    assert!(
+        stderr.contains(&format!(
+            "the directory {} does not exist",
+            missing.display()
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -17,11 +17,14 @@ fn a_database_from_a_newer_version_is_refused_untouched() {
     for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"]] {
         let out = run(&db, args);
         assert!(!out.status.success(), "{args:?}");
-        assert!(
-            stderr(&out).contains("schema version 999, newer than this binary knows"),
-            "{args:?}: {}",
-            stderr(&out)
+        let said = stderr(&out);
+        assert_eq!(
+            said.matches("schema version 999, newer than this binary knows")
+                .count(),
+            1,
+            "{args:?}: said once: {said}"
         );
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
     }
 }
 
@@ -212,4 +215,79 @@ fn records_stored_before_v11_stay_filed_under_their_owners() {
             .unwrap();
         assert!(owner_index.ends_with("WHERE filed = 1"), "{owner_index}");
     }
+}
+
+/// `migrate --json` prints one document: the schema version and the migrations this run
+/// applied (all of them on a new file, the missing ones on an old file, none after).
+#[test]
+fn migrate_json_names_the_migrations_this_run_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |db: &Path| {
+        let out = run(db, &["migrate", "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema_version"], *store::SCHEMA_VERSION);
+        assert_eq!(v["db"], db.display().to_string());
+        v["applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["version"].as_i64().unwrap(),
+                    m["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let fresh = dir.path().join("fresh.db");
+    let all = migrate(&fresh);
+    assert_eq!(all.len() as i64, *store::SCHEMA_VERSION);
+    assert_eq!(all[0], (1, "init".to_owned()));
+    assert_eq!(migrate(&fresh), [], "nothing left to apply");
+    let old = dir.path().join("old.db");
+    let mut c = store::open_connection(&old).unwrap();
+    let before = i32::try_from(*store::SCHEMA_VERSION - 2).unwrap();
+    store::migrate_to(&mut c, before).unwrap();
+    drop(c);
+    assert_eq!(migrate(&old), all[all.len() - 2..]);
+}
+
+/// Another application's SQLite file (tables, no Switchboard migration history) is refused
+/// by `migrate` and `serve` and left as it was; an empty file is a new database.
+#[test]
+fn another_applications_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);
+             INSERT INTO customers (name) VALUES ('Ada');",
+        )
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    for args in [
+        &["migrate"][..],
+        &["serve", "--listen", "127.0.0.1:0"],
+        &["account", "list"],
+    ] {
+        let out = run(&db, args);
+        assert!(!out.status.success(), "{args:?}");
+        let said = stderr(&out);
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
+        assert!(
+            said.contains(&db.display().to_string()) && said.contains("not a Switchboard database"),
+            "{args:?}: {said}"
+        );
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the file is untouched");
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let out = run(&empty, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "an empty file is fine: {}",
+        stderr(&out)
+    );
 }
