@@ -10,6 +10,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
 use super::{Cli, GlobalArgs, LogFormat};
+use crate::auth::token::TOKEN_LEN;
 
 /// Parses the command line. `--help` and `--version` print as clap prints them (stdout, exit
 /// 0); a usage error prints one line on stderr and gives clap's exit status (2).
@@ -98,7 +99,49 @@ fn usage_line(e: &clap::Error, command: &str) -> String {
         .collect();
     let reason = said.join("; ");
     let reason = reason.strip_prefix("error: ").unwrap_or(&reason);
-    format!("{reason} (see {command} --help)")
+    printable(&format!("{reason} (see {command} --help)"))
+}
+
+/// `text` fit for one log line: control characters (a terminal's escape sequences, in a
+/// path, a foreign file's table name or a typed value) shown escaped, and the secret of
+/// anything shaped like an API token left out: usage errors echo what was typed, and this
+/// line may go to a log that is shipped elsewhere.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("sb_") {
+        out.push_str(&rest[..at]);
+        let candidate = &rest[at..];
+        // By its shape, checksum or not: a mistyped token is still mostly a secret.
+        let shaped = candidate.get(..TOKEN_LEN).filter(|t| {
+            t.bytes().enumerate().all(|(i, b)| match i {
+                0..3 => true,
+                11 => b == b'_',
+                _ => b.is_ascii_alphanumeric(),
+            })
+        });
+        match shaped {
+            Some(t) => {
+                out.push_str(&t[..12]);
+                out.push_str("...");
+                rest = &candidate[TOKEN_LEN..];
+            }
+            None => {
+                out.push_str("sb_");
+                rest = &candidate[3..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// The error and its causes on one line. A cause already said by the message before it is
@@ -122,12 +165,27 @@ pub fn one_line(e: &anyhow::Error) -> String {
         }
         line.push_str(text);
     }
-    line.replace(['\r', '\n'], " ")
+    printable(&line.replace(['\r', '\n'], " "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_holds_no_token_secret_and_no_control_character() {
+        let token = "sb_AbCd1234_0123456789abcdefghijABCDEFGHIJklmnopqrstUV4WN20M";
+        let typo = "sb_AbCd1234_0123456789abcdefghijABCDEFGHIJklmnopqrstUV4WN20X";
+        assert_eq!(
+            printable(&format!("unexpected argument '{token}' and '{typo}'")),
+            "unexpected argument 'sb_AbCd1234_...' and 'sb_AbCd1234_...'"
+        );
+        assert_eq!(printable("sb_short and sb_"), "sb_short and sb_");
+        assert_eq!(
+            printable("table \u{1b}[31mred\u{7} here"),
+            "table \\u{1b}[31mred\\u{7} here"
+        );
+    }
 
     fn usage_error(args: &[&str]) -> String {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();

@@ -18,7 +18,8 @@ pub(super) fn explain(path: &Path, e: rusqlite::Error) -> StoreError {
         Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
     );
     match cannot_open.then(|| reason(path)).flatten() {
-        Some(why) => StoreError::CannotOpen(why),
+        // SQLite's own words once, after ours: should the guess be wrong, they are still there.
+        Some(why) => StoreError::CannotOpen(format!("{why} (SQLite: {e})")),
         None => StoreError::Sqlite(e),
     }
 }
@@ -46,34 +47,52 @@ fn reason(path: &Path) -> Option<String> {
     if path.is_dir() {
         return Some(format!("{} is a directory, not a file", path.display()));
     }
-    if !can_create_in(dir, path) {
+    if !can_create_in(dir) {
         return Some(format!(
             "the directory {} is not writable by this user (SQLite keeps the database's -wal \
              and -shm files beside it)",
             dir.display()
         ));
     }
-    match OpenOptions::new().read(true).write(true).open(path) {
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => Some(format!(
-            "the file {} is not readable and writable by this user",
-            path.display()
-        )),
-        _ => None,
+    // The database and, as often after a `sudo switchboard ...`, its -wal and -shm files
+    // left owned by another user. Opening an existing file for writing changes nothing in it.
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(name.into());
     }
+    files.iter().find_map(
+        |f| match OpenOptions::new().read(true).write(true).open(f) {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => Some(format!(
+                "the file {} is not readable and writable by this user (was it created by \
+                 another user, e.g. with sudo?)",
+                f.display()
+            )),
+            _ => None,
+        },
+    )
 }
 
 /// Whether a file can be created in `dir`: tried, since permission bits alone do not say
-/// (ACLs, a read-only mount, root). Only ever called after an open failed.
-fn can_create_in(dir: &Path, db: &Path) -> bool {
-    let name = db.file_name().unwrap_or_default().to_string_lossy();
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
+/// (ACLs, a read-only mount, root). Only ever called after an open failed; the probe has a
+/// name of its own (process and instant), short whatever the database's name, and is removed
+/// at once. Only a refusal of permission or a read-only file system says no: any other
+/// failure is not this directory's to blame.
+fn can_create_in(dir: &Path) -> bool {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let probe = dir.join(format!(".switchboard-probe-{}-{nanos}", std::process::id()));
     match OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
             let _ = fs::remove_file(&probe);
             true
         }
-        // Whoever left a file of that name could create one.
-        Err(e) => e.kind() == ErrorKind::AlreadyExists,
+        Err(e) => !matches!(
+            e.kind(),
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+        ),
     }
 }
 
@@ -81,11 +100,15 @@ fn can_create_in(dir: &Path, db: &Path) -> bool {
 mod tests {
     use super::*;
 
+    /// The reason given for a failed open, without SQLite's own words after it (checked here
+    /// to come once).
     fn opened(path: &Path) -> String {
-        super::super::open_connection(path)
+        let why = super::super::open_connection(path)
             .map(|_| ())
             .unwrap_err()
-            .to_string()
+            .to_string();
+        assert_eq!(why.matches("(SQLite: ").count(), 1, "{why}");
+        why.split(" (SQLite: ").next().unwrap().to_owned()
     }
 
     #[test]
@@ -112,10 +135,34 @@ mod tests {
     }
 
     #[test]
+    fn a_wal_file_another_user_left_is_named() {
+        // Only a user without root's override can be refused; as root this asks nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        super::super::open_connection(&db).unwrap();
+        let wal = dir.path().join("x.db-wal");
+        fs::write(&wal, "").unwrap();
+        let mut ro = fs::metadata(&wal).unwrap().permissions();
+        ro.set_readonly(true);
+        fs::set_permissions(&wal, ro).unwrap();
+        if OpenOptions::new().write(true).open(&wal).is_ok() {
+            return; // root
+        }
+        assert_eq!(
+            reason(&db),
+            Some(format!(
+                "the file {} is not readable and writable by this user (was it created by \
+                 another user, e.g. with sudo?)",
+                wal.display()
+            ))
+        );
+    }
+
+    #[test]
     fn a_sound_path_is_no_reason() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(reason(&dir.path().join("new.db")), None);
-        assert!(can_create_in(dir.path(), &dir.path().join("new.db")));
+        assert!(can_create_in(dir.path()));
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             0,
