@@ -96,6 +96,74 @@ mod tests {
 
     const NOW: &str = "2026-11-28T14:31:54.987030Z";
 
+    /// What `tracing`'s own JSON formatter, set up as `telemetry::init` sets it up, writes
+    /// for the same event; the time replaced by `NOW`.
+    fn real_json_event(target_setup: bool) -> String {
+        use std::io;
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            if target_setup {
+                tracing::warn!(target: "switchboard::admin::setup",
+                    setup_url = "http://127.0.0.1:8080/admin/setup?code=x", "open this");
+            } else {
+                tracing::error!(target: "switchboard", "the port is taken");
+            }
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let start = text.find("\"timestamp\":\"").unwrap() + "\"timestamp\":\"".len();
+        let end = start + text[start..].find('"').unwrap();
+        format!("{}{NOW}{}", &text[..start], &text[end..])
+    }
+
+    #[test]
+    fn a_json_notice_is_what_tracing_itself_writes_for_the_event() {
+        // Kept in step with the `tracing-subscriber` in use: an upgrade that changes its
+        // lines fails here, not in an operator's log shipper.
+        assert_eq!(
+            line(
+                LogFormat::Json,
+                false,
+                Level::WARN,
+                "switchboard::admin::setup",
+                "open this",
+                &[("setup_url", "http://127.0.0.1:8080/admin/setup?code=x")],
+                NOW,
+            ),
+            real_json_event(true)
+        );
+        assert_eq!(
+            line(
+                LogFormat::Json,
+                false,
+                Level::ERROR,
+                "switchboard",
+                "the port is taken",
+                &[],
+                NOW
+            ),
+            real_json_event(false)
+        );
+    }
+
     #[test]
     fn a_json_notice_is_one_object_shaped_like_a_tracing_event() {
         let text = line(

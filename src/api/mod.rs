@@ -17,7 +17,9 @@ use crate::error::ApiError;
 use crate::resources::RESOURCES;
 
 /// Registers `/api/v1`. Routing comes first, so an unknown path or method is answered
-/// 404/405 before any credential is looked at.
+/// 404/405 before any credential is looked at. Every GET also answers HEAD (RFC 9110 asks it
+/// of every server; actix sends a HEAD answer's headers without its body), after the routes
+/// of the other methods so that those find their route first.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
@@ -31,12 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/openapi.json")
                     .route(web::get().to(openapi::openapi_json))
-                    .default_service(allow_only("GET")),
+                    .route(web::head().to(openapi::openapi_json))
+                    .default_service(allow_only("GET, HEAD")),
             )
             .service(
                 web::resource("/me")
                     .route(web::get().to(me::me))
-                    .default_service(allow_only("GET")),
+                    .route(web::head().to(me::me))
+                    .default_service(allow_only("GET, HEAD")),
             )
             .configure(record_routes)
             .default_service(web::to(not_found)),
@@ -56,7 +60,8 @@ fn record_routes(cfg: &mut web::ServiceConfig) {
                 .app_data(this)
                 .route(web::get().to(records::list_records))
                 .route(web::post().to(records::create_record))
-                .default_service(allow_only("GET, POST")),
+                .route(web::head().to(records::list_records))
+                .default_service(allow_only("GET, HEAD, POST")),
         )
         .service(
             web::resource(format!("{base}/batch"))
@@ -70,7 +75,8 @@ fn record_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(records::get_record))
                 .route(web::patch().to(records::update_record))
                 .route(web::delete().to(records::delete_record))
-                .default_service(allow_only("GET, PATCH, DELETE")),
+                .route(web::head().to(records::get_record))
+                .default_service(allow_only("GET, HEAD, PATCH, DELETE")),
         );
     }
 }

@@ -443,6 +443,37 @@ fn deleting_a_record_clears_the_references_to_it_as_updates_a_sync_and_webhooks_
 }
 
 #[test]
+fn head_answers_what_get_would_without_the_body() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    let created = app.post("/api/v1/leads", &t, &json!({"name": "Ada"}));
+    let path = created.header("location").unwrap().to_owned();
+    let auth = format!("Bearer {t}");
+    for p in [path.as_str(), "/api/v1/leads", "/api/v1/me"] {
+        let get = app.send("GET", p, &[("authorization", &auth)], None);
+        let head = app.send("HEAD", p, &[("authorization", &auth)], None);
+        assert_eq!((head.status, head.text.as_str()), (200, ""), "{p}");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "{p}"
+        );
+        assert!(
+            head.header("ratelimit").is_some(),
+            "{p}: a call like any other"
+        );
+    }
+    let gone = app.send(
+        "HEAD",
+        "/api/v1/leads/999999",
+        &[("authorization", &auth)],
+        None,
+    );
+    assert_eq!(gone.status, 404);
+    assert_eq!(app.send("HEAD", &path, &[], None).status, 401);
+}
+
+#[test]
 fn filters_select_by_status_and_update_time() {
     let app = spawn_app();
     let t = app.admin_token();

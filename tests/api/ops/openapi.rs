@@ -80,12 +80,15 @@ fn the_document_names_every_code_the_api_answers_with() {
 #[test]
 fn a_405_names_the_allowed_methods() {
     let app = spawn_app();
-    let mut cases = vec![("/api/v1/me".to_owned(), "GET")];
+    let mut cases = vec![
+        ("/api/v1/me".to_owned(), "GET, HEAD"),
+        ("/api/v1/openapi.json".to_owned(), "GET, HEAD"),
+    ];
     // Every resource has its own routes: each answers the same.
     for res in ["leads", "jobs", "invoices", "appointments"] {
-        cases.push((format!("/api/v1/{res}"), "GET, POST"));
+        cases.push((format!("/api/v1/{res}"), "GET, HEAD, POST"));
         cases.push((format!("/api/v1/{res}/batch"), "POST"));
-        cases.push((format!("/api/v1/{res}/7"), "GET, PATCH, DELETE"));
+        cases.push((format!("/api/v1/{res}/7"), "GET, HEAD, PATCH, DELETE"));
     }
     for (path, allow) in cases {
         let path = path.as_str();
