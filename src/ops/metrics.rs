@@ -483,6 +483,23 @@ async fn metrics(
                 "switchboard_webhook_attempts_total{{lane=\"{lane}\"}} {n}"
             );
         }
+        header(
+            &mut out,
+            "switchboard_webhook_endpoints_held",
+            "gauge",
+            "Endpoints held to one attempt at a time at the last claim, by why: their last attempt failed, an attempt has run longer than a quarter of the timeout, or none of their attempts has ended yet. Together they hold at most three quarters of a lane's senders.",
+        );
+        for (why, n) in [
+            ("failing", &attempts.held.failing),
+            ("hanging", &attempts.held.hanging),
+            ("new", &attempts.held.new),
+        ] {
+            let n = n.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "switchboard_webhook_endpoints_held{{reason=\"{why}\"}} {n}"
+            );
+        }
     }
     let reader = store.clone().into_inner();
     let depth = web::block(move || reader.read(store_ops::deliveries_by_status)).await;

@@ -42,6 +42,7 @@
 //! a new healthy endpoint queued behind them waits that long.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -153,6 +154,7 @@ impl Allocation {
                     standing,
                     room: at_once.saturating_sub(in_flight),
                     in_lane,
+                    hanging: hanging > 0,
                 },
             );
         }
@@ -205,6 +207,36 @@ impl Allocation {
     }
 }
 
+/// Endpoints held to one attempt at a time, by why, as the last claim found them (for the
+/// metrics): an operator with many endpoints sees how much of the pool the bad ones hold.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// Their last attempt failed.
+    pub failing: AtomicU64,
+    /// An attempt has run longer than a quarter of the timeout.
+    pub hanging: AtomicU64,
+    /// Attempts in flight, none ended yet in this process.
+    pub new: AtomicU64,
+}
+
+impl Plan {
+    /// Stores, in `held`, the endpoints this plan holds to one attempt at a time.
+    pub(super) fn count_held(&self, held: &Held) {
+        let (mut failing, mut hanging, mut new) = (0, 0, 0);
+        for k in self.known.values() {
+            match (k.standing, k.hanging) {
+                (Some(Standing::Guarded), true) => hanging += 1,
+                (Some(Standing::Guarded), false) => failing += 1,
+                (None | Some(Standing::New), _) => new += 1,
+                (Some(Standing::Trusted), _) => {}
+            }
+        }
+        held.failing.store(failing, Ordering::Relaxed);
+        held.hanging.store(hanging, Ordering::Relaxed);
+        held.new.store(new, Ordering::Relaxed);
+    }
+}
+
 /// What was known of an endpoint when a claim was planned.
 #[derive(Debug)]
 struct Known {
@@ -214,6 +246,8 @@ struct Known {
     room: usize,
     /// Its attempts in flight in the claim's lane, and those the claim gave it.
     in_lane: usize,
+    /// Whether one of its attempts has run longer than `slow`.
+    hanging: bool,
 }
 
 /// One claim's allowances: the store asks it about each endpoint and delivery.
@@ -280,6 +314,7 @@ impl Admission for Plan {
                     standing,
                     room: 0,
                     in_lane: 0,
+                    hanging: false,
                 })
                 .in_lane += 1;
         }

@@ -17,9 +17,9 @@
 //! does not queue its outcomes on the writer itself (queuing one can wake the writer, under
 //! the lock of the writer's queue); it leaves them to the worker (`Pool::record_relayed`), and
 //! wakes the worker without a lock (`Notifier`). The locks it does take, its lane's queue and
-//! the endpoints' attempts in flight (`allocation`), it shares with the worker and the other senders only; with every
-//! thread, it shares the allocator's (for a few instructions at a time) and, when it logs an
-//! error (or a debug line, when those are on), the log's buffer.
+//! the endpoints' attempts in flight (`allocation`), it shares with the worker and the other
+//! senders only; with every thread, it shares the allocator's (for a few instructions at a
+//! time) and, when it logs an error (or a debug line, when those are on), the log's buffer.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -60,6 +60,8 @@ pub struct Attempts {
     pub steady: AtomicU64,
     /// By the yielding lane's, while callers crowded the writer.
     pub yielding: AtomicU64,
+    /// Endpoints held to one attempt at a time at the last claim, by why (`allocation`).
+    pub held: super::allocation::Held,
 }
 
 /// An attempt's outcome, to be recorded.
@@ -77,6 +79,7 @@ pub(super) struct Pool {
     relayed: Arc<Mutex<Vec<Outcome>>>,
     store: Store,
     settings: Arc<WebhookSettings>,
+    attempts: Arc<Attempts>,
 }
 
 /// Which lane takes a claim.
@@ -184,6 +187,7 @@ impl Pool {
             relayed,
             store: store.clone(),
             settings: settings.clone(),
+            attempts: attempts.clone(),
         }
     }
 
@@ -222,8 +226,11 @@ impl Pool {
 
     /// How much of each endpoint's due deliveries the claim may take, at this moment.
     pub(super) fn plan(&self, claim: &Claim<'_>) -> Plan {
-        self.allocation
-            .plan(claim.kind, claim.lane.threads.len(), claim.per_endpoint)
+        let plan = self
+            .allocation
+            .plan(claim.kind, claim.lane.threads.len(), claim.per_endpoint);
+        plan.count_held(&self.attempts.held);
+        plan
     }
 
     /// Hands what a claim made with `plan` took to its lane's senders.

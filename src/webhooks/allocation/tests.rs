@@ -236,3 +236,26 @@ fn endpoints_no_claim_asks_about_are_forgotten_once_their_attempts_are_over() {
     a.started(Kind::Steady, &[], &plan(&a));
     assert!(a.lock().is_empty());
 }
+
+#[test]
+fn the_endpoints_held_are_counted_by_why() {
+    let a = Allocation::new(TIMEOUT);
+    start(&a, Kind::Steady, 3, &[30]); // new
+    a.judge(ep(4), true);
+    start(&a, Kind::Steady, 4, &[40]);
+    // After the claims: a claim forgets idle endpoints it did not ask about.
+    a.judge(ep(1), true);
+    a.judge(ep(2), false);
+    let held = Held::default();
+    a.plan_at(Instant::now() + SLOW + MS, Kind::Steady, LANE, 4)
+        .count_held(&held);
+    // 3's attempt has run past `slow` too: hanging wins over new.
+    let counts = |h: &Held| [&h.failing, &h.hanging, &h.new].map(|n| n.load(Ordering::Relaxed));
+    assert_eq!(counts(&held), [1, 2, 0]);
+    plan(&a).count_held(&held);
+    assert_eq!(
+        counts(&held),
+        [1, 0, 1],
+        "1 trusted, 2 failing, 3 new, 4 trusted"
+    );
+}

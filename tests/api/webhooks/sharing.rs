@@ -80,6 +80,17 @@ fn new_endpoints_that_hang_do_not_hold_up_a_healthy_one() {
         hung.iter().all(|rx| rx.count() == 1),
         "one attempt at a time to an endpoint that has not answered yet"
     );
+    // The metrics show them held: new, then hanging once their attempts pass a quarter of
+    // the timeout.
+    let held = || {
+        app.metric("switchboard_webhook_endpoints_held{reason=\"new\"}")
+            + app.metric("switchboard_webhook_endpoints_held{reason=\"hanging\"}")
+    };
+    assert!(eventually(WAIT, || held() == 4), "held: {}", held());
+    assert_eq!(
+        app.metric("switchboard_webhook_endpoints_held{reason=\"failing\"}"),
+        0
+    );
 }
 
 #[test]
