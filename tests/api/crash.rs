@@ -17,7 +17,7 @@ use switchboard::store;
 use crate::helpers::{ALL_SCOPES, eventually};
 use crate::receiver::{Answer, Receiver};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,7 +25,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn manage<R>(db: &Path, f: impl FnOnce(&rusqlite::Connection) -> Result<R, ManageError>) -> R {
+pub(crate) fn manage<R>(
+    db: &Path,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<R, ManageError>,
+) -> R {
     let mut conn = store::open_connection(db).unwrap();
     store::migrate(&mut conn).unwrap();
     store::with_management_tx(&mut conn, f).unwrap()
@@ -67,33 +70,7 @@ fn deliveries_queued_before_a_sigkill_all_arrive_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
     let hook_port = free_port(); // nothing listens there yet: the receiver is down
-    manage(&db, |c| {
-        manage::users::add(
-            c,
-            UserInput {
-                email: "owner@example.com".into(),
-                name: None,
-                role: Role::Admin,
-                account: "default".into(),
-                permissions: None,
-                password: None,
-            },
-        )
-    });
-    let token = manage(&db, |c| {
-        manage::tokens::create(
-            c,
-            TokenInput {
-                user_email: "owner@example.com".into(),
-                name: "crash".into(),
-                scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-                expiry: Expiry::Never,
-                allow_ips: Vec::new(),
-                limits: None,
-            },
-        )
-    })
-    .plaintext;
+    let token = owner_token(&db, None);
     let url = format!("http://127.0.0.1:{hook_port}/hook");
     let secret = manage(&db, |c| {
         manage::webhooks::add(c, "default", &url, &["lead.created".into()], None)
@@ -166,8 +143,9 @@ fn deliveries_queued_before_a_sigkill_all_arrive_after_the_restart() {
     }
 }
 
-/// Creates the owner, a token and an endpoint for `hook_url`; returns the token.
-fn prepare(db: &Path, hook_url: &str) -> String {
+/// Adds the admin `owner@example.com` to the default account and gives them a token with
+/// every scope (and these limits); returns its plaintext.
+pub(crate) fn owner_token(db: &Path, limits: Option<Vec<String>>) -> String {
     manage(db, |c| {
         manage::users::add(
             c,
@@ -182,22 +160,28 @@ fn prepare(db: &Path, hook_url: &str) -> String {
         )
     });
     manage(db, |c| {
-        manage::webhooks::add(c, "default", hook_url, &["lead.created".into()], None)
-    });
-    manage(db, |c| {
         manage::tokens::create(
             c,
             TokenInput {
                 user_email: "owner@example.com".into(),
-                name: "load".into(),
+                name: "owner".into(),
                 scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
                 expiry: Expiry::Never,
                 allow_ips: Vec::new(),
-                limits: Some(vec!["100000/1s".into()]),
+                limits,
             },
         )
     })
     .plaintext
+}
+
+/// Creates the owner, a token and an endpoint for `hook_url`; returns the token.
+fn prepare(db: &Path, hook_url: &str) -> String {
+    let token = owner_token(db, Some(vec!["100000/1s".into()]));
+    manage(db, |c| {
+        manage::webhooks::add(c, "default", hook_url, &["lead.created".into()], None)
+    });
+    token
 }
 
 #[test]

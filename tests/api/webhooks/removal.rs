@@ -10,22 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver as Lines;
 
 use serde_json::{Value, json};
-use switchboard::manage::tokens::{Expiry, TokenInput};
-use switchboard::manage::users::UserInput;
-use switchboard::manage::{self, ManageError};
-use switchboard::model::Role;
-use switchboard::store;
+use switchboard::manage;
 
 use super::*;
-use crate::helpers::ALL_SCOPES;
+use crate::crash::{free_port, manage, owner_token};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-fn manage<R>(db: &Path, f: impl FnOnce(&rusqlite::Connection) -> Result<R, ManageError>) -> R {
-    let mut conn = store::open_connection(db).unwrap();
-    store::migrate(&mut conn).unwrap();
-    store::with_management_tx(&mut conn, f).unwrap()
-}
 
 fn add_endpoint(db: &Path, url: &str) -> EndpointId {
     manage(db, |c| {
@@ -114,40 +104,10 @@ fn removing_an_endpoint_with_attempts_in_flight_logs_no_error_and_delivery_goes_
         })
     };
     let other = Receiver::ok();
-    manage(&db, |c| {
-        manage::users::add(
-            c,
-            UserInput {
-                email: "owner@example.com".into(),
-                name: None,
-                role: Role::Admin,
-                account: "default".into(),
-                permissions: None,
-                password: None,
-            },
-        )
-    });
-    let token = manage(&db, |c| {
-        manage::tokens::create(
-            c,
-            TokenInput {
-                user_email: "owner@example.com".into(),
-                name: "t".into(),
-                scopes: ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-                expiry: Expiry::Never,
-                allow_ips: Vec::new(),
-                limits: None,
-            },
-        )
-    })
-    .plaintext;
+    let token = owner_token(&db, None);
     let doomed = add_endpoint(&db, &held.url);
     add_endpoint(&db, &other.url);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut server = Server::start(&db, port);
     let base = format!("http://127.0.0.1:{port}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
