@@ -34,8 +34,7 @@
 //! above a receiver's usual answer (milliseconds), and reached early enough that an endpoint
 //! that starts hanging is known for it long before its attempts time out. It is counted from
 //! the moment a sender starts the attempt, not from the claim: an attempt queued behind
-//! others in its lane, or a sender at the lowest CPU priority waiting for the core, is not a
-//! receiver's slowness.
+//! others in its lane is not a receiver's slowness.
 //!
 //! What it cannot do: tell endpoints apart before any attempt of theirs has ended. New
 //! endpoints that hang all at once take three quarters of the senders for one timeout, and
@@ -75,8 +74,9 @@ struct Endpoint {
 struct Flight {
     delivery: i64,
     lane: Kind,
-    /// When its sender started it (until then, when the claim handed it over).
-    since: Instant,
+    /// When its sender started it; `None` while it waits in its lane's queue, where it
+    /// cannot hang.
+    since: Option<Instant>,
 }
 
 /// The endpoints' standing and their attempts in flight, across both lanes: the worker plans
@@ -123,7 +123,10 @@ impl Allocation {
             let hanging = e
                 .flights
                 .iter()
-                .filter(|f| now.saturating_duration_since(f.since) > self.slow)
+                .filter(|f| {
+                    f.since
+                        .is_some_and(|t| now.saturating_duration_since(t) > self.slow)
+                })
                 .count();
             let standing = match e.answered {
                 _ if hanging > 0 => Some(Standing::Guarded),
@@ -164,7 +167,6 @@ impl Allocation {
     /// Notes the attempts a claim handed to `lane`. Forgets the endpoints the claim did not
     /// see (removed or disabled since) once none of their attempts is in flight.
     pub(super) fn started(&self, lane: Kind, batch: &[Claimed], plan: &Plan) {
-        let since = Instant::now();
         let mut endpoints = self.lock();
         for c in batch {
             endpoints
@@ -174,7 +176,7 @@ impl Allocation {
                 .push(Flight {
                     delivery: c.id,
                     lane,
-                    since,
+                    since: None,
                 });
         }
         endpoints.retain(|id, e| !e.flights.is_empty() || plan.decided.contains_key(id));
@@ -187,7 +189,7 @@ impl Allocation {
             .get_mut(&endpoint)
             .and_then(|e| e.flights.iter_mut().find(|f| f.delivery == delivery))
         {
-            f.since = Instant::now();
+            f.since = Some(Instant::now());
         }
     }
 

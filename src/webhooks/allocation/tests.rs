@@ -27,12 +27,20 @@ fn plan(a: &Allocation) -> Plan {
     a.plan(Kind::Steady, LANE, 4)
 }
 
-/// Hands `deliveries` to `endpoint`'s senders as a claim would.
-fn start(a: &Allocation, lane: Kind, endpoint: i64, deliveries: &[i64]) {
+/// Hands `deliveries` to `endpoint`'s lane as a claim would, to wait in its queue.
+fn queue(a: &Allocation, lane: Kind, endpoint: i64, deliveries: &[i64]) {
     let mut p = a.plan(lane, LANE, 4);
     p.room(ep(endpoint), false);
     let batch: Vec<Claimed> = deliveries.iter().map(|&d| claimed(endpoint, d)).collect();
     a.started(lane, &batch, &p);
+}
+
+/// Hands `deliveries` to `endpoint`'s senders, which start them at once.
+fn start(a: &Allocation, lane: Kind, endpoint: i64, deliveries: &[i64]) {
+    queue(a, lane, endpoint, deliveries);
+    for &d in deliveries {
+        a.begun(ep(endpoint), d);
+    }
 }
 
 #[test]
@@ -94,15 +102,17 @@ fn an_attempt_hanging_makes_its_endpoint_guarded_with_one_more_beside_it() {
 fn time_in_flight_counts_from_when_a_sender_starts_the_attempt() {
     let a = Allocation::new(TIMEOUT);
     a.judge(ep(1), true);
-    start(&a, Kind::Steady, 1, &[10]);
-    let handed_over = Instant::now();
+    queue(&a, Kind::Steady, 1, &[10]);
+    // Queued in its lane, however long: not hanging.
+    let mut queued = a.plan_at(Instant::now() + TIMEOUT, Kind::Steady, LANE, 4);
+    assert_eq!(queued.room(ep(1), false), 3);
+    assert_eq!(queued.guarded, 0);
     a.begun(ep(1), 10);
-    // Measured from the start: not hanging yet, however long it was queued before.
-    let started = a.lock()[&ep(1)].flights[0].since;
-    assert!(started >= handed_over);
+    let started = a.lock()[&ep(1)].flights[0].since.unwrap();
     let mut p = a.plan_at(started + SLOW, Kind::Steady, LANE, 4);
-    assert_eq!(p.room(ep(1), false), 3);
-    assert_eq!(p.guarded, 0);
+    assert_eq!(p.room(ep(1), false), 3, "not past `slow` yet");
+    let mut late = a.plan_at(started + SLOW + MS, Kind::Steady, LANE, 4);
+    assert_eq!(late.room(ep(1), false), 1, "hanging");
 }
 
 #[test]
