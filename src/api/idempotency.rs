@@ -14,6 +14,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Caller;
 use crate::clock;
 use crate::error::ApiError;
 use crate::model::{AccountId, UserId};
@@ -106,12 +107,11 @@ impl PendingKey {
     }
 }
 
-/// Reads the key (quoted or bare), claims it, and looks for a stored answer to `user`'s
-/// request in `account`.
+/// Reads the key (quoted or bare), claims it, and looks for a stored answer to a request of
+/// the caller's user in the caller's account.
 pub async fn begin(
     req: &HttpRequest,
-    account: AccountId,
-    user: UserId,
+    caller: &Caller,
     body: &Value,
     store: &web::Data<Store>,
     in_flight: &web::Data<InFlightKeys>,
@@ -119,6 +119,7 @@ pub async fn begin(
     let Some(key) = parse_key(req)? else {
         return Ok(Begin::Proceed(KeyGuard { claim: None }));
     };
+    let (account, user) = (caller.token.account_id, caller.token.user_id);
     let hash = request_hash(req, body);
     {
         let mut keys = in_flight.keys.lock().unwrap_or_else(|p| p.into_inner());

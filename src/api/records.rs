@@ -182,16 +182,7 @@ pub async fn create_record(
 ) -> Result<HttpResponse, ApiError> {
     let (res, reach) = target.authorize(&caller, true)?;
     let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
-    let guard = match idempotency::begin(
-        &req,
-        reach.account_id,
-        caller.token.user_id,
-        &body,
-        &store,
-        &keys,
-    )
-    .await?
-    {
+    let guard = match idempotency::begin(&req, &caller, &body, &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
     };
@@ -236,16 +227,7 @@ pub async fn create_batch(
 ) -> Result<HttpResponse, ApiError> {
     let (res, reach) = target.authorize(&caller, true)?;
     let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
-    let guard = match idempotency::begin(
-        &req,
-        reach.account_id,
-        caller.token.user_id,
-        &body,
-        &store,
-        &keys,
-    )
-    .await?
-    {
+    let guard = match idempotency::begin(&req, &caller, &body, &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
     };
