@@ -51,9 +51,13 @@ pub fn init(format: LogFormat, quiet: bool) {
         "info,refinery_core=warn"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // A line that cannot be written is dropped. tracing-subscriber would report it with
+    // `eprintln!`, which panics when stderr is gone (a log pipe that died): the panic ended
+    // whatever task was logging, the one that stops the server on SIGTERM among them.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Stderr);
+        .with_writer(Stderr)
+        .log_internal_errors(false);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let style = match format {
         LogFormat::Json => STYLE_JSON,

@@ -69,6 +69,34 @@ fn sigint_and_sigquit_stop_the_binary_cleanly() {
     serve_then_stop("QUIT", false);
 }
 
+/// A server whose log pipe died (`serve 2>&1 | some-filter` that exited) still stops on
+/// SIGTERM: its "stopping" line cannot be written, which must not end the task that stops it.
+#[test]
+fn sigterm_stops_a_server_whose_stderr_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gone.db");
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(["--db", db.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    assert!(eventually(Duration::from_secs(20), || {
+        ureq::get(&url).call().is_ok()
+    }));
+    drop(server.0.stderr.take()); // the pipe's reader is gone: writes to stderr fail
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_for_exit(&mut server.0, Duration::from_secs(30));
+    assert!(exit.success(), "{exit:?}");
+}
+
 /// The child's exit status; kills it and fails after `limit`.
 fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let started = std::time::Instant::now();
