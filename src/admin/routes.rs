@@ -1,5 +1,6 @@
 //! The admin routes. Everything under `/admin` carries the security headers; routing comes
-//! first, so an unknown path or method is 404/405 before a session is looked at.
+//! first, so an unknown path or method is 404/405 (with `Allow`) before a session is looked
+//! at. The page and its files answer HEAD as well as GET.
 
 use actix_web::middleware::from_fn;
 use actix_web::{Resource, web};
@@ -7,16 +8,13 @@ use actix_web::{Resource, web};
 use super::{account, audit, headers, login, static_files, tokens, users, webhooks};
 use crate::error::ApiError;
 
-async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
-}
-
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A route's resource; any other method is answered 405 with `Allow: allow`.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(crate::api::allow_only(allow))
 }
 
 /// Registers `/admin`: the page, its files and the JSON API.
@@ -29,63 +27,82 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .configure(api)
                     .default_service(web::to(not_found)),
             )
-            .service(resource("").route(web::get().to(static_files::to_index)))
-            .service(resource("/").route(web::get().to(static_files::index)))
-            .service(resource("/setup").route(web::get().to(static_files::index)))
-            .service(resource("/{file}").route(web::get().to(static_files::asset)))
+            .service(
+                resource("", "GET, HEAD")
+                    .route(web::get().to(static_files::to_index))
+                    .route(web::head().to(static_files::to_index)),
+            )
+            .service(
+                resource("/", "GET, HEAD")
+                    .route(web::get().to(static_files::index))
+                    .route(web::head().to(static_files::index)),
+            )
+            .service(
+                resource("/setup", "GET, HEAD")
+                    .route(web::get().to(static_files::index))
+                    .route(web::head().to(static_files::index)),
+            )
+            .service(
+                resource("/{file}", "GET, HEAD")
+                    .route(web::get().to(static_files::asset))
+                    .route(web::head().to(static_files::asset)),
+            )
             .default_service(web::to(not_found)),
     );
 }
 
 fn api(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/login").route(web::post().to(login::login)))
-        .service(resource("/logout").route(web::post().to(login::logout)))
-        .service(resource("/me").route(web::get().to(login::me)))
+    cfg.service(resource("/login", "POST").route(web::post().to(login::login)))
+        .service(resource("/logout", "POST").route(web::post().to(login::logout)))
+        .service(resource("/me", "GET").route(web::get().to(login::me)))
         .service(
-            resource("/setup")
+            resource("/setup", "GET, POST")
                 .route(web::get().to(login::setup_status))
                 .route(web::post().to(login::setup)),
         )
         .service(
-            resource("/tokens")
+            resource("/tokens", "GET, POST")
                 .route(web::get().to(tokens::list))
                 .route(web::post().to(tokens::create)),
         )
         .service(
-            resource("/tokens/{id}")
+            resource("/tokens/{id}", "GET, PATCH")
                 .route(web::get().to(tokens::show))
                 .route(web::patch().to(tokens::update)),
         )
-        .service(resource("/tokens/{id}/revoke").route(web::post().to(tokens::revoke)))
-        .service(resource("/tokens/{id}/rotate").route(web::post().to(tokens::rotate)))
-        .service(resource("/tokens/{id}/usage").route(web::get().to(tokens::usage)))
+        .service(resource("/tokens/{id}/revoke", "POST").route(web::post().to(tokens::revoke)))
+        .service(resource("/tokens/{id}/rotate", "POST").route(web::post().to(tokens::rotate)))
+        .service(resource("/tokens/{id}/usage", "GET").route(web::get().to(tokens::usage)))
         .service(
-            resource("/users")
+            resource("/users", "GET, POST")
                 .route(web::get().to(users::list))
                 .route(web::post().to(users::create)),
         )
-        .service(resource("/users/{id}").route(web::patch().to(users::update)))
+        .service(resource("/users/{id}", "PATCH").route(web::patch().to(users::update)))
         .service(
-            resource("/account")
+            resource("/account", "GET, PATCH")
                 .route(web::get().to(account::show))
                 .route(web::patch().to(account::update)),
         )
-        .service(resource("/audit").route(web::get().to(audit::list)))
+        .service(resource("/audit", "GET").route(web::get().to(audit::list)))
         .service(
-            resource("/webhooks")
+            resource("/webhooks", "GET, POST")
                 .route(web::get().to(webhooks::list))
                 .route(web::post().to(webhooks::create)),
         )
-        .service(resource("/webhooks/events").route(web::get().to(webhooks::event_types)))
+        .service(resource("/webhooks/events", "GET").route(web::get().to(webhooks::event_types)))
         .service(
-            resource("/webhooks/{id}")
+            resource("/webhooks/{id}", "PATCH, DELETE")
                 .route(web::patch().to(webhooks::update))
                 .route(web::delete().to(webhooks::remove)),
         )
         .service(
-            resource("/webhooks/{id}/rotate-secret").route(web::post().to(webhooks::rotate_secret)),
+            resource("/webhooks/{id}/rotate-secret", "POST")
+                .route(web::post().to(webhooks::rotate_secret)),
         )
-        .service(resource("/webhooks/{id}/test").route(web::post().to(webhooks::send_test)))
-        .service(resource("/deliveries").route(web::get().to(webhooks::deliveries)))
-        .service(resource("/deliveries/{id}/replay").route(web::post().to(webhooks::replay)));
+        .service(resource("/webhooks/{id}/test", "POST").route(web::post().to(webhooks::send_test)))
+        .service(resource("/deliveries", "GET").route(web::get().to(webhooks::deliveries)))
+        .service(
+            resource("/deliveries/{id}/replay", "POST").route(web::post().to(webhooks::replay)),
+        );
 }

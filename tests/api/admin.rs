@@ -341,8 +341,10 @@ fn every_admin_answer_carries_the_security_headers() {
         app.send("GET", "/admin/api/tokens", &[], None),
         b.get("/admin/api/me"),
         app.send("PUT", "/admin/api/me", &[], None),
+        app.send("HEAD", "/admin/", &[], None),
+        app.send("POST", "/admin/app.js", &[], None),
     ];
-    let expected = [200, 200, 404, 401, 200, 405];
+    let expected = [200, 200, 404, 401, 200, 405, 200, 405];
     for (r, status) in answers.iter().zip(expected) {
         assert_eq!(r.status, status, "{}", r.text);
         let csp = r.header("content-security-policy").unwrap();
@@ -355,6 +357,14 @@ fn every_admin_answer_carries_the_security_headers() {
         assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     }
     assert_eq!(answers[4].header("cache-control"), Some("no-store"));
+    // A 405 names what the path serves; the page answers HEAD like GET, without its body.
+    assert_eq!(answers[5].header("allow"), Some("GET"));
+    assert_eq!(answers[7].header("allow"), Some("GET, HEAD"));
+    assert_eq!(answers[6].text, "");
+    assert_eq!(
+        answers[6].header("content-type"),
+        answers[0].header("content-type")
+    );
 }
 
 #[test]
