@@ -262,8 +262,17 @@ impl ResponseError for ApiError {
             tracing::error!(error = %cause, "internal error");
         }
         let status = self.status_code();
+        // Every 422 names its fields (CONTRACT.md), a reused key too.
+        let reused;
         let errors = match self {
             ApiError::Validation(e) => Some(e.as_slice()),
+            ApiError::IdempotencyKeyReused => {
+                reused = [FieldError::new(
+                    "Idempotency-Key",
+                    "was used with another request (another body, path or user)",
+                )];
+                Some(&reused[..])
+            }
             _ => None,
         };
         let body = Problem {

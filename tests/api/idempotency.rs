@@ -53,6 +53,8 @@ fn the_same_key_with_another_body_or_path_is_refused() {
     let other = post_keyed(&app, "/api/v1/leads", &t, "k1", &json!({"name": "B"}));
     assert_eq!(other.status, 422);
     assert_eq!(other.code(), "idempotency_key_reused");
+    // Like every 422, it names the field.
+    assert_eq!(other.json()["errors"][0]["field"], "Idempotency-Key");
     let other_path = post_keyed(&app, "/api/v1/jobs", &t, "k1", &json!({"title": "A"}));
     assert_eq!(other_path.code(), "idempotency_key_reused");
     assert_eq!(count(&app, "leads"), 1);
