@@ -118,18 +118,17 @@ pub(super) fn listed_account(
         return Ok(None);
     }
     let Some(name) = scope.account.as_deref() else {
-        let default = accounts::find_by_name(conn, DEFAULT_ACCOUNT)?.ok_or_else(|| {
-            anyhow!(
-                "no account named `{DEFAULT_ACCOUNT}`; name one with --account, or use --all-accounts"
-            )
-        })?;
+        let default =
+            accounts::find_by_name(conn, manage::accounts::DEFAULT)?.ok_or_else(|| {
+                anyhow!(
+                    "no account named `{}`; name one with --account, or use --all-accounts",
+                    manage::accounts::DEFAULT
+                )
+            })?;
         return Ok(Some(default.id));
     };
     Ok(Some(manage::accounts::require(conn, name)?.id))
 }
-
-/// What commands act on without `--account`.
-const DEFAULT_ACCOUNT: &str = "default";
 
 fn read_password() -> anyhow::Result<String> {
     let mut s = String::new();

@@ -322,7 +322,7 @@ pub enum UserCmd {
         #[arg(long, default_value = "agent", value_parser = ["agent", "admin"])]
         role: String,
         /// Account name
-        #[arg(long, default_value = "default")]
+        #[arg(long, default_value = crate::manage::accounts::DEFAULT)]
         account: String,
         /// Read a password from standard input (for the admin page)
         #[arg(long)]
@@ -493,7 +493,7 @@ pub enum WebhookCmd {
         #[arg(long = "event", value_name = "TYPE", required = true)]
         events: Vec<String>,
         /// Account name
-        #[arg(long, default_value = "default")]
+        #[arg(long, default_value = crate::manage::accounts::DEFAULT)]
         account: String,
         /// What it is for
         #[arg(long)]

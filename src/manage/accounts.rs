@@ -10,6 +10,10 @@ use crate::clock;
 use crate::model::{Plan, SubscriptionStatus};
 use crate::store::accounts::{self, Account};
 
+/// The account the first migration creates, which commands act on without `--account`
+/// (CONTRACT.md) and where the first admin is made.
+pub const DEFAULT: &str = "default";
+
 /// Creates an account.
 pub fn create(
     conn: &Connection,

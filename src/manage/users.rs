@@ -152,7 +152,7 @@ pub fn create_first_admin(
             email: email.into(),
             name: name.map(str::to_owned).filter(|n| !n.trim().is_empty()),
             role: Role::Admin,
-            account: "default".into(),
+            account: super::accounts::DEFAULT.into(),
             permissions: None,
             password: Some(password.into()),
         },

@@ -40,8 +40,9 @@ pub struct WebhookSettings {
     /// Sender threads at the server's priority; a quarter as many more, at the lowest, take
     /// the attempts claimed while API writes crowd the writer (see `pool`).
     pub senders: usize,
-    /// Attempts in flight at once to one endpoint that answers promptly (the yielding senders
-    /// take one at a time); a slow or failing one gets one at a time (see `allocation`).
+    /// Attempts in flight at once to one endpoint whose last attempt got a 2xx (the yielding
+    /// senders take one at a time); a failing, new or hanging one gets one at a time (see
+    /// `allocation`).
     pub per_endpoint: usize,
     /// Delivered, dead and long-paused deliveries are pruned after this.
     pub retention: Duration,
