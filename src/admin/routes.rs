@@ -6,6 +6,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{Resource, web};
 
 use super::{account, audit, headers, login, static_files, tokens, users, webhooks};
+use crate::api::get_or_head;
 use crate::error::ApiError;
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
@@ -27,26 +28,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .configure(api)
                     .default_service(web::to(not_found)),
             )
-            .service(
-                resource("", "GET, HEAD")
-                    .route(web::get().to(static_files::to_index))
-                    .route(web::head().to(static_files::to_index)),
-            )
-            .service(
-                resource("/", "GET, HEAD")
-                    .route(web::get().to(static_files::index))
-                    .route(web::head().to(static_files::index)),
-            )
-            .service(
-                resource("/setup", "GET, HEAD")
-                    .route(web::get().to(static_files::index))
-                    .route(web::head().to(static_files::index)),
-            )
-            .service(
-                resource("/{file}", "GET, HEAD")
-                    .route(web::get().to(static_files::asset))
-                    .route(web::head().to(static_files::asset)),
-            )
+            .service(get_or_head("", static_files::to_index))
+            .service(get_or_head("/", static_files::index))
+            .service(get_or_head("/setup", static_files::index))
+            .service(get_or_head("/{file}", static_files::asset))
             .default_service(web::to(not_found)),
     );
 }

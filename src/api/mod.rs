@@ -30,18 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .add(("cache-control", "no-store"))
                     .add(("x-content-type-options", "nosniff")),
             )
-            .service(
-                web::resource("/openapi.json")
-                    .route(web::get().to(openapi::openapi_json))
-                    .route(web::head().to(openapi::openapi_json))
-                    .default_service(allow_only("GET, HEAD")),
-            )
-            .service(
-                web::resource("/me")
-                    .route(web::get().to(me::me))
-                    .route(web::head().to(me::me))
-                    .default_service(allow_only("GET, HEAD")),
-            )
+            .service(get_or_head("/openapi.json", openapi::openapi_json))
+            .service(get_or_head("/me", me::me))
             .configure(record_routes)
             .default_service(web::to(not_found)),
     );
@@ -97,4 +87,18 @@ pub fn allow_only(allow: &'static str) -> actix_web::Route {
         );
         res
     })
+}
+
+/// A page served to GET and HEAD (uptime monitors often check with HEAD; actix sends the
+/// headers of a HEAD answer without its body); any other method is answered 405 with `Allow`.
+pub fn get_or_head<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(allow_only("GET, HEAD"))
 }

@@ -16,7 +16,7 @@ static PAGE: LazyLock<String> = LazyLock::new(|| render(&DOCUMENT));
 
 /// Registers `GET /docs`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::get_or_head("/docs", docs));
+    cfg.service(crate::api::get_or_head("/docs", docs));
 }
 
 async fn docs(req: HttpRequest) -> HttpResponse {

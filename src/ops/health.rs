@@ -54,8 +54,8 @@ impl Drop for AliveGuard {
 
 /// Registers the health routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::get_or_head("/healthz", healthz))
-        .service(super::get_or_head("/readyz", readyz));
+    cfg.service(crate::api::get_or_head("/healthz", healthz))
+        .service(crate::api::get_or_head("/readyz", readyz));
 }
 
 async fn healthz() -> HttpResponse {

@@ -279,7 +279,7 @@ fn escape(s: &str) -> String {
 
 /// Registers `GET /metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::get_or_head("/metrics", metrics));
+    cfg.service(crate::api::get_or_head("/metrics", metrics));
 }
 
 async fn metrics(
