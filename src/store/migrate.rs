@@ -43,19 +43,8 @@ pub fn migrate_to(conn: &mut Connection, version: i32) -> StoreResult<()> {
 /// Brings the schema up to date; the migrations this run applied, oldest first (none when
 /// the file was up to date). A file written by a newer binary is refused untouched.
 pub fn migrate(conn: &mut Connection) -> StoreResult<Vec<Applied>> {
-    let applied: Option<i64> = conn
-        .query_row(
-            "SELECT MAX(version) FROM refinery_schema_history",
-            [],
-            |r| r.get(0),
-        )
-        .or_else(|e| match e {
-            // A fresh file has no history table yet.
-            rusqlite::Error::SqliteFailure(_, Some(ref m)) if m.contains("no such table") => {
-                Ok(None)
-            }
-            e => Err(e),
-        })?;
+    // A fresh file has no history yet.
+    let applied = super::ops::schema_version(conn)?;
     if let Some(found) = applied
         && found > *SCHEMA_VERSION
     {
