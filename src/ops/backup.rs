@@ -194,6 +194,14 @@ pub fn backup_file(db: &Path, to: &Path) -> Result<BackupReport, OpsError> {
         )));
     }
     let conn = sql::open_existing(db)?;
+    // Another application's file (or a file nothing ever migrated): `restore` would refuse
+    // the copy, so it is no backup.
+    if sql::schema_version(&conn)?.is_none() {
+        return Err(OpsError::Refused(format!(
+            "{} is not a Switchboard database (it has no migration history); nothing to back up",
+            db.display()
+        )));
+    }
     backup_with(&conn, to)
 }
 

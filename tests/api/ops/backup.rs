@@ -249,6 +249,24 @@ fn names_containing(dir: &Path, part: &str) -> Vec<String> {
 }
 
 #[test]
+fn a_file_that_is_not_a_switchboard_database_is_not_backed_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("other.db");
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('x');")
+        .unwrap();
+    let to = dir.path().join("copy.db");
+    let e = switchboard::ops::backup::backup_file(&foreign, &to).unwrap_err();
+    assert!(e.to_string().contains("not a Switchboard database"), "{e}");
+    assert!(!to.exists());
+    assert!(
+        names_containing(dir.path(), "copy").is_empty(),
+        "no partial copy left"
+    );
+}
+
+#[test]
 fn a_second_server_on_the_same_database_is_refused() {
     let app = spawn_app();
     let out = run(&app.db_path, &["serve", "--listen", "127.0.0.1:0"]);
