@@ -287,40 +287,41 @@ impl Admission for Plan {
     }
 
     fn admit(&mut self, endpoint: EndpointId) -> bool {
-        let standing = self.decided.get(&endpoint).copied();
+        let standing = self
+            .decided
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(Standing::Guarded);
+        let in_lane = self.known.get(&endpoint).map_or(0, |k| k.in_lane);
         let untrusted_room = self.untrusted < self.untrusted_cap;
-        let admitted = match standing.unwrap_or(Standing::Guarded) {
-            Standing::Trusted => {
-                let first = self.known.get(&endpoint).is_none_or(|k| k.in_lane == 0);
-                first || self.bursts < self.bursts_cap
-            }
+        let admitted = match standing {
+            // Its first attempt in the lane always; more only within the bursts' share.
+            Standing::Trusted => in_lane == 0 || self.bursts < self.bursts_cap,
             Standing::New => untrusted_room,
             Standing::Guarded => untrusted_room && self.guarded < self.guarded_cap,
         };
-        if admitted {
-            match standing.unwrap_or(Standing::Guarded) {
-                Standing::Trusted => {
-                    if self.known.get(&endpoint).is_some_and(|k| k.in_lane > 0) {
-                        self.bursts += 1;
-                    }
-                }
-                Standing::New => self.untrusted += 1,
-                Standing::Guarded => {
-                    self.untrusted += 1;
-                    self.guarded += 1;
-                }
-            }
-            self.known
-                .entry(endpoint)
-                .or_insert(Known {
-                    standing,
-                    room: 0,
-                    in_lane: 0,
-                    hanging: false,
-                })
-                .in_lane += 1;
+        if !admitted {
+            return false;
         }
-        admitted
+        match standing {
+            Standing::Trusted if in_lane > 0 => self.bursts += 1,
+            Standing::Trusted => {}
+            Standing::New => self.untrusted += 1,
+            Standing::Guarded => {
+                self.untrusted += 1;
+                self.guarded += 1;
+            }
+        }
+        self.known
+            .entry(endpoint)
+            .or_insert(Known {
+                standing: Some(standing),
+                room: 0,
+                in_lane: 0,
+                hanging: false,
+            })
+            .in_lane += 1;
+        true
     }
 }
 
