@@ -13,8 +13,8 @@ use crate::error::ApiError;
 use crate::manage::views::EndpointView;
 use crate::manage::webhooks as manage_webhooks;
 use crate::model::EndpointId;
-use crate::store::Store;
 use crate::store::webhooks::{self as store_webhooks, Endpoint};
+use crate::store::{Store, fanout};
 
 /// An endpoint of the session's account, or not found.
 async fn load(store: &Store, who: &AdminSession, id: &str) -> Result<Endpoint, ApiError> {
@@ -174,6 +174,15 @@ pub async fn deliveries(
     };
     let account = who.account_id();
     let q = q.into_inner();
+    // Events queued since the delivery worker's last claim get their deliveries first, so that
+    // the list shows every event committed before it was asked for: a write per `BATCH`
+    // events, which the API's writes go between after a long burst.
+    while store
+        .writer()
+        .write(|c| fanout::fan_out(c, fanout::BATCH))
+        .await?
+        .more
+    {}
     let list = read(&store, move |c| {
         manage_webhooks::list_deliveries(
             c,

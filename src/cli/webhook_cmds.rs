@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::manage::views::{DeliveryView, EndpointView};
 use crate::manage::webhooks;
 use crate::model::EndpointId;
+use crate::store::{self, fanout};
 
 /// Runs one of these commands (the others are handled in `commands`).
 pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
@@ -21,7 +22,11 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
             limit,
             json,
         } => {
-            let conn = open(settings)?;
+            let mut conn = open(settings)?;
+            // The deliveries of events the server has not made them for yet (it does so at
+            // its next claim, or was stopped first) are made now, so that the list has them:
+            // a transaction per `BATCH` events, which a running server's writes go between.
+            while store::with_write_tx(&mut conn, |c| fanout::fan_out(c, fanout::BATCH))?.more {}
             let account_id = listed_account(&conn, &accounts, endpoint.is_some())?;
             let list = webhooks::list_deliveries(
                 &conn,

@@ -11,6 +11,7 @@ use crate::clock;
 use crate::model::{AccountId, EndpointId};
 use crate::resources::RESOURCES;
 use crate::store::deliveries::{self, Delivery};
+use crate::store::fanout;
 use crate::store::webhooks::{self as store, Endpoint};
 use crate::webhooks::events;
 
@@ -222,7 +223,9 @@ pub fn send_test(conn: &Connection, id: EndpointId) -> ManageResult<DeliveryView
         "endpoint_id": e.id,
         "message": "A test delivery from Switchboard.",
     });
-    let event = events::enqueue_to(conn, e.account_id, TEST_EVENT, data, &[(e.id, e.enabled)])?;
+    let event = events::enqueue_to(conn, e.account_id, TEST_EVENT, data, &[e.id])?;
+    // Made now rather than at the worker's next claim, so that it can be shown.
+    fanout::fan_out_all(conn)?;
     let d = deliveries::find_for_event(conn, event, e.id)?
         .ok_or_else(|| ManageError::NotFound("the test delivery vanished".into()))?;
     Ok(DeliveryView::from(&d))

@@ -422,9 +422,10 @@ macro_rules! window {
 const PRUNE_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id >= ?2 AND id <= ?3 \
      AND +status IN ('delivered', 'dead', 'paused') AND updated_at < ?1";
 
-/// Events created before `?1` with ids from `?2` to `?3` that no delivery is left of.
+/// Events created before `?1` with ids from `?2` to `?3` that no delivery is left of, and
+/// whose deliveries were made (`fanout`): an event still to do has none yet.
 const PRUNE_EVENTS: &str = "DELETE FROM webhook_events WHERE id >= ?2 AND id <= ?3 \
-     AND created_at < ?1 \
+     AND created_at < ?1 AND id <= (SELECT upto FROM webhook_fanout WHERE id = 1) \
      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)";
 
 /// What one write of a prune did.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
 pub mod deliveries;
+pub mod fanout;
 mod file_access;
 pub mod filing;
 pub mod generation;
@@ -315,13 +316,28 @@ pub fn with_management_tx<R, E>(
 where
     E: From<StoreError>,
 {
+    with_write_tx(conn, |c| {
+        let out = f(c)?;
+        generation::bump(c)?;
+        Ok(out)
+    })
+}
+
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction on a connection of its own, for a write that
+/// changes nothing a server caches (making webhook deliveries from their events).
+pub fn with_write_tx<R, E>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Connection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<StoreError>,
+{
     conn.busy_handler(Some(retry_soon))
         .map_err(StoreError::from)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StoreError::from)?;
     let out = f(&tx)?;
-    generation::bump(&tx)?;
     tx.commit().map_err(StoreError::from)?;
     Ok(out)
 }

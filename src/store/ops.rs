@@ -83,7 +83,8 @@ pub fn checkpoint_truncate(conn: &Connection) -> StoreResult<()> {
 /// delivered ones are the rest of the table's count (SQLite counts the entries of its
 /// smallest index, without reading the rows).
 /// Since V8 no index begins with the status, and `GROUP BY status` sorted every delivery on
-/// each scrape.
+/// each scrape. The deliveries of events still to be fanned out (`fanout`) count as what
+/// they will be made as: pending, or paused.
 pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>> {
     let (total, unsent) = conn.query_row(&count_by_status(), [], |r| {
         let unsent = unsent_statuses()
@@ -93,6 +94,7 @@ pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>
         Ok((r.get::<_, i64>(0)?, unsent))
     })?;
     let delivered = total - unsent.iter().map(|(_, n)| n).sum::<i64>();
+    let (to_send, to_park) = super::fanout::still_to_make(conn)?;
     Ok(STATUSES
         .iter()
         .map(|s| {
@@ -100,7 +102,12 @@ pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>
                 .iter()
                 .find(|(u, _)| u == s)
                 .map_or(delivered, |(_, n)| *n);
-            ((*s).to_owned(), n)
+            let coming = match *s {
+                "pending" => to_send,
+                "paused" => to_park,
+                _ => 0,
+            };
+            ((*s).to_owned(), n + coming)
         })
         .collect())
 }
@@ -165,6 +172,27 @@ mod tests {
             ("failed", 1),
             ("dead", 1),
             ("paused", 0),
+        ];
+        assert_eq!(counts, expected.map(|(s, n)| (s.to_owned(), n)));
+        // Events whose deliveries are still to be made count as what those will be made as,
+        // by their endpoints' state now: to the enabled endpoint pending, to the disabled
+        // one paused, to a removed one nothing.
+        c.execute_batch(
+            "UPDATE webhook_fanout SET upto = 1;
+             INSERT INTO webhook_endpoints (id, account_id, url, events, secret, enabled, created_at, updated_at)
+                 VALUES (2, 1, 'https://b.example/hook', '[\"*\"]', 'whsec_y', 0, 0, 0);
+             INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at, endpoint_ids)
+                 VALUES (2, 1, 'msg_2', 'lead.created', '{}', 0, '[1,2,9]'),
+                        (3, 1, 'msg_3', 'lead.updated', '{}', 0, '[1]');",
+        )
+        .unwrap();
+        let counts = deliveries_by_status(&c).unwrap();
+        let expected = [
+            ("pending", 4),
+            ("delivered", 3),
+            ("failed", 1),
+            ("dead", 1),
+            ("paused", 1),
         ];
         assert_eq!(counts, expected.map(|(s, n)| (s.to_owned(), n)));
         let plan: Vec<String> = c

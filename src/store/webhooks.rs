@@ -108,8 +108,8 @@ pub fn delete_endpoint(conn: &Connection, id: EndpointId) -> StoreResult<bool> {
     Ok(conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])? == 1)
 }
 
-/// The ids of the account's endpoints subscribed to `kind` (enabled or not: a disabled
-/// endpoint's deliveries wait, paused).
+/// The ids of the account's endpoints subscribed to `kind`, enabled or not (a disabled
+/// endpoint's deliveries wait, paused: `fanout` looks at that when it makes them).
 ///
 /// Every API write asks, on the writer. The list is looked up as text: `events` is always
 /// written by `string_list` (compact JSON), where an item's opening quote follows `[` or `,`
@@ -120,9 +120,9 @@ pub fn subscribed_endpoints(
     conn: &Connection,
     account: AccountId,
     kind: &str,
-) -> StoreResult<Vec<(EndpointId, bool)>> {
+) -> StoreResult<Vec<EndpointId>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT e.id, e.enabled FROM webhook_endpoints e WHERE e.account_id = ?1 \
+        "SELECT e.id FROM webhook_endpoints e WHERE e.account_id = ?1 \
          AND (instr(e.events, ?2) > 0 OR instr(e.events, ?3) > 0 \
               OR instr(e.events, '[\"*\"') > 0 OR instr(e.events, ',\"*\"') > 0)",
     )?;
@@ -130,44 +130,43 @@ pub fn subscribed_endpoints(
     let quoted = serde_json::to_string(kind).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let (first, later) = (format!("[{quoted}"), format!(",{quoted}"));
     let rows = stmt
-        .query_map(params![account, first, later], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
+        .query_map(params![account, first, later], |r| r.get(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
-/// A delivery's insert, with an id never handed out before (`store::ids`).
-static INSERT_DELIVERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
-           created_at, updated_at) VALUES ({}, ?1, ?2, ?3, ?4, ?4, ?4)",
-        super::ids::next_id_sql("webhook_deliveries")
-    )
-});
+/// An event's insert. Its id is above the fan-out's mark (`webhook_fanout.upto`), whatever a
+/// prune left of the table: an event at or below the mark would never get its deliveries.
+/// Only when the mark is at or above the largest id (every event fanned out) is the id given
+/// here; otherwise SQLite's own choice, the largest plus one, is above the mark already.
+const INSERT_EVENT: &str = "INSERT INTO webhook_events \
+       (id, account_id, msg_id, type, payload, created_at, endpoint_ids) \
+     VALUES ((SELECT upto + 1 FROM webhook_fanout \
+                WHERE upto >= (SELECT COALESCE(MAX(id), 0) FROM webhook_events)), \
+             ?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// Inserts an event and one delivery per endpoint (pending, or paused when disabled).
+/// Queues an event for these endpoints; its deliveries (pending, or paused while the endpoint
+/// is disabled) are made later, in bulk, by `fanout::fan_out`. Only the event is written in
+/// the change's transaction: it is the durable record that the deliveries will be made.
 pub fn insert_event(
     conn: &Connection,
     account: AccountId,
     msg_id: &str,
     kind: &str,
     payload: &str,
-    endpoints: &[(EndpointId, bool)],
+    endpoints: &[EndpointId],
     now: i64,
 ) -> StoreResult<i64> {
     super::writer::note_events_queued();
-    conn.prepare_cached(
-        "INSERT INTO webhook_events (account_id, msg_id, type, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![account, msg_id, kind, payload, now])?;
-    let event_id = conn.last_insert_rowid();
-    let mut stmt = conn.prepare_cached(&INSERT_DELIVERY)?;
-    for (endpoint, enabled) in endpoints {
-        let status = if *enabled { "pending" } else { "paused" };
-        stmt.execute(params![event_id, endpoint, status, now])?;
-    }
-    Ok(event_id)
+    conn.prepare_cached(INSERT_EVENT)?.execute(params![
+        account,
+        msg_id,
+        kind,
+        payload,
+        now,
+        super::fanout::endpoint_list(endpoints)
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// Enables or disables an endpoint; `reason` says why it was disabled (cleared on enable).
@@ -270,9 +269,9 @@ mod tests {
         }
         set_enabled(&conn, EndpointId(5), false, Some("off"), 0).unwrap();
         let found = |kind: &str| subscribed_endpoints(&conn, AccountId(77), kind).unwrap();
-        let ids = |v: Vec<(EndpointId, bool)>| v.into_iter().map(|(e, _)| e.0).collect::<Vec<_>>();
+        let ids = |v: Vec<EndpointId>| v.into_iter().map(|e| e.0).collect::<Vec<_>>();
+        // A disabled endpoint too: its deliveries are made, paused.
         assert_eq!(ids(found("lead.created")), vec![1, 2, 5]);
-        assert!(found("lead.created").contains(&(EndpointId(5), false)));
         assert_eq!(ids(found("lead.deleted")), vec![2, 3]);
         assert_eq!(ids(found("job.updated")), vec![2]);
     }
@@ -308,7 +307,7 @@ mod tests {
         assert_eq!(next.0, newest.0 + 1);
 
         let queue = |msg: &str| {
-            let endpoints = [(kept, true), (next, true)];
+            let endpoints = [kept, next];
             insert_event(
                 &conn,
                 AccountId(77),
@@ -319,6 +318,7 @@ mod tests {
                 0,
             )
             .unwrap();
+            crate::store::fanout::fan_out(&conn, 100).unwrap();
             conn.prepare("SELECT id FROM webhook_deliveries ORDER BY id")
                 .unwrap()
                 .query_map([], |r| r.get::<_, i64>(0))

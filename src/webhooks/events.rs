@@ -1,4 +1,5 @@
-//! Turning a change into an outbox event, inside the change's own transaction.
+//! Turning a change into an outbox event, inside the change's own transaction (its
+//! deliveries are made from it afterwards: `store::fanout`).
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -30,14 +31,13 @@ pub fn enqueue<T: Serialize>(
     Ok(endpoints.len())
 }
 
-/// Queues `type` with `data` for exactly these endpoints (`(id, enabled)`); returns the
-/// event's id.
+/// Queues `type` with `data` for exactly these endpoints; returns the event's id.
 pub fn enqueue_to<T: Serialize>(
     conn: &Connection,
     account: AccountId,
     kind: &str,
     data: T,
-    endpoints: &[(EndpointId, bool)],
+    endpoints: &[EndpointId],
 ) -> StoreResult<i64> {
     let data = serde_json::to_string(&data)
         .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
@@ -68,7 +68,7 @@ fn enqueue_json(
     account: AccountId,
     kind: &str,
     data: &str,
-    endpoints: &[(EndpointId, bool)],
+    endpoints: &[EndpointId],
 ) -> StoreResult<i64> {
     let now = clock::now_ms();
     webhooks::insert_event(

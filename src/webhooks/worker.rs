@@ -1,6 +1,7 @@
-//! The delivery worker: a thread that claims due deliveries with a lease in one short
-//! transaction and hands them to a bounded pool of sender threads (`pool`), which send
-//! outside any transaction and record the outcome in a second one.
+//! The delivery worker: a thread that makes the deliveries of new events (`store::fanout`),
+//! claims due deliveries with a lease in one short transaction and hands them to a bounded
+//! pool of sender threads (`pool`), which send outside any transaction and record the
+//! outcome in a second one.
 
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, OnceLock};
@@ -11,12 +12,16 @@ use super::WebhookSettings;
 use super::pool::{Attempts, Pool};
 use crate::background::Stop;
 use crate::clock;
-use crate::store::deliveries;
 use crate::store::{Store, StoreError};
+use crate::store::{deliveries, fanout};
 
 /// How soon the worker looks again when due deliveries may be left unclaimed (a limit held
 /// them back, or the last claim's leases were not committed yet) and no sender pokes it.
 const IDLE_TICK: Duration = Duration::from_millis(200);
+/// While no sender is free, no claim is made, and the deliveries of new events are made at
+/// most this long apart: in bulk, but soon enough that the list of deliveries and the outbox
+/// count keep up. (A claim makes them whenever a sender is free.)
+const FAN_OUT_EVERY: Duration = Duration::from_secs(1);
 
 /// Wakes the worker at once: poked after every commit that queued events, and by every
 /// sender that finishes an attempt. Without a lock: the writer pokes it after its commits,
@@ -94,13 +99,14 @@ pub fn run(
     let pool = Pool::start(&store, &settings, &notifier, &attempts);
     let lease = settings.timeout * 2 + Duration::from_secs(30);
     let mut next_scan = Instant::now();
+    let mut fanned_at = Instant::now();
     while !stop.is_stopped() {
         let now = Instant::now();
         let mut claimed_all = true;
         // Before any claim: the claim then sees them.
         pool.record_relayed();
         if now >= next_scan {
-            match claim(&store, &settings, &pool, lease) {
+            match claim(&store, &settings, &pool, lease, &mut fanned_at) {
                 Ok(capped) => claimed_all = !capped,
                 Err(e) => tracing::error!(error = %e, "could not claim deliveries"),
             }
@@ -139,17 +145,26 @@ fn next_wait(store: &Store, settings: &WebhookSettings) -> Duration {
     }
 }
 
-/// Claims what the free senders of the lane the writer's state picks can take, as the
-/// endpoints' standing allows (`allocation`), and hands it to them; true when a limit (free
-/// senders, or an endpoint's share of them) may have left due deliveries unclaimed.
+/// Makes the deliveries of new events, then claims what the free senders of the lane the
+/// writer's state picks can take, as the endpoints' standing allows (`allocation`), and hands
+/// it to them; true when a limit (free senders, an endpoint's share of them, or the events
+/// one fan-out takes) may have left due deliveries unclaimed.
 fn claim(
     store: &Store,
     settings: &WebhookSettings,
     pool: &Pool,
     lease: Duration,
+    fanned_at: &mut Instant,
 ) -> Result<bool, StoreError> {
     let next = pool.next_claim(store.writer().crowded_for(), settings.per_endpoint);
     if next.free == 0 {
+        if fanned_at.elapsed() >= FAN_OUT_EVERY {
+            *fanned_at = Instant::now();
+            // Committed with the writes that follow, as the claims are (see below).
+            store
+                .writer()
+                .write_uncommitted(|c| fanout::fan_out(c, fanout::BATCH))?;
+        }
         return Ok(true);
     }
     let (free, mut plan) = (next.free, pool.plan(&next));
@@ -159,10 +174,13 @@ fn claim(
     // which bounded the draining of a backlog. The lease keeps this process from claiming the
     // delivery twice (the claim runs on the writer, after every queued outcome) and tells the
     // CLI it is being sent; a restart voids leases anyway, and sending is at least once.
+    // The deliveries of the events queued since the last claim are made in the claim's write.
+    *fanned_at = Instant::now();
     let (batch, capped, plan) = store.writer().write_uncommitted(move |c| {
+        let more = fanout::fan_out(c, fanout::BATCH)?.more;
         let now = clock::now_ms();
         let (batch, capped) = deliveries::claim(c, now, now + lease_ms, free, &mut plan)?;
-        Ok::<_, StoreError>((batch, capped, plan))
+        Ok::<_, StoreError>((batch, capped || more, plan))
     })?;
     pool.hand_over(&next, batch, &plan);
     Ok(capped)

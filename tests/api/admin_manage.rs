@@ -543,6 +543,32 @@ fn a_webhook_secret_is_shown_once() {
     assert_eq!(b.get("/admin/api/webhooks").json(), json!([]));
 }
 
+/// The deliveries list shows the delivery of every change committed before it was asked for,
+/// although the server makes deliveries from events after the change's commit, in bulk.
+#[test]
+fn the_deliveries_list_shows_the_delivery_of_a_change_made_just_before() {
+    let app = spawn_app();
+    let b = admin(&app);
+    let r = b.post(
+        "/admin/api/webhooks",
+        &json!({"url": "http://127.0.0.1:9/hook", "events": ["lead.created"]}),
+    );
+    let id = r.json()["id"].as_i64().unwrap();
+    let token = app.admin_token();
+    for n in 1..=20 {
+        let lead = app.post(
+            "/api/v1/leads",
+            &token,
+            &json!({ "name": format!("Lead {n}") }),
+        );
+        assert_eq!(lead.status, 201, "{}", lead.text);
+        let list = b
+            .get(&format!("/admin/api/deliveries?endpoint_id={id}"))
+            .json();
+        assert_eq!(list.as_array().unwrap().len(), n, "after lead {n}: {list}");
+    }
+}
+
 #[test]
 fn webhook_endpoints_pause_rotate_test_and_replay_from_the_admin_api() {
     let app = spawn_app();

@@ -13,6 +13,7 @@ use switchboard::config::Settings;
 use switchboard::manage;
 use switchboard::manage::views::DeliveryView;
 use switchboard::model::EndpointId;
+use switchboard::store::{self, fanout};
 
 use crate::helpers::{TestApp, eventually, spawn_app_with};
 use crate::receiver::{Answer, Received, Receiver};
@@ -45,10 +46,17 @@ pub(crate) fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (EndpointId
     (added.endpoint.id, added.endpoint.secret)
 }
 
+/// An endpoint's deliveries as `webhook deliveries` lists them: after making those of the
+/// events the server has not made them for yet (`store::fanout`).
 pub(crate) fn deliveries(app: &TestApp, id: EndpointId) -> Vec<DeliveryView> {
-    app.query(|c| {
-        Ok(manage::webhooks::list_deliveries(c, None, Some(id), None, 100).expect("list"))
+    let mut conn = store::open_connection(&app.db_path).expect("open");
+    store::with_write_tx(&mut conn, |c| {
+        fanout::fan_out_all(c)?;
+        Ok::<_, manage::ManageError>(
+            manage::webhooks::list_deliveries(c, None, Some(id), None, 100).expect("list"),
+        )
     })
+    .expect("fan out and list")
 }
 
 pub(crate) fn post_lead(app: &TestApp, token: &str, name: &str) -> i64 {

@@ -1,6 +1,7 @@
 use super::*;
 
-/// A migrated database with endpoint 1 (enabled) and 2 (disabled), and one event.
+/// A migrated database with endpoint 1 (enabled) and 2 (disabled), and one event. The tests
+/// write their deliveries themselves: every event, up to id 10^6, counts as fanned out.
 fn outbox() -> Connection {
     let mut conn = Connection::open_in_memory().unwrap();
     crate::store::migrate(&mut conn).unwrap();
@@ -11,7 +12,8 @@ fn outbox() -> Connection {
            VALUES (1, 77, 'http://a.example', '[\"*\"]', 's', 1, 0, 0), \
                   (2, 77, 'http://b.example', '[\"*\"]', 's', 0, 0, 0); \
          INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
-           VALUES (1, 77, 'msg_1', 'lead.created', '{}', 0);",
+           VALUES (1, 77, 'msg_1', 'lead.created', '{}', 0); \
+         UPDATE webhook_fanout SET upto = 1000000;",
     )
     .unwrap();
     conn

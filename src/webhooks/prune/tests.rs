@@ -7,7 +7,8 @@ const DAY_MS: i64 = 86_400_000;
 /// A store with two endpoints of account 1, and, created `age` ago: 30 events of one
 /// delivery to each endpoint (delivered, but event 7's second one failed, retrying, and event
 /// 12's second one dead after three attempts), then 5 recent events delivered to endpoint 1;
-/// and idempotency answers of 2 days and of an hour ago.
+/// and idempotency answers of 2 days and of an hour ago. The deliveries are written here, so
+/// every event, up to id 2 * 10^6, counts as fanned out (`store::fanout`).
 fn outbox(age: i64) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("p.db"), 1, None).unwrap();
@@ -52,6 +53,7 @@ fn outbox(age: i64) -> (tempfile::TempDir, Store) {
                     }
                 }
             }
+            c.execute("UPDATE webhook_fanout SET upto = 2000000", [])?;
             for (key, at) in [("old", now - 2 * DAY_MS), ("new", now - 3_600_000)] {
                 c.execute(
                     "INSERT INTO idempotency_keys (account_id, key, request_hash, status, \

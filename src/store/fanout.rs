@@ -1,0 +1,152 @@
+//! Webhook deliveries made from their events, many at a time (migration V16).
+//!
+//! A change's transaction writes only its event, with the endpoints subscribed at that moment
+//! (`webhooks::insert_event`). Its deliveries are made here, afterwards: by the delivery
+//! worker, before each claim; and by whatever shows deliveries (the list, a test delivery)
+//! before it looks. Made one event at a time, in each change's commit, a delivery's table
+//! and index pages were written to the WAL again by every commit for a few rows each; made
+//! in bulk, they go once for hundreds (BENCHMARKS.md).
+//!
+//! `webhook_fanout.upto` is the last event done. Events are done in id order, so the events
+//! after it are exactly those still to do; an event's id is always above it
+//! (`webhooks::insert_event`) and the prune never takes an event above it.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{StoreError, StoreResult};
+use crate::model::EndpointId;
+
+/// The most events one `fan_out` does: a few milliseconds of the writer's time at most.
+pub const BATCH: usize = 1024;
+
+/// A delivery's insert, with an id never handed out before (`store::ids`).
+static INSERT_DELIVERY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+           created_at, updated_at) VALUES ({}, ?1, ?2, ?3, ?4, ?4, ?4)",
+        super::ids::next_id_sql("webhook_deliveries")
+    )
+});
+
+/// What one `fan_out` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOut {
+    /// Events whose deliveries it made.
+    pub events: usize,
+    /// Deliveries it made.
+    pub deliveries: usize,
+    /// True when events may be left to do: it stopped at its limit.
+    pub more: bool,
+}
+
+/// The endpoints of an event as stored: a JSON array of ids.
+pub fn endpoint_list(endpoints: &[EndpointId]) -> String {
+    let ids: Vec<String> = endpoints.iter().map(|e| e.0.to_string()).collect();
+    format!("[{}]", ids.join(","))
+}
+
+fn parse_list(event: i64, text: Option<&str>) -> StoreResult<Vec<i64>> {
+    // NULL only for events from before V16, which are all at or below the mark.
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "webhook event {event}: endpoint list `{text}`: {e}"
+        ))
+    })
+}
+
+/// The endpoints of an event; none, with an error logged, for a list that does not parse
+/// (only a hand edit of the database makes one): one such event must not hold up the
+/// deliveries of every event after it.
+fn endpoints_of(event: i64, text: Option<&str>) -> Vec<i64> {
+    parse_list(event, text).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a webhook event's endpoints are unreadable; it is not sent");
+        Vec::new()
+    })
+}
+
+/// Makes the deliveries of the next `limit` events after the mark, in id order, and moves the
+/// mark past them. Each delivery starts `pending`, due since its event, or `paused` while its
+/// endpoint is disabled; an endpoint removed since gets none. Run inside a write transaction:
+/// the deliveries and the mark commit together.
+pub fn fan_out(conn: &Connection, limit: usize) -> StoreResult<FanOut> {
+    let upto: i64 = conn
+        .prepare_cached("SELECT upto FROM webhook_fanout WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    let events: Vec<(i64, Option<String>, i64)> = conn
+        .prepare_cached(
+            "SELECT id, endpoint_ids, created_at FROM webhook_events WHERE id > ?1 \
+             ORDER BY id LIMIT ?2",
+        )?
+        .query_map(params![upto, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let Some(&(last, _, _)) = events.last() else {
+        return Ok(FanOut::default());
+    };
+    // Whether each endpoint is enabled; `None` once removed.
+    let mut endpoints: HashMap<i64, Option<bool>> = HashMap::new();
+    let mut enabled = conn.prepare_cached("SELECT enabled FROM webhook_endpoints WHERE id = ?1")?;
+    let mut insert = conn.prepare_cached(&INSERT_DELIVERY)?;
+    let mut made = 0;
+    for (event, list, created_at) in &events {
+        for endpoint in endpoints_of(*event, list.as_deref()) {
+            let state = match endpoints.get(&endpoint) {
+                Some(state) => *state,
+                None => {
+                    let state = enabled
+                        .query_row([endpoint], |r| r.get::<_, bool>(0))
+                        .optional()?;
+                    endpoints.insert(endpoint, state);
+                    state
+                }
+            };
+            let Some(on) = state else { continue };
+            let status = if on { "pending" } else { "paused" };
+            insert.execute(params![event, endpoint, status, created_at])?;
+            made += 1;
+        }
+    }
+    conn.prepare_cached("UPDATE webhook_fanout SET upto = ?1 WHERE id = 1")?
+        .execute([last])?;
+    Ok(FanOut {
+        events: events.len(),
+        deliveries: made,
+        more: events.len() == limit,
+    })
+}
+
+/// Makes the deliveries of every event still to do, in the caller's transaction; returns how
+/// many it made. For a change that shows a delivery it queued (a test delivery).
+pub fn fan_out_all(conn: &Connection) -> StoreResult<usize> {
+    let mut made = 0;
+    loop {
+        let step = fan_out(conn, BATCH)?;
+        made += step.deliveries;
+        if !step.more {
+            return Ok(made);
+        }
+    }
+}
+
+/// The deliveries still to be made, as `(pending, paused)`: what they will be made as, by
+/// their endpoints' state now (for the outbox's depth in the metrics).
+pub fn still_to_make(conn: &Connection) -> StoreResult<(i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(e.enabled = 1), 0), COALESCE(SUM(e.enabled = 0), 0) \
+             FROM webhook_events ev, json_each(ev.endpoint_ids) j \
+             JOIN webhook_endpoints e ON e.id = j.value \
+             WHERE ev.id > (SELECT upto FROM webhook_fanout WHERE id = 1)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+#[cfg(test)]
+mod tests;
