@@ -105,6 +105,13 @@ pub(super) struct Claim<'p> {
     per_endpoint: usize,
 }
 
+impl Claim<'_> {
+    /// True for a claim for the senders that yield to a crowd of API writes.
+    pub(super) fn yielding(&self) -> bool {
+        matches!(self.kind, Kind::Yielding)
+    }
+}
+
 /// The yielding lane's threads for `senders` steady ones: a quarter, at least one.
 fn yielding_senders(senders: usize) -> usize {
     senders.div_ceil(4).max(1)
