@@ -7,6 +7,8 @@
 #                                                   and create-invalid (a create answered 422)
 #   AB_ROUNDS=3 AB_SECONDS=6 bench/ab.sh ...
 #   AB_DB_NEW=/tmp/variant.db bench/ab.sh BIN BIN create   # one binary, two databases
+#   AB_DRAIN=1 bench/ab.sh OLD NEW create     # also: how long the burst's webhooks take to go
+#                                             # out after it, and the CPU for creates + deliveries
 #
 # AB_DB_OLD and AB_DB_NEW name the database each side serves a copy of (default: the seeded
 # one), so that a schema change can be weighed on its own, e.g. the cost of one index on a
@@ -113,14 +115,30 @@ one_run() {
       if (r != "") printf ", WAL restarts %d, checkpointer %.2f s", r, k
       else printf ", WAL restarts n/a"
     }')
-  local wal
+  local wal drain=""
   wal=$(stat -c %s "$AB/sb.db-wal" 2>/dev/null || echo 0)
+  if [[ $case == create && ${AB_DRAIN:-0} == 1 ]]; then
+    # Until the outbox has nothing waiting: how long the webhooks of the burst took to go
+    # out after it, and the server's CPU for the creates and their deliveries together.
+    local t0 waiting
+    t0=$(date +%s.%N)
+    for ((i = 0; i < 1200; i++)); do
+      waiting=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+        /^switchboard_webhook_deliveries\{status="(pending|failed)"\}/ { n += $2 } END { print n + 0 }')
+      ((waiting == 0)) && break
+      sleep 0.1
+    done
+    drain=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" -v c="$(($(server_cpu_ns "$pid") - cpu0))" \
+      -v n="$requests" -v w="$waiting" 'BEGIN {
+        printf "drained %.1f s after (%d left), CPU %.1f us a create with its delivery", t1 - t0, w, c / n / 1000 }')
+  fi
   printf '%-4s %-14s %10s req/s  p50 %8s  p99 %8s  CPU %6.1f us/req  stolen %4.1f s  WAL %5.1f MB  %s\n' \
     "$label" "$case" "$(awk '/Requests\/sec/ { print $2 }' "$out")" \
     "$(awk '$1 == "50%" { print $2 }' "$out")" "$(awk '$1 == "99%" { print $2 }' "$out")" \
     "$(awk -v c="$cpu" -v n="$requests" 'BEGIN { print (n > 0 ? c / n / 1000 : 0) }')" \
     "$(awk -v t="$steal" -v hz="$(getconf CLK_TCK)" 'BEGIN { print t / hz }')" \
     "$(awk -v b="$wal" 'BEGIN { print b / 1e6 }')" "$writer"
+  [[ -n $drain ]] && printf '     %s\n' "$drain"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   if [[ $case == create ]]; then
