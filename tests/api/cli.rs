@@ -1009,6 +1009,7 @@ fn every_table_lines_up_its_columns() {
                 "PREFIX",
                 "STATUS",
                 "USER",
+                "ACCOUNT",
                 "NAME",
                 "LAST USED",
                 "SCOPES",
