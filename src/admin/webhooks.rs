@@ -9,6 +9,7 @@ use super::body::{self, path_id};
 use super::session::AdminSession;
 use super::{change, read};
 use crate::auth::AuthState;
+use crate::clock;
 use crate::error::ApiError;
 use crate::manage::views::EndpointView;
 use crate::manage::webhooks as manage_webhooks;
@@ -175,14 +176,23 @@ pub async fn deliveries(
     let account = who.account_id();
     let q = q.into_inner();
     // Events queued since the delivery worker's last claim get their deliveries first, so that
-    // the list shows every event committed before it was asked for: a write per `BATCH`
-    // events, which the API's writes go between after a long burst.
-    while store
-        .writer()
-        .write(|c| fanout::fan_out(c, fanout::BATCH))
-        .await?
-        .more
-    {}
+    // the list shows the changes committed before it was asked for: a write per `BATCH`
+    // events, which the API's writes go between, up to `BEFORE_A_LIST` of them. Best effort:
+    // a writer too busy to take them leaves the list to show what is made.
+    for _ in 0..fanout::BEFORE_A_LIST {
+        let step = store
+            .writer()
+            .write(|c| fanout::fan_out(c, fanout::BATCH, clock::now_ms()))
+            .await;
+        match step {
+            Ok(step) if step.more => {}
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing webhook deliveries without making the newest");
+                break;
+            }
+        }
+    }
     let list = read(&store, move |c| {
         manage_webhooks::list_deliveries(
             c,

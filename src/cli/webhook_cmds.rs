@@ -6,11 +6,40 @@ use std::process::ExitCode;
 use super::WebhookCmd;
 use super::commands::{change, listed_account, open};
 use super::output;
+use crate::clock;
 use crate::config::Settings;
 use crate::manage::views::{DeliveryView, EndpointView};
 use crate::manage::webhooks;
 use crate::model::EndpointId;
 use crate::store::{self, fanout};
+
+/// Makes the deliveries of events the server has not made them for yet (it does so at its
+/// next claim, or was stopped first), so that the list has them: a transaction per `BATCH`
+/// events, which a running server's writes go between, up to `BEFORE_A_LIST` of them. Best
+/// effort: when it cannot (a server's writer holds the database past the busy timeout, or
+/// the backlog is longer), the list shows what is made, and says what is not.
+fn make_deliveries(conn: &mut rusqlite::Connection) {
+    let now = clock::now_ms();
+    for _ in 0..fanout::BEFORE_A_LIST {
+        match store::with_write_tx(conn, |c| fanout::fan_out(c, fanout::BATCH, now)) {
+            Ok(step) if step.more => {}
+            Ok(_) => return,
+            Err(e) => {
+                eprintln!("note: could not make the newest deliveries before listing ({e})");
+                break;
+            }
+        }
+    }
+    if let Ok((pending, paused)) = fanout::still_to_make(conn)
+        && pending + paused > 0
+    {
+        eprintln!(
+            "note: {} deliveries of newer events are not made yet, and not listed: the server \
+             makes them as it catches up",
+            pending + paused
+        );
+    }
+}
 
 /// Runs one of these commands (the others are handled in `commands`).
 pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
@@ -23,10 +52,7 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
             json,
         } => {
             let mut conn = open(settings)?;
-            // The deliveries of events the server has not made them for yet (it does so at
-            // its next claim, or was stopped first) are made now, so that the list has them:
-            // a transaction per `BATCH` events, which a running server's writes go between.
-            while store::with_write_tx(&mut conn, |c| fanout::fan_out(c, fanout::BATCH))?.more {}
+            make_deliveries(&mut conn);
             let account_id = listed_account(&conn, &accounts, endpoint.is_some())?;
             let list = webhooks::list_deliveries(
                 &conn,

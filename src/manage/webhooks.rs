@@ -223,9 +223,11 @@ pub fn send_test(conn: &Connection, id: EndpointId) -> ManageResult<DeliveryView
         "endpoint_id": e.id,
         "message": "A test delivery from Switchboard.",
     });
-    let event = events::enqueue_to(conn, e.account_id, TEST_EVENT, data, &[e.id])?;
-    // Made now rather than at the worker's next claim, so that it can be shown.
-    fanout::fan_out_all(conn)?;
+    // Queued for no endpoint, with its one delivery made now rather than by the worker, so
+    // that it can be shown without making (or waiting for) the deliveries of every event
+    // before it: after a burst, a backlog of hundreds of thousands.
+    let event = events::enqueue_to(conn, e.account_id, TEST_EVENT, data, &[])?;
+    fanout::make_now(conn, event, e.id, e.enabled, clock::now_ms())?;
     let d = deliveries::find_for_event(conn, event, e.id)?
         .ok_or_else(|| ManageError::NotFound("the test delivery vanished".into()))?;
     Ok(DeliveryView::from(&d))

@@ -144,6 +144,8 @@ pub fn resume_endpoint(conn: &Connection, endpoint: EndpointId, now: i64) -> Sto
 pub struct Claimed {
     /// Delivery id.
     pub id: i64,
+    /// The event it delivers.
+    pub event_id: i64,
     /// Endpoint id.
     pub endpoint_id: EndpointId,
     /// Attempts since the retry schedule last started.
@@ -225,6 +227,7 @@ pub fn claim(
                     r.get::<_, i64>(8)?,
                     Claimed {
                         id: r.get(0)?,
+                        event_id: r.get(9)?,
                         endpoint_id: r.get(1)?,
                         attempts_in_schedule: r.get(2)?,
                         msg_id: r.get(3)?,
@@ -268,7 +271,8 @@ pub fn claim(
 fn claim_sql(room: usize) -> String {
     format!(
         "SELECT d.id, d.endpoint_id, d.attempts - d.attempt_base, ev.msg_id, ev.payload, e.url, \
-           e.secret, CASE WHEN e.previous_until > ?3 THEN e.previous_secret END, d.next_attempt_at \
+           e.secret, CASE WHEN e.previous_until > ?3 THEN e.previous_secret END, d.next_attempt_at, \
+           d.event_id \
          FROM webhook_deliveries d \
          JOIN webhook_events ev ON ev.id = d.event_id \
          JOIN webhook_endpoints e ON e.id = d.endpoint_id \
@@ -325,9 +329,15 @@ pub struct Attempt {
 /// or `paused`) and, for `failed`, when to try again. False, and nothing written, when the
 /// delivery is gone: its endpoint was removed while the attempt was in flight, and the
 /// attempt has nothing left to belong to.
+///
+/// The delivery is found by its id, event and endpoint together. A delivery is sent as soon
+/// as it is made and leased, before that write commits (`Writer::write_uncommitted`); were
+/// that transaction lost, its ids would be handed out again, and could go to other events'
+/// deliveries (one whose endpoint was removed meanwhile gets none): the attempt then belongs
+/// to no delivery, rather than to one that was never sent.
 pub fn record_attempt(
     conn: &Connection,
-    id: i64,
+    c: &Claimed,
     attempt: &Attempt,
     status: &str,
     next_attempt_at: i64,
@@ -336,17 +346,20 @@ pub fn record_attempt(
     let updated = conn.prepare_cached(
         "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, \
            lease_until = NULL, last_status = ?4, last_error = ?5, last_response = ?6, \
-           last_latency_ms = ?7, updated_at = ?8 WHERE id = ?1",
+           last_latency_ms = ?7, updated_at = ?8 \
+         WHERE id = ?1 AND event_id = ?9 AND endpoint_id = ?10",
     )?
     .execute(params![
-        id,
+        c.id,
         status,
         next_attempt_at,
         attempt.status,
         attempt.error,
         attempt.response,
         attempt.latency_ms,
-        now
+        now,
+        c.event_id,
+        c.endpoint_id
     ])?;
     if updated == 0 {
         return Ok(false);
@@ -356,7 +369,7 @@ pub fn record_attempt(
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
-        id,
+        c.id,
         attempt.at,
         attempt.status,
         attempt.error,
@@ -399,7 +412,8 @@ pub fn attempts(conn: &Connection, delivery: i64) -> StoreResult<Vec<AttemptRow>
 
 /// The next window of a prune of `$table`: of the (at most `?4`) rows from id `?3` on, the
 /// first one created between the cutoff (`?1`) and now (`?2`), the last one, and how many.
-/// Rows are inserted in id order, stamped with the time of their insert (migration V12), so
+/// Rows are inserted in id order, stamped with the time of their insert (migration V12; a
+/// delivery with its event's, and deliveries are made in event order: `fanout`), so
 /// the rows created before the cutoff are the ids below the first one created after it, and
 /// no index of ages is kept for the prune. Rows that a clock set back stamped earlier than a
 /// row before them wait for a later prune. A row stamped in the future (a clock set too far

@@ -2,10 +2,8 @@
 //!
 //! A change's transaction writes only its event, with the endpoints subscribed at that moment
 //! (`webhooks::insert_event`). Its deliveries are made here, afterwards: by the delivery
-//! worker, before each claim; and by whatever shows deliveries (the list, a test delivery)
-//! before it looks. Made one event at a time, in each change's commit, a delivery's table
-//! and index pages were written to the WAL again by every commit for a few rows each; made
-//! in bulk, they go once for hundreds (BENCHMARKS.md).
+//! worker, in its claims (once a second while API writes crowd the server, so that a burst's
+//! webhooks yield to it: `webhooks::worker`); and by the deliveries list before it looks.
 //!
 //! `webhook_fanout.upto` is the last event done. Events are done in id order, so the events
 //! after it are exactly those still to do; an event's id is always above it
@@ -21,15 +19,25 @@ use crate::model::EndpointId;
 
 /// The most events one `fan_out` does: a few milliseconds of the writer's time at most.
 pub const BATCH: usize = 1024;
+/// The most `fan_out`s a deliveries list makes before it looks (8,192 events): a list asked
+/// for during a long burst does not make the whole backlog, which is the worker's to make.
+pub const BEFORE_A_LIST: usize = 8;
 
-/// A delivery's insert, with an id never handed out before (`store::ids`).
+/// A delivery's insert, with an id never handed out before (`store::ids`): due and created
+/// when its event was (`?4`; the prune walks deliveries by id, in event order), changed
+/// (`?5`) when made. A delivery made paused long after its event (the server was stopped with
+/// events still to make) is then not pruned at once as a long-parked one.
 static INSERT_DELIVERY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
-           created_at, updated_at) VALUES ({}, ?1, ?2, ?3, ?4, ?4, ?4)",
+           created_at, updated_at) VALUES ({}, ?1, ?2, ?3, ?4, ?4, ?5)",
         super::ids::next_id_sql("webhook_deliveries")
     )
 });
+
+fn status(enabled: bool) -> &'static str {
+    if enabled { "pending" } else { "paused" }
+}
 
 /// What one `fan_out` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,7 +82,7 @@ fn endpoints_of(event: i64, text: Option<&str>) -> Vec<i64> {
 /// mark past them. Each delivery starts `pending`, due since its event, or `paused` while its
 /// endpoint is disabled; an endpoint removed since gets none. Run inside a write transaction:
 /// the deliveries and the mark commit together.
-pub fn fan_out(conn: &Connection, limit: usize) -> StoreResult<FanOut> {
+pub fn fan_out(conn: &Connection, limit: usize, now: i64) -> StoreResult<FanOut> {
     let upto: i64 = conn
         .prepare_cached("SELECT upto FROM webhook_fanout WHERE id = 1")?
         .query_row([], |r| r.get(0))?;
@@ -109,8 +117,7 @@ pub fn fan_out(conn: &Connection, limit: usize) -> StoreResult<FanOut> {
                 }
             };
             let Some(on) = state else { continue };
-            let status = if on { "pending" } else { "paused" };
-            insert.execute(params![event, endpoint, status, created_at])?;
+            insert.execute(params![event, endpoint, status(on), created_at, now])?;
             made += 1;
         }
     }
@@ -123,17 +130,54 @@ pub fn fan_out(conn: &Connection, limit: usize) -> StoreResult<FanOut> {
     })
 }
 
+/// `fan_out` in a savepoint of its own: when it fails, what it did is undone and the error
+/// returned, and the caller's transaction goes on (the delivery worker's claim that follows).
+pub fn fan_out_alone(conn: &Connection, limit: usize, now: i64) -> StoreResult<FanOut> {
+    conn.execute_batch("SAVEPOINT fan_out")?;
+    match fan_out(conn, limit, now) {
+        Ok(step) => {
+            conn.execute_batch("RELEASE fan_out")?;
+            Ok(step)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO fan_out; RELEASE fan_out")?;
+            Err(e)
+        }
+    }
+}
+
 /// Makes the deliveries of every event still to do, in the caller's transaction; returns how
-/// many it made. For a change that shows a delivery it queued (a test delivery).
-pub fn fan_out_all(conn: &Connection) -> StoreResult<usize> {
+/// many it made. For tests, and a store with a small backlog: a server's backlog is made a
+/// `BATCH` a write.
+pub fn fan_out_all(conn: &Connection, now: i64) -> StoreResult<usize> {
     let mut made = 0;
     loop {
-        let step = fan_out(conn, BATCH)?;
+        let step = fan_out(conn, BATCH, now)?;
         made += step.deliveries;
         if !step.more {
             return Ok(made);
         }
     }
+}
+
+/// Makes the delivery of an event queued for no endpoint (`insert_event` with none) to
+/// `endpoint` at once, in the caller's transaction: a test delivery, which is shown as soon as
+/// it is queued and must not wait for, nor make, the deliveries of the events before it.
+pub fn make_now(
+    conn: &Connection,
+    event: i64,
+    endpoint: EndpointId,
+    enabled: bool,
+    now: i64,
+) -> StoreResult<i64> {
+    conn.prepare_cached(&INSERT_DELIVERY)?.execute(params![
+        event,
+        endpoint,
+        status(enabled),
+        now,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// The deliveries still to be made, as `(pending, paused)`: what they will be made as, by

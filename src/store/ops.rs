@@ -86,7 +86,10 @@ pub fn checkpoint_truncate(conn: &Connection) -> StoreResult<()> {
 /// each scrape. The deliveries of events still to be fanned out (`fanout`) count as what
 /// they will be made as: pending, or paused.
 pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>> {
-    let (total, unsent) = conn.query_row(&count_by_status(), [], |r| {
+    // Both counts from one snapshot: a fan-out committed between them would move its
+    // deliveries out of the second count before the first could see them.
+    let tx = conn.unchecked_transaction()?;
+    let (total, unsent) = tx.query_row(&count_by_status(), [], |r| {
         let unsent = unsent_statuses()
             .enumerate()
             .map(|(i, s)| Ok((s, r.get::<_, i64>(i + 1)?)))
@@ -94,7 +97,8 @@ pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>
         Ok((r.get::<_, i64>(0)?, unsent))
     })?;
     let delivered = total - unsent.iter().map(|(_, n)| n).sum::<i64>();
-    let (to_send, to_park) = super::fanout::still_to_make(conn)?;
+    let (to_send, to_park) = super::fanout::still_to_make(&tx)?;
+    tx.finish()?;
     Ok(STATUSES
         .iter()
         .map(|s| {

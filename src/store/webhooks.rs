@@ -318,7 +318,7 @@ mod tests {
                 0,
             )
             .unwrap();
-            crate::store::fanout::fan_out(&conn, 100).unwrap();
+            crate::store::fanout::fan_out(&conn, 100, 0).unwrap();
             conn.prepare("SELECT id FROM webhook_deliveries ORDER BY id")
                 .unwrap()
                 .query_map([], |r| r.get::<_, i64>(0))

@@ -35,7 +35,7 @@ pub fn record(
             None => ("dead", now),
         }
     };
-    if !deliveries::record_attempt(conn, c.id, &sent.attempt, status, next, now)? {
+    if !deliveries::record_attempt(conn, c, &sent.attempt, status, next, now)? {
         // Removing an endpoint does not wait for its attempts in flight; their outcomes have
         // nothing to change, and the endpoint's health is moot.
         tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id,

@@ -427,6 +427,7 @@ mod tests {
     fn job(id: i64) -> Claimed {
         Claimed {
             id,
+            event_id: id,
             endpoint_id: EndpointId(1),
             attempts_in_schedule: 0,
             msg_id: format!("msg_{id}"),

@@ -108,11 +108,15 @@ pub fn run(
     while !stop.is_stopped() {
         let now = Instant::now();
         let mut claimed_all = true;
+        let mut events_left = false;
         // Before any claim: the claim then sees them.
         pool.record_relayed();
         if now >= next_scan {
             match claim(&store, &settings, &pool, lease, &mut fanned_at) {
-                Ok(capped) => claimed_all = !capped,
+                Ok(done) => {
+                    claimed_all = !done.capped;
+                    events_left = done.events_left;
+                }
                 Err(e) => tracing::error!(error = %e, "could not claim deliveries"),
             }
             // When a limit left due deliveries behind, the next claim follows a sender's poke
@@ -125,8 +129,11 @@ pub fn run(
             };
         }
         // With due deliveries left behind, wait for a sender to finish (it pokes us) or the
-        // next tick.
-        let wait = if claimed_all {
+        // next tick; with events whose deliveries are still to make, go on making them (no
+        // sender may be about to poke: their endpoints may be disabled or held).
+        let wait = if events_left {
+            Duration::ZERO
+        } else if claimed_all {
             next_scan.saturating_duration_since(Instant::now())
         } else {
             IDLE_TICK
@@ -150,28 +157,41 @@ fn next_wait(store: &Store, settings: &WebhookSettings) -> Duration {
     }
 }
 
-/// Makes the deliveries of new events, then claims what the free senders of the lane the
-/// writer's state picks can take, as the endpoints' standing allows (`allocation`), and hands
-/// it to them; true when a limit (free senders, an endpoint's share of them, or the events
-/// one fan-out takes) may have left due deliveries unclaimed.
+/// What a claim left.
+struct ClaimDone {
+    /// A limit (free senders, an endpoint's share of them), or deliveries not made yet, may
+    /// have left due deliveries unclaimed.
+    capped: bool,
+    /// The fan-out stopped at its limit: events are left whose deliveries are to make now.
+    events_left: bool,
+}
+
+/// Makes the deliveries of new events, when it is their time (`FAN_OUT_EVERY`), then claims
+/// what the free senders of the lane the writer's state picks can take, as the endpoints'
+/// standing allows (`allocation`), and hands it to them.
 fn claim(
     store: &Store,
     settings: &WebhookSettings,
     pool: &Pool,
     lease: Duration,
     fanned_at: &mut Instant,
-) -> Result<bool, StoreError> {
+) -> Result<ClaimDone, StoreError> {
     let next = pool.next_claim(store.writer().crowded_for(), settings.per_endpoint);
     let fan = !next.yielding() || fanned_at.elapsed() >= FAN_OUT_EVERY;
     if next.free == 0 {
+        let mut events_left = false;
         if fanned_at.elapsed() >= FAN_OUT_EVERY {
             *fanned_at = Instant::now();
             // Committed with the writes that follow, as the claims are (see below).
-            store
+            events_left = store
                 .writer()
-                .write_uncommitted(|c| fanout::fan_out(c, fanout::BATCH))?;
+                .write_uncommitted(|c| fanout::fan_out(c, fanout::BATCH, clock::now_ms()))?
+                .more;
         }
-        return Ok(true);
+        return Ok(ClaimDone {
+            capped: true,
+            events_left,
+        });
     }
     let (free, mut plan) = (next.free, pool.plan(&next));
     let lease_ms = lease.as_millis() as i64;
@@ -186,14 +206,27 @@ fn claim(
     if fan {
         *fanned_at = Instant::now();
     }
-    let (batch, capped, plan) = store.writer().write_uncommitted(move |c| {
-        let more = fan && fanout::fan_out(c, fanout::BATCH)?.more;
+    let (batch, done, plan) = store.writer().write_uncommitted(move |c| {
         let now = clock::now_ms();
+        // A fan-out that fails (a full disk) is undone alone: the deliveries already made
+        // are still claimed and sent.
+        let more = fan
+            && match fanout::fan_out_alone(c, fanout::BATCH, now) {
+                Ok(step) => step.more,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not make webhook deliveries from their events");
+                    false
+                }
+            };
         let (batch, capped) = deliveries::claim(c, now, now + lease_ms, free, &mut plan)?;
-        Ok::<_, StoreError>((batch, capped || more || !fan, plan))
+        let done = ClaimDone {
+            capped: capped || more || !fan,
+            events_left: more,
+        };
+        Ok::<_, StoreError>((batch, done, plan))
     })?;
     pool.hand_over(&next, batch, &plan);
-    Ok(capped)
+    Ok(done)
 }
 
 #[cfg(test)]

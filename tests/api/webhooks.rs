@@ -51,7 +51,7 @@ pub(crate) fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (EndpointId
 pub(crate) fn deliveries(app: &TestApp, id: EndpointId) -> Vec<DeliveryView> {
     let mut conn = store::open_connection(&app.db_path).expect("open");
     store::with_write_tx(&mut conn, |c| {
-        fanout::fan_out_all(c)?;
+        fanout::fan_out_all(c, switchboard::clock::now_ms())?;
         Ok::<_, manage::ManageError>(
             manage::webhooks::list_deliveries(c, None, Some(id), None, 100).expect("list"),
         )

@@ -366,8 +366,57 @@ fn an_attempt_whose_delivery_was_removed_records_nothing_and_is_no_error() {
         response: Some("ok".into()),
         latency_ms: 5,
     };
-    assert!(!record_attempt(&conn, 1, &attempt, "delivered", 1_000, 1_000).unwrap());
-    assert!(record_attempt(&conn, 2, &attempt, "delivered", 1_000, 1_000).unwrap());
+    assert!(!record_attempt(&conn, &sent(1, 1, 1), &attempt, "delivered", 1_000, 1_000).unwrap());
+    assert!(record_attempt(&conn, &sent(2, 1, 2), &attempt, "delivered", 1_000, 1_000).unwrap());
     assert_eq!(ids(&conn, "webhook_attempts"), [1]);
     assert_eq!(attempts(&conn, 2).unwrap().len(), 1);
+}
+
+/// What a sender was handed: delivery `id`, of `event`, to `endpoint`.
+fn sent(id: i64, event: i64, endpoint: i64) -> Claimed {
+    Claimed {
+        id,
+        event_id: event,
+        endpoint_id: EndpointId(endpoint),
+        attempts_in_schedule: 0,
+        msg_id: format!("msg_{event}"),
+        payload: "{}".into(),
+        url: "http://a.example".into(),
+        secret: "s".into(),
+        previous_secret: None,
+    }
+}
+
+/// An attempt at a delivery whose id now names another event's or another endpoint's
+/// delivery (its uncommitted making was lost, and the id handed out again) records nothing:
+/// the delivery it names was never sent.
+#[test]
+fn an_attempt_is_recorded_only_on_the_delivery_it_was_made_for() {
+    let conn = outbox();
+    conn.execute_batch(
+        "INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
+           VALUES (2, 77, 'msg_2', 'lead.created', '{}', 0)",
+    )
+    .unwrap();
+    add(&conn, 1, "pending", 100, None); // id 1: event 1 to endpoint 1
+    let attempt = Attempt {
+        at: 1_000,
+        status: Some(200),
+        error: None,
+        response: None,
+        latency_ms: 5,
+    };
+    for other in [sent(1, 2, 1), sent(1, 1, 2)] {
+        assert!(!record_attempt(&conn, &other, &attempt, "delivered", 1_000, 1_000).unwrap());
+    }
+    assert!(ids(&conn, "webhook_attempts").is_empty());
+    let status: String = conn
+        .query_row(
+            "SELECT status FROM webhook_deliveries WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "pending");
+    assert!(record_attempt(&conn, &sent(1, 1, 1), &attempt, "delivered", 1_000, 1_000).unwrap());
 }

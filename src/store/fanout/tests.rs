@@ -69,7 +69,7 @@ fn deliveries_are_made_from_events_as_their_endpoints_stand_at_the_fan_out() {
     // Between the event and the fan-out, endpoint 3 is removed and 1 disabled.
     webhooks::delete_endpoint(&conn, EndpointId(3)).unwrap();
     webhooks::set_enabled(&conn, EndpointId(1), false, Some("off"), 150).unwrap();
-    let step = fan_out(&conn, BATCH).unwrap();
+    let step = fan_out(&conn, BATCH, 5_000).unwrap();
     assert_eq!(
         step,
         FanOut {
@@ -89,8 +89,18 @@ fn deliveries_are_made_from_events_as_their_endpoints_stand_at_the_fan_out() {
     );
     assert_eq!(mark(&conn), second);
     assert_eq!(still_to_make(&conn).unwrap(), (0, 0));
+    // Changed when made: a delivery made paused long after its event is not pruned at once as
+    // long parked.
+    let changed: Vec<i64> = conn
+        .prepare("SELECT updated_at FROM webhook_deliveries")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(changed, [5_000; 3]);
     assert_eq!(
-        fan_out(&conn, BATCH).unwrap(),
+        fan_out(&conn, BATCH, 5_000).unwrap(),
         FanOut::default(),
         "done once"
     );
@@ -98,7 +108,7 @@ fn deliveries_are_made_from_events_as_their_endpoints_stand_at_the_fan_out() {
     // Enabled again, the next event's delivery to it is pending.
     webhooks::set_enabled(&conn, EndpointId(1), true, None, 300).unwrap();
     let third = queue(&conn, "msg_3", &[1], 300);
-    fan_out(&conn, BATCH).unwrap();
+    fan_out(&conn, BATCH, 5_000).unwrap();
     assert_eq!(
         made(&conn).last().unwrap(),
         &(third, 1, "pending".to_owned(), 300, 300)
@@ -113,12 +123,12 @@ fn a_fan_out_takes_at_most_its_limit_and_the_next_goes_on_from_there() {
     let events: Vec<i64> = (0..5)
         .map(|i| queue(&conn, &format!("msg_{i}"), &[1], i))
         .collect();
-    let step = fan_out(&conn, 2).unwrap();
+    let step = fan_out(&conn, 2, 5_000).unwrap();
     assert_eq!((step.events, step.deliveries, step.more), (2, 2, true));
     assert_eq!(mark(&conn), events[1]);
-    let step = fan_out(&conn, 2).unwrap();
+    let step = fan_out(&conn, 2, 5_000).unwrap();
     assert_eq!((step.events, step.more), (2, true));
-    let step = fan_out(&conn, 2).unwrap();
+    let step = fan_out(&conn, 2, 5_000).unwrap();
     assert_eq!((step.events, step.more), (1, false));
     let order: Vec<i64> = made(&conn).iter().map(|d| d.0).collect();
     assert_eq!(order, events, "one each, in event order");
@@ -126,7 +136,7 @@ fn a_fan_out_takes_at_most_its_limit_and_the_next_goes_on_from_there() {
     for i in 5..(BATCH as i64 * 2 + 3) {
         queue(&conn, &format!("msg_{i}"), &[1, 3], i);
     }
-    assert_eq!(fan_out_all(&conn).unwrap(), (BATCH * 2 - 2) * 2);
+    assert_eq!(fan_out_all(&conn, 5_000).unwrap(), (BATCH * 2 - 2) * 2);
     assert_eq!(still_to_make(&conn).unwrap(), (0, 0));
 }
 
@@ -138,7 +148,7 @@ fn no_event_is_queued_below_the_mark_nor_pruned_before_its_deliveries_exist() {
     let conn = outbox();
     queue(&conn, "msg_1", &[1], 0);
     let second = queue(&conn, "msg_2", &[1], 0);
-    fan_out_all(&conn).unwrap();
+    fan_out_all(&conn, 5_000).unwrap();
     conn.execute_batch("DELETE FROM webhook_deliveries; DELETE FROM webhook_events;")
         .unwrap();
     let third = queue(&conn, "msg_3", &[1], 10);
@@ -147,7 +157,7 @@ fn no_event_is_queued_below_the_mark_nor_pruned_before_its_deliveries_exist() {
     // Old and with no delivery yet: the prune keeps it until it has its delivery.
     let step = deliveries::prune_events(&conn, 1_000, 2_000, 0, 100).unwrap();
     assert_eq!(step.deleted, 0);
-    assert_eq!(fan_out_all(&conn).unwrap(), 1);
+    assert_eq!(fan_out_all(&conn, 5_000).unwrap(), 1);
     assert_eq!(made(&conn)[0].0, third);
 }
 
@@ -171,8 +181,55 @@ fn endpoint_lists_round_trip_and_a_bad_one_is_an_error() {
         [bad],
     )
     .unwrap();
-    let step = fan_out(&conn, BATCH).unwrap();
+    let step = fan_out(&conn, BATCH, 5_000).unwrap();
     assert_eq!((step.events, step.deliveries), (2, 1));
     assert_eq!(made(&conn)[0].0, good);
     assert_eq!(mark(&conn), good);
+}
+
+/// A test delivery is made with its event, at once, and only for it: the events queued before
+/// it keep waiting for the fan-out, and the fan-out makes nothing more for it.
+#[test]
+fn a_delivery_made_at_once_leaves_the_events_before_it_waiting() {
+    let conn = outbox();
+    let earlier = queue(&conn, "msg_1", &[1], 0);
+    let test = queue(&conn, "msg_2", &[], 10);
+    make_now(&conn, test, EndpointId(2), false, 20).unwrap();
+    assert_eq!(made(&conn), vec![(test, 2, "paused".to_owned(), 20, 20)]);
+    assert_eq!(mark(&conn), 0);
+    let step = fan_out(&conn, BATCH, 30).unwrap();
+    assert_eq!((step.events, step.deliveries), (2, 1));
+    assert_eq!(made(&conn)[1].0, earlier);
+}
+
+/// A fan-out that fails is undone, and the transaction it ran in goes on.
+#[test]
+fn a_failed_fan_out_alone_is_undone_alone() {
+    let conn = outbox();
+    queue(&conn, "msg_1", &[1, 3], 0);
+    conn.execute_batch(
+        "BEGIN; CREATE TRIGGER no_second BEFORE INSERT ON webhook_deliveries \
+           WHEN new.endpoint_id = 3 BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE webhook_endpoints SET url = 'http://x.example' WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    assert!(fan_out_alone(&conn, BATCH, 1).is_err());
+    assert!(made(&conn).is_empty(), "its first delivery undone too");
+    assert_eq!(mark(&conn), 0);
+    conn.execute_batch("DROP TRIGGER no_second; COMMIT")
+        .unwrap();
+    let url: String = conn
+        .query_row("SELECT url FROM webhook_endpoints WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        url, "http://x.example",
+        "the transaction's other write stays"
+    );
+    assert_eq!(fan_out_alone(&conn, BATCH, 2).unwrap().deliveries, 2);
 }

@@ -276,7 +276,9 @@ impl Writer {
     /// later batch that loses the transaction while it is left open, see `DEFER`). Only for
     /// writes whose loss costs at most a repeat, never an acknowledged change: the delivery
     /// worker's lease on what it is about to send (leases are void after a restart anyway, and
-    /// sending is at least once). Writes queued after this one still see it.
+    /// sending is at least once), and the deliveries it makes from committed events (made
+    /// again from them if lost; an attempt is recorded only on the delivery it was made for,
+    /// `deliveries::record_attempt`). Writes queued after this one still see it.
     pub fn write_uncommitted<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,

@@ -8,6 +8,7 @@ const LANE: usize = 16;
 fn claimed(endpoint: i64, delivery: i64) -> Claimed {
     Claimed {
         id: delivery,
+        event_id: delivery,
         endpoint_id: EndpointId(endpoint),
         attempts_in_schedule: 0,
         msg_id: format!("msg_{delivery}"),
