@@ -151,7 +151,9 @@ def build(runs, m):
           f"{tail['all_in_windows_pct']:.0f}% of all creates | | | |")
     ob = [v for k, v in sorted(m.items()) if k.startswith("sb_outbox_after_create_")]
     if ob:
-        pending = " / ".join(f"{o.get('pending', 0):,}" for o in ob)
+        # Deliveries the server has not made from their events yet are waiting too.
+        pending = " / ".join(
+            f"{o.get('pending', 0) + o.get('failed', 0) + o.get('not_made_yet', 0):,}" for o in ob)
         w(f"| deliveries still pending when the next case started | {pending} | | 0 | |")
     if "sink_received" in m:
         hint = " (no delivery worker answered?)" if m["sink_received"] == 0 else ""
