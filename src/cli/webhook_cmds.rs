@@ -10,7 +10,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::manage::views::{DeliveryView, EndpointView};
 use crate::manage::webhooks;
-use crate::model::EndpointId;
+use crate::model::{AccountId, EndpointId};
 use crate::store::{self, fanout};
 
 /// Makes the deliveries of events the server has not made them for yet (it does so at its
@@ -18,7 +18,11 @@ use crate::store::{self, fanout};
 /// events, which a running server's writes go between, up to `BEFORE_A_LIST` of them. Best
 /// effort: when it cannot (a server's writer holds the database past the busy timeout, or
 /// the backlog is longer), the list shows what is made, and says what is not.
-fn make_deliveries(conn: &mut rusqlite::Connection) {
+fn make_deliveries(
+    conn: &mut rusqlite::Connection,
+    account: Option<AccountId>,
+    endpoint: Option<EndpointId>,
+) {
     let now = clock::now_ms();
     for _ in 0..fanout::BEFORE_A_LIST {
         match store::with_write_tx(conn, |c| fanout::fan_out(c, fanout::BATCH, now)) {
@@ -30,7 +34,7 @@ fn make_deliveries(conn: &mut rusqlite::Connection) {
             }
         }
     }
-    if let Ok((pending, paused)) = fanout::still_to_make(conn)
+    if let Ok((pending, paused)) = fanout::still_to_make(conn, account, endpoint)
         && pending + paused > 0
     {
         eprintln!(
@@ -52,8 +56,8 @@ pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCo
             json,
         } => {
             let mut conn = open(settings)?;
-            make_deliveries(&mut conn);
             let account_id = listed_account(&conn, &accounts, endpoint.is_some())?;
+            make_deliveries(&mut conn, account_id, endpoint.map(EndpointId));
             let list = webhooks::list_deliveries(
                 &conn,
                 account_id,

@@ -77,7 +77,10 @@ fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     })
 }
 
-/// Deliveries, newest first, filtered by account, endpoint and status.
+/// Deliveries, newest first, filtered by account, endpoint and status. Newest by their event:
+/// during a burst the deliveries of its events are made after it (`fanout`), and a test
+/// delivery, made at once, would otherwise list below them. The index of events serves the
+/// order as the table's ids did.
 pub fn list(
     conn: &Connection,
     account: Option<AccountId>,
@@ -87,7 +90,7 @@ pub fn list(
 ) -> StoreResult<Vec<Delivery>> {
     let mut stmt = conn.prepare_cached(&format!(
         "{DELIVERY_SELECT} WHERE (?1 IS NULL OR e.account_id = ?1) AND (?2 IS NULL OR d.endpoint_id = ?2) \
-         AND (?3 IS NULL OR d.status = ?3) ORDER BY d.id DESC LIMIT ?4"
+         AND (?3 IS NULL OR d.status = ?3) ORDER BY d.event_id DESC, d.id DESC LIMIT ?4"
     ))?;
     let rows = stmt
         .query_map(params![account, endpoint, status, limit], delivery_from_row)?

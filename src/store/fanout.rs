@@ -15,9 +15,13 @@ use std::sync::LazyLock;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, StoreResult};
-use crate::model::EndpointId;
+use crate::model::{AccountId, EndpointId};
 
-/// The most events one `fan_out` does: a few milliseconds of the writer's time at most.
+/// The most events one `fan_out` does, and about the most deliveries it makes (it finishes
+/// the event it is at): a few milliseconds of the writer's time at most, so that sends are
+/// claimed between fan-outs even when each event goes to many endpoints. (With 8 endpoints
+/// and a limit on events only, each fan-out after a burst made 8,192 deliveries, and the
+/// endpoints got ~40 attempts a second each until the backlog was made.)
 pub const BATCH: usize = 1024;
 /// The most `fan_out`s a deliveries list makes before it looks (8,192 events): a list asked
 /// for during a long burst does not make the whole backlog, which is the worker's to make.
@@ -79,9 +83,10 @@ fn endpoints_of(event: i64, text: Option<&str>) -> Vec<i64> {
 }
 
 /// Makes the deliveries of the next `limit` events after the mark, in id order, and moves the
-/// mark past them. Each delivery starts `pending`, due since its event, or `paused` while its
-/// endpoint is disabled; an endpoint removed since gets none. Run inside a write transaction:
-/// the deliveries and the mark commit together.
+/// mark past them; it stops early, after the event that brings its deliveries to `limit`.
+/// Each delivery starts `pending`, due since its event, or `paused` while its endpoint is
+/// disabled; an endpoint removed since gets none. Run inside a write transaction: the
+/// deliveries and the mark commit together.
 pub fn fan_out(conn: &Connection, limit: usize, now: i64) -> StoreResult<FanOut> {
     let upto: i64 = conn
         .prepare_cached("SELECT upto FROM webhook_fanout WHERE id = 1")?
@@ -96,15 +101,19 @@ pub fn fan_out(conn: &Connection, limit: usize, now: i64) -> StoreResult<FanOut>
         ))?
         .query_map([upto], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    let Some(&(last, _, _)) = events.last() else {
+    if events.is_empty() {
         return Ok(FanOut::default());
-    };
+    }
     // Whether each endpoint is enabled; `None` once removed.
     let mut endpoints: HashMap<i64, Option<bool>> = HashMap::new();
     let mut enabled = conn.prepare_cached("SELECT enabled FROM webhook_endpoints WHERE id = ?1")?;
     let mut insert = conn.prepare_cached(&INSERT_DELIVERY)?;
-    let mut made = 0;
+    let (mut made, mut done, mut last) = (0, 0, 0);
     for (event, list, created_at) in &events {
+        if made >= limit {
+            break;
+        }
+        (done, last) = (done + 1, *event);
         for endpoint in endpoints_of(*event, list.as_deref()) {
             let state = match endpoints.get(&endpoint) {
                 Some(state) => *state,
@@ -124,9 +133,9 @@ pub fn fan_out(conn: &Connection, limit: usize, now: i64) -> StoreResult<FanOut>
     conn.prepare_cached("UPDATE webhook_fanout SET upto = ?1 WHERE id = 1")?
         .execute([last])?;
     Ok(FanOut {
-        events: events.len(),
+        events: done,
         deliveries: made,
-        more: events.len() == limit,
+        more: done < events.len() || events.len() == limit,
     })
 }
 
@@ -181,16 +190,22 @@ pub fn make_now(
 }
 
 /// The deliveries still to be made, as `(pending, paused)`: what they will be made as, by
-/// their endpoints' state now (for the outbox's depth in the metrics).
-pub fn still_to_make(conn: &Connection) -> StoreResult<(i64, i64)> {
+/// their endpoints' state now; of one account's or one endpoint's when given (for the outbox's
+/// depth in the metrics, and the note under a list of deliveries).
+pub fn still_to_make(
+    conn: &Connection,
+    account: Option<AccountId>,
+    endpoint: Option<EndpointId>,
+) -> StoreResult<(i64, i64)> {
     Ok(conn
         .prepare_cached(
             "SELECT COALESCE(SUM(e.enabled = 1), 0), COALESCE(SUM(e.enabled = 0), 0) \
              FROM webhook_events ev, json_each(ev.endpoint_ids) j \
              JOIN webhook_endpoints e ON e.id = j.value \
-             WHERE ev.id > (SELECT upto FROM webhook_fanout WHERE id = 1)",
+             WHERE ev.id > (SELECT upto FROM webhook_fanout WHERE id = 1) \
+               AND (?1 IS NULL OR e.account_id = ?1) AND (?2 IS NULL OR e.id = ?2)",
         )?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        .query_row(params![account, endpoint], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
 #[cfg(test)]

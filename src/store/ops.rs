@@ -97,7 +97,7 @@ pub fn deliveries_by_status(conn: &Connection) -> StoreResult<Vec<(String, i64)>
         Ok((r.get::<_, i64>(0)?, unsent))
     })?;
     let delivered = total - unsent.iter().map(|(_, n)| n).sum::<i64>();
-    let (to_send, to_park) = super::fanout::still_to_make(&tx)?;
+    let (to_send, to_park) = super::fanout::still_to_make(&tx, None, None)?;
     tx.finish()?;
     Ok(STATUSES
         .iter()

@@ -420,3 +420,34 @@ fn an_attempt_is_recorded_only_on_the_delivery_it_was_made_for() {
     assert_eq!(status, "pending");
     assert!(record_attempt(&conn, &sent(1, 1, 1), &attempt, "delivered", 1_000, 1_000).unwrap());
 }
+
+/// The list is newest first by event: a delivery made later for an earlier event (a burst's,
+/// made after it) lists under the delivery of a later event made before it (a test delivery).
+#[test]
+fn deliveries_are_listed_newest_event_first() {
+    let conn = outbox();
+    conn.execute_batch(
+        "INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at) \
+           VALUES (2, 77, 'msg_2', 'lead.created', '{}', 0), \
+                  (3, 77, 'msg_3', 'webhook.test', '{}', 0); \
+         INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at, \
+           created_at, updated_at) VALUES \
+           (10, 3, 1, 'pending', 0, 0, 0), \
+           (11, 1, 1, 'pending', 0, 0, 0), \
+           (12, 2, 1, 'pending', 0, 0, 0), \
+           (13, 2, 2, 'paused', 0, 0, 0);",
+    )
+    .unwrap();
+    let order: Vec<i64> = list(&conn, Some(AccountId(77)), None, None, 10)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(order, [10, 13, 12, 11]);
+    let order: Vec<i64> = list(&conn, None, Some(EndpointId(1)), Some("pending"), 2)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(order, [10, 12]);
+}

@@ -64,7 +64,7 @@ fn deliveries_are_made_from_events_as_their_endpoints_stand_at_the_fan_out() {
         made(&conn).is_empty(),
         "the change's transaction writes the event only"
     );
-    assert_eq!(still_to_make(&conn).unwrap(), (3, 1));
+    assert_eq!(still_to_make(&conn, None, None).unwrap(), (3, 1));
 
     // Between the event and the fan-out, endpoint 3 is removed and 1 disabled.
     webhooks::delete_endpoint(&conn, EndpointId(3)).unwrap();
@@ -88,7 +88,7 @@ fn deliveries_are_made_from_events_as_their_endpoints_stand_at_the_fan_out() {
         ]
     );
     assert_eq!(mark(&conn), second);
-    assert_eq!(still_to_make(&conn).unwrap(), (0, 0));
+    assert_eq!(still_to_make(&conn, None, None).unwrap(), (0, 0));
     // Changed when made: a delivery made paused long after its event is not pruned at once as
     // long parked.
     let changed: Vec<i64> = conn
@@ -137,7 +137,7 @@ fn a_fan_out_takes_at_most_its_limit_and_the_next_goes_on_from_there() {
         queue(&conn, &format!("msg_{i}"), &[1, 3], i);
     }
     assert_eq!(fan_out_all(&conn, 5_000).unwrap(), (BATCH * 2 - 2) * 2);
-    assert_eq!(still_to_make(&conn).unwrap(), (0, 0));
+    assert_eq!(still_to_make(&conn, None, None).unwrap(), (0, 0));
 }
 
 /// An event's id is above the mark even when a prune emptied the table: the event SQLite
@@ -232,4 +232,53 @@ fn a_failed_fan_out_alone_is_undone_alone() {
         "the transaction's other write stays"
     );
     assert_eq!(fan_out_alone(&conn, BATCH, 2).unwrap().deliveries, 2);
+}
+
+/// A fan-out stops after the event that brings its deliveries to its limit, so that one for
+/// events with many endpoints each stays short; the next goes on from there.
+#[test]
+fn a_fan_out_also_stops_at_its_limit_of_deliveries() {
+    let conn = outbox();
+    let events: Vec<i64> = (0..3)
+        .map(|i| queue(&conn, &format!("msg_{i}"), &[1, 2, 3], i))
+        .collect();
+    let step = fan_out(&conn, 4, 5).unwrap();
+    assert_eq!((step.events, step.deliveries, step.more), (2, 6, true));
+    assert_eq!(mark(&conn), events[1]);
+    let step = fan_out(&conn, 4, 5).unwrap();
+    assert_eq!((step.events, step.deliveries, step.more), (1, 3, false));
+    assert_eq!(made(&conn).len(), 9);
+}
+
+/// The deliveries still to make are counted for one account or one endpoint when asked.
+#[test]
+fn the_deliveries_still_to_make_are_counted_for_an_account_or_an_endpoint() {
+    let conn = outbox();
+    conn.execute_batch(
+        "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+           VALUES (78, 'b', 'pro', 'active', 0, 0); \
+         INSERT INTO webhook_endpoints (id, account_id, url, events, secret, enabled, created_at, updated_at) \
+           VALUES (4, 78, 'http://d.example', '[\"*\"]', 's', 1, 0, 0);",
+    )
+    .unwrap();
+    queue(&conn, "msg_1", &[1, 2, 3], 0);
+    queue(&conn, "msg_2", &[1], 0);
+    queue(&conn, "msg_3", &[4], 0);
+    assert_eq!(still_to_make(&conn, None, None).unwrap(), (4, 1));
+    assert_eq!(
+        still_to_make(&conn, Some(AccountId(77)), None).unwrap(),
+        (3, 1)
+    );
+    assert_eq!(
+        still_to_make(&conn, Some(AccountId(78)), None).unwrap(),
+        (1, 0)
+    );
+    assert_eq!(
+        still_to_make(&conn, None, Some(EndpointId(1))).unwrap(),
+        (2, 0)
+    );
+    assert_eq!(
+        still_to_make(&conn, None, Some(EndpointId(2))).unwrap(),
+        (0, 1)
+    );
 }
