@@ -185,6 +185,24 @@ pub fn set_enabled(
     Ok(n == 1)
 }
 
+/// Disables an endpoint that is enabled, saying why; false, and nothing changed, when it is
+/// disabled already (or gone). For the delivery worker: the attempts in flight when a
+/// receiver answers 410 each come back with it, and only the first disables the endpoint, so
+/// the reason and time people see are the first answer's.
+pub fn disable_if_enabled(
+    conn: &Connection,
+    id: EndpointId,
+    reason: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let n = conn.execute(
+        "UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?2, updated_at = ?3 \
+         WHERE id = ?1 AND enabled = 1",
+        params![id, reason, now],
+    )?;
+    Ok(n == 1)
+}
+
 /// Replaces the signing secret; the old one keeps signing alongside until `previous_until`.
 pub fn rotate_secret(
     conn: &Connection,
@@ -274,6 +292,36 @@ mod tests {
         assert_eq!(ids(found("lead.created")), vec![1, 2, 5]);
         assert_eq!(ids(found("lead.deleted")), vec![2, 3]);
         assert_eq!(ids(found("job.updated")), vec![2]);
+    }
+
+    /// Only the first of several disables (attempts in flight that each came back 410) takes:
+    /// its reason and time are kept.
+    #[test]
+    fn an_endpoint_is_disabled_once_with_the_first_reason() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
+               VALUES (77, 'a', 'pro', 'active', 0, 0);",
+        )
+        .unwrap();
+        let events = ["*".to_owned()];
+        let e = insert_endpoint(
+            &conn,
+            AccountId(77),
+            "http://a.example",
+            None,
+            &events,
+            "s",
+            0,
+        )
+        .unwrap();
+        assert!(disable_if_enabled(&conn, e, "410 at 10", 10).unwrap());
+        assert!(!disable_if_enabled(&conn, e, "410 at 11", 11).unwrap());
+        let found = find_endpoint(&conn, e).unwrap().unwrap();
+        assert!(!found.enabled);
+        assert_eq!(found.disabled_reason.as_deref(), Some("410 at 10"));
+        assert!(!disable_if_enabled(&conn, EndpointId(999), "gone", 12).unwrap());
     }
 
     /// Neither the newest endpoint's id, once deleted, nor the outbox's ids, once a prune has

@@ -65,9 +65,12 @@ pub fn record(
     Ok(())
 }
 
+/// Disables the endpoint and parks its waiting deliveries; said once, by the first of its
+/// attempts in flight to come back with a reason (the others find it disabled already).
 fn disable(conn: &Connection, c: &Claimed, reason: &str, now: i64) -> StoreResult<()> {
-    tracing::warn!(endpoint = %c.endpoint_id, reason, "webhook endpoint disabled");
-    webhooks::set_enabled(conn, c.endpoint_id, false, Some(reason), now)?;
+    if webhooks::disable_if_enabled(conn, c.endpoint_id, reason, now)? {
+        tracing::warn!(endpoint = %c.endpoint_id, reason, "webhook endpoint disabled");
+    }
     deliveries::pause_endpoint(conn, c.endpoint_id, now)?;
     Ok(())
 }
