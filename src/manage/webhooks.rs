@@ -188,9 +188,10 @@ pub fn set_enabled(conn: &Connection, id: EndpointId, enabled: bool) -> ManageRe
     change_enabled(conn, id, enabled, reason)
 }
 
-/// Enables or disables an endpoint with a reason (the worker disables for 410 and for days
-/// of failures) and moves its deliveries accordingly.
-pub fn change_enabled(
+/// Enables or disables an endpoint with a reason and moves its deliveries accordingly. (The
+/// delivery worker disables for 410 and for days of failures with its own write,
+/// `webhooks::outcome`, which disables only an endpoint still enabled.)
+fn change_enabled(
     conn: &Connection,
     id: EndpointId,
     enabled: bool,

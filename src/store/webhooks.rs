@@ -249,11 +249,8 @@ pub fn mark_healthy(conn: &Connection, id: EndpointId) -> StoreResult<()> {
 mod tests {
     use super::*;
 
-    /// An endpoint is found for an event type it names, or for `*`, and for no other: not for
-    /// an item that merely contains the name or the wildcard (quotes and all), nor for another
-    /// account's event.
-    #[test]
-    fn subscriptions_match_whole_names_or_the_wildcard() {
+    /// A migrated database in memory with accounts 77 and 78.
+    fn accounts() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrate(&mut conn).unwrap();
         conn.execute_batch(
@@ -261,6 +258,15 @@ mod tests {
                VALUES (77, 'a', 'pro', 'active', 0, 0), (78, 'b', 'pro', 'active', 0, 0);",
         )
         .unwrap();
+        conn
+    }
+
+    /// An endpoint is found for an event type it names, or for `*`, and for no other: not for
+    /// an item that merely contains the name or the wildcard (quotes and all), nor for another
+    /// account's event.
+    #[test]
+    fn subscriptions_match_whole_names_or_the_wildcard() {
+        let conn = accounts();
         let lists: [(i64, &[&str]); 6] = [
             (77, &["job.created", "lead.created"]),
             (77, &["*"]),
@@ -298,13 +304,7 @@ mod tests {
     /// its reason and time are kept.
     #[test]
     fn an_endpoint_is_disabled_once_with_the_first_reason() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrate(&mut conn).unwrap();
-        conn.execute_batch(
-            "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
-               VALUES (77, 'a', 'pro', 'active', 0, 0);",
-        )
-        .unwrap();
+        let conn = accounts();
         let events = ["*".to_owned()];
         let e = insert_endpoint(
             &conn,
@@ -328,14 +328,7 @@ mod tests {
     /// emptied it, are handed out again (`store::ids`).
     #[test]
     fn endpoint_and_delivery_ids_are_never_handed_out_again() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::migrate(&mut conn).unwrap();
-        conn.execute(
-            "INSERT INTO accounts (id, name, plan, status, created_at, updated_at) \
-               VALUES (77, 'a', 'pro', 'active', 0, 0)",
-            [],
-        )
-        .unwrap();
+        let conn = accounts();
         let add = || {
             let events = ["*".to_owned()];
             insert_endpoint(
