@@ -184,13 +184,14 @@ pub fn endpoints(list: &[EndpointView]) {
         .map(|e| {
             vec![
                 e.id.to_string(),
+                e.account.clone(),
                 if e.enabled { "yes" } else { "no" }.to_owned(),
                 e.url.clone(),
                 e.events.join(" "),
             ]
         })
         .collect();
-    let mut lines = table_lines(&["ID", "ENABLED", "URL", "EVENTS"], &rows).into_iter();
+    let mut lines = table_lines(&["ID", "ACCOUNT", "ENABLED", "URL", "EVENTS"], &rows).into_iter();
     if let Some(header) = lines.next() {
         println!("{header}");
     }
@@ -216,6 +217,7 @@ pub fn deliveries(list: &[DeliveryView]) {
             vec![
                 d.id.to_string(),
                 d.endpoint_id.to_string(),
+                d.account.clone(),
                 d.event_type.clone(),
                 d.status.to_string(),
                 d.attempts.to_string(),
@@ -229,6 +231,7 @@ pub fn deliveries(list: &[DeliveryView]) {
         &[
             "ID",
             "ENDPOINT",
+            "ACCOUNT",
             "EVENT",
             "STATUS",
             "ATTEMPTS",

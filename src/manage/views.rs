@@ -204,6 +204,8 @@ impl From<&User> for UserView {
 pub struct EndpointView {
     /// Id.
     pub id: EndpointId,
+    /// The account it belongs to (its name).
+    pub account: String,
     /// URL.
     pub url: String,
     /// Description.
@@ -222,6 +224,7 @@ impl From<&Endpoint> for EndpointView {
     fn from(e: &Endpoint) -> Self {
         EndpointView {
             id: e.id,
+            account: e.account_name.clone(),
             url: e.url.clone(),
             description: e.description.clone(),
             events: e.events.clone(),
@@ -239,6 +242,8 @@ pub struct DeliveryView {
     pub id: i64,
     /// The endpoint it goes to.
     pub endpoint_id: EndpointId,
+    /// The endpoint's account (its name).
+    pub account: String,
     /// Event type (`lead.created`, ...).
     pub event_type: String,
     /// The `webhook-id` header, the same on every attempt and replay.
@@ -269,6 +274,7 @@ impl From<&Delivery> for DeliveryView {
         DeliveryView {
             id: d.id,
             endpoint_id: d.endpoint_id,
+            account: d.account_name.clone(),
             event_type: d.event_type.clone(),
             webhook_id: d.msg_id.clone(),
             status: d.status.clone(),

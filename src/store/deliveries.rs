@@ -49,13 +49,15 @@ pub struct Delivery {
     /// When its state last changed (ms): queued, attempted, re-queued or parked; taking a
     /// lease to send it does not count.
     pub updated_at: i64,
+    /// The endpoint's account's name, for lists of several accounts.
+    pub account_name: String,
 }
 
 const DELIVERY_SELECT: &str = "SELECT d.id, d.endpoint_id, e.account_id, ev.type, ev.msg_id, d.status, \
      d.attempts, d.next_attempt_at, d.lease_until, d.last_status, d.last_error, d.last_response, \
-     d.last_latency_ms, d.created_at, d.updated_at \
+     d.last_latency_ms, d.created_at, d.updated_at, a.name \
      FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
-     JOIN webhook_endpoints e ON e.id = d.endpoint_id";
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN accounts a ON a.id = e.account_id";
 
 fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
@@ -74,6 +76,7 @@ fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         last_latency_ms: r.get(12)?,
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
+        account_name: r.get(15)?,
     })
 }
 

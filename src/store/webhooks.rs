@@ -30,10 +30,13 @@ pub struct Endpoint {
     pub disabled_reason: Option<String>,
     /// Created (ms).
     pub created_at: i64,
+    /// The account's name, for lists of several accounts.
+    pub account_name: String,
 }
 
 const ENDPOINT_COLUMNS: &str = "id, account_id, url, description, events, secret, previous_secret, previous_until, \
-                                enabled, disabled_reason, created_at";
+                                enabled, disabled_reason, created_at, \
+                                (SELECT name FROM accounts WHERE accounts.id = webhook_endpoints.account_id)";
 
 fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Endpoint, String)> {
     Ok((
@@ -49,6 +52,7 @@ fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Endpoint, Strin
             enabled: r.get(8)?,
             disabled_reason: r.get(9)?,
             created_at: r.get(10)?,
+            account_name: r.get(11)?,
         },
         r.get(4)?,
     ))

@@ -1015,12 +1015,16 @@ fn every_table_lines_up_its_columns() {
                 "SCOPES",
             ],
         ),
-        (&["webhook", "list"], &["ID", "ENABLED", "URL", "EVENTS"]),
+        (
+            &["webhook", "list"],
+            &["ID", "ACCOUNT", "ENABLED", "URL", "EVENTS"],
+        ),
         (
             &["webhook", "deliveries"],
             &[
                 "ID",
                 "ENDPOINT",
+                "ACCOUNT",
                 "EVENT",
                 "STATUS",
                 "ATTEMPTS",
@@ -1152,6 +1156,16 @@ fn list_commands_act_on_the_default_account_unless_told_otherwise() {
             &["webhook", "deliveries", "--all-accounts"],
             "event_type",
             &["webhook.test", "webhook.test"],
+        ),
+        (
+            &["webhook", "list", "--all-accounts"],
+            "account",
+            &["acme", "default"],
+        ),
+        (
+            &["webhook", "deliveries", "--all-accounts"],
+            "account",
+            &["acme", "default"],
         ),
     ];
     for (args, key, expected) in cases {
