@@ -136,11 +136,21 @@ pub fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCod
             .collect();
         output::json(&view)?;
     } else {
+        // Rows of several accounts are told apart by name; a call no token was identified
+        // for has no account.
+        let names: std::collections::HashMap<_, _> = store::accounts::list(&conn)?
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect();
         let rows: Vec<Vec<String>> = rows
             .iter()
             .map(|e| {
                 vec![
                     clock::format_ms(e.at),
+                    e.account_id
+                        .and_then(|id| names.get(&id))
+                        .map_or("-", String::as_str)
+                        .to_owned(),
                     e.token_prefix.as_deref().unwrap_or("-").to_owned(),
                     e.method.clone(),
                     e.path.clone(),
@@ -151,7 +161,9 @@ pub fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCod
             })
             .collect();
         output::table(
-            &["AT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE", "IP"],
+            &[
+                "AT", "ACCOUNT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE", "IP",
+            ],
             &rows,
         );
     }

@@ -993,6 +993,16 @@ fn every_table_lines_up_its_columns() {
     let id = hook["id"].to_string();
     run_json(&db, &["webhook", "test", &id, "--json"]);
     run_json(&db, &["webhook", "disable", &id, "--json"]);
+    // One call in the audit log, as the server would have logged it (no server runs here).
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO audit_log (at, account_id, token_prefix, method, path, status, ip, \
+             latency_us) VALUES (unixepoch() * 1000, (SELECT id FROM accounts WHERE name = 'default'), \
+             'abcdefgh', 'GET', '/api/v1/leads', 200, '127.0.0.1', 10)",
+            [],
+        )
+        .unwrap();
     let tables: &[(&[&str], &[&str])] = &[
         (
             &["account", "list"],
@@ -1031,6 +1041,13 @@ fn every_table_lines_up_its_columns() {
                 "HTTP",
                 "NEXT ATTEMPT",
                 "LAST ERROR",
+            ],
+        ),
+        (
+            // The account's own list reads the ranges the server keeps beside its rows.
+            &["audit", "--all-accounts"],
+            &[
+                "AT", "ACCOUNT", "TOKEN", "METHOD", "PATH", "STATUS", "CODE", "IP",
             ],
         ),
     ];
