@@ -1,9 +1,11 @@
-//! The webhook commands beyond add/list/remove: deliveries, replay, enable/disable, secret
-//! rotation and test deliveries.
+//! The `webhook` commands: their flags, and the running of those beyond add/list/remove
+//! (deliveries, replay, enable/disable, secret rotation and test deliveries).
 
 use std::process::ExitCode;
 
-use super::WebhookCmd;
+use clap::Subcommand;
+
+use super::AccountScope;
 use super::commands::{change, listed_account, open};
 use super::output;
 use crate::clock;
@@ -12,6 +14,113 @@ use crate::manage::views::{DeliveryView, EndpointView};
 use crate::manage::webhooks;
 use crate::model::{AccountId, EndpointId};
 use crate::store::{self, fanout};
+
+/// `webhook` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Add an endpoint; its signing secret is printed this once
+    Add {
+        /// Where to send deliveries
+        #[arg(long)]
+        url: String,
+        /// Event types (repeatable; `*` for all)
+        #[arg(long = "event", value_name = "TYPE", required = true)]
+        events: Vec<String>,
+        /// Account name
+        #[arg(long, default_value = crate::manage::accounts::DEFAULT)]
+        account: String,
+        /// What it is for
+        #[arg(long)]
+        description: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List endpoints (of the account named `default` unless told otherwise)
+    List {
+        /// Which account's endpoints
+        #[command(flatten)]
+        accounts: AccountScope,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint and its deliveries
+    Remove {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List deliveries, newest first, with their last attempt (of the account named `default`
+    /// unless told otherwise)
+    Deliveries {
+        /// Only this endpoint's deliveries (in whichever account the endpoint is)
+        #[arg(long, value_name = "ID")]
+        endpoint: Option<i64>,
+        /// Only deliveries in this state
+        #[arg(long, value_parser = ["pending", "delivered", "failed", "dead", "paused"])]
+        status: Option<String>,
+        /// Which account's deliveries (with --endpoint: that endpoint's)
+        #[command(flatten)]
+        accounts: AccountScope,
+        /// How many to show
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every attempt at one delivery
+    Attempts {
+        /// Delivery id
+        delivery_id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again (dead ones too) with the same webhook-id
+    Replay {
+        /// Delivery id
+        delivery_id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable an endpoint; its paused deliveries go out
+    Enable {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an endpoint; its new deliveries wait, paused
+    Disable {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an endpoint a new signing secret (printed once); the old one signs too for 24 h
+    RotateSecret {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a `webhook.test` delivery to one endpoint
+    Test {
+        /// Endpoint id
+        id: i64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 /// Makes the deliveries of events the server has not made them for yet (it does so at its
 /// next claim, or was stopped first), so that the list has them: a transaction per `BATCH`
