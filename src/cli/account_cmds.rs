@@ -1,6 +1,17 @@
-//! The `account` commands' flags.
+//! The `account` commands: their flags, and running them.
 
+use std::process::ExitCode;
+
+use anyhow::anyhow;
 use clap::Subcommand;
+
+use super::commands::{change, open};
+use super::output;
+use crate::clock;
+use crate::config::Settings;
+use crate::manage;
+use crate::manage::views::AccountView;
+use crate::store::accounts;
 
 /// `account` subcommands.
 #[derive(Debug, Subcommand)]
@@ -48,4 +59,76 @@ pub enum AccountCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+pub(super) fn account(settings: &Settings, cmd: AccountCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AccountCmd::Create {
+            name,
+            plan,
+            status,
+            json,
+        } => {
+            let (plan, status) = (
+                plan.parse().map_err(|e: String| anyhow!(e))?,
+                status.parse().map_err(|e: String| anyhow!(e))?,
+            );
+            let a = change(settings, |c| {
+                manage::accounts::create(c, &name, plan, status)
+            })?;
+            print_accounts(&[AccountView::from(&a)], json, true)
+        }
+        AccountCmd::Update {
+            name,
+            plan,
+            status,
+            allow_ip,
+            clear_allow_ip,
+            revoke_unused_after,
+            json,
+        } => {
+            let changes = manage::accounts::AccountChanges {
+                plan: plan
+                    .map(|p| p.parse())
+                    .transpose()
+                    .map_err(|e: String| anyhow!(e))?,
+                status: status
+                    .map(|s| s.parse())
+                    .transpose()
+                    .map_err(|e: String| anyhow!(e))?,
+                allow_ips: if clear_allow_ip {
+                    Some(Vec::new())
+                } else {
+                    Some(allow_ip).filter(|l| !l.is_empty())
+                },
+                revoke_unused_after: match revoke_unused_after.as_deref() {
+                    None => None,
+                    Some("off") => Some(None),
+                    Some(d) => Some(Some(
+                        clock::parse_duration(d)
+                            .ok_or_else(|| anyhow!("`{d}` is not a duration"))?,
+                    )),
+                },
+            };
+            let a = change(settings, |c| manage::accounts::update(c, &name, changes))?;
+            print_accounts(&[AccountView::from(&a)], json, true)
+        }
+        AccountCmd::List { json } => {
+            let list = accounts::list(&open(settings)?)?;
+            print_accounts(
+                &list.iter().map(AccountView::from).collect::<Vec<_>>(),
+                json,
+                false,
+            )
+        }
+    }
+}
+
+fn print_accounts(list: &[AccountView], json: bool, single: bool) -> anyhow::Result<ExitCode> {
+    match (json, single) {
+        (true, true) => output::json(&list[0])?,
+        (true, false) => output::json(&list)?,
+        (false, _) => output::accounts(list),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,19 @@
-//! The `token` commands' flags.
+//! The `token` commands: their flags, and running them.
 
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
 use clap::Subcommand;
 
 use super::AccountScope;
+use super::commands::{change, listed_account, open};
+use super::output;
+use crate::clock;
+use crate::config::Settings;
+use crate::manage;
+use crate::manage::tokens::{Everyone, Expiry, TokenChanges, TokenInput};
+use crate::manage::views::{CreatedTokenView, TokenView};
+use crate::store::tokens;
 
 /// `token` subcommands.
 #[derive(Debug, Subcommand)]
@@ -115,4 +126,186 @@ pub enum TokenCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+pub(super) fn token_cmd(settings: &Settings, cmd: TokenCmd) -> anyhow::Result<ExitCode> {
+    let defaults = Some(settings.default_limit.as_slice());
+    match cmd {
+        TokenCmd::Create {
+            user,
+            name,
+            scopes,
+            expires_in,
+            expires_at,
+            allow_ip,
+            limits,
+            json,
+        } => {
+            let input = TokenInput {
+                user_email: user,
+                name,
+                scopes,
+                expiry: parse_expiry(expires_in.as_deref(), expires_at.as_deref())?
+                    .unwrap_or(Expiry::Never),
+                allow_ips: allow_ip,
+                limits: Some(limits).filter(|l| !l.is_empty()),
+            };
+            let created = change(settings, |c| manage::tokens::create(c, input))?;
+            print_created(created, defaults, json)
+        }
+        TokenCmd::List {
+            accounts,
+            user,
+            json,
+        } => {
+            let conn = open(settings)?;
+            let account_id = listed_account(&conn, &accounts, user.is_some())?;
+            let user_id = user
+                .map(|u| manage::users::require(&conn, &u).map(|u| u.id))
+                .transpose()?;
+            let list: Vec<TokenView> = tokens::list(&conn, account_id, user_id)?
+                .iter()
+                .map(|t| TokenView::new(t, defaults))
+                .collect();
+            if json {
+                output::json(&list)?
+            } else {
+                output::tokens(&list)
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCmd::Show { id_or_prefix, json } => {
+            let t = manage::tokens::require(&open(settings)?, &id_or_prefix)?;
+            print_token(&TokenView::new(&t, defaults), json)
+        }
+        TokenCmd::Update {
+            id_or_prefix,
+            name,
+            expires_in,
+            expires_at,
+            no_expiry,
+            allow_ip,
+            clear_allow_ip,
+            limits,
+            default_limits,
+            json,
+        } => {
+            let changes = TokenChanges {
+                name,
+                expiry: if no_expiry {
+                    Some(Expiry::Never)
+                } else {
+                    parse_expiry(expires_in.as_deref(), expires_at.as_deref())?
+                },
+                allow_ips: if clear_allow_ip {
+                    Some(Vec::new())
+                } else {
+                    Some(allow_ip).filter(|l| !l.is_empty())
+                },
+                limits: if default_limits {
+                    Some(None)
+                } else {
+                    Some(limits).filter(|l| !l.is_empty()).map(Some)
+                },
+            };
+            let t = change(settings, |c| {
+                manage::tokens::update(c, &id_or_prefix, changes)
+            })?;
+            print_token(&TokenView::new(&t, defaults), json)
+        }
+        TokenCmd::Revoke {
+            id_or_prefix,
+            all,
+            user,
+            account,
+            json,
+        } => {
+            let revoked = if all {
+                let whose = match (user, account) {
+                    (Some(u), _) => Everyone::User(u),
+                    (None, Some(a)) => Everyone::Account(a),
+                    (None, None) => bail!("--all needs --user EMAIL or --account NAME"),
+                };
+                change(settings, |c| {
+                    manage::tokens::revoke_all(c, &whose, "manual")
+                })?
+            } else {
+                let id = id_or_prefix.ok_or_else(|| anyhow!("name a token, or use --all"))?;
+                vec![change(settings, |c| {
+                    manage::tokens::revoke(c, &id, "manual")
+                })?]
+            };
+            let views: Vec<TokenView> = revoked
+                .iter()
+                .map(|t| TokenView::new(t, defaults))
+                .collect();
+            match (json, all) {
+                (true, false) => output::json(&views[0])?,
+                (true, true) => output::json(&views)?,
+                (false, _) => println!("revoked {} token(s)", views.len()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCmd::Rotate {
+            id_or_prefix,
+            grace,
+            json,
+        } => {
+            let grace = grace
+                .map(|g| {
+                    clock::parse_duration(&g)
+                        .ok_or_else(|| anyhow!("`{g}` is not a duration like 30s, 15m, 24h or 90d"))
+                })
+                .transpose()?;
+            let created = change(settings, |c| {
+                manage::tokens::rotate(c, &id_or_prefix, grace)
+            })?;
+            print_created(created, defaults, json)
+        }
+    }
+}
+
+fn print_created(
+    created: manage::tokens::Created,
+    defaults: Option<&[crate::auth::rate_limit::Limit]>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let view = CreatedTokenView {
+        view: TokenView::new(&created.token, defaults),
+        token: created.plaintext,
+    };
+    if json {
+        output::json(&view)?;
+    } else {
+        println!("{}", view.token);
+        eprintln!(
+            "token {} created; store it now: it will not be shown again",
+            view.view.prefix
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_token(view: &TokenView, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
+        output::json(view)?
+    } else {
+        output::token(view)
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_expiry(
+    expires_in: Option<&str>,
+    expires_at: Option<&str>,
+) -> anyhow::Result<Option<Expiry>> {
+    Ok(match (expires_in, expires_at) {
+        (Some(d), _) => Some(Expiry::In(clock::parse_duration(d).ok_or_else(|| {
+            anyhow!("`{d}` is not a duration like 30s, 15m, 24h or 90d")
+        })?)),
+        (None, Some(t)) => Some(Expiry::At(
+            clock::parse_rfc3339(t).ok_or_else(|| anyhow!("`{t}` is not an RFC 3339 time"))?,
+        )),
+        (None, None) => None,
+    })
 }

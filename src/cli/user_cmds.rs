@@ -1,8 +1,19 @@
-//! The `user` commands' flags.
+//! The `user` commands: their flags, and running them.
 
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 
 use super::AccountScope;
+use super::commands::{change, listed_account, open};
+use super::output;
+use crate::config::Settings;
+use crate::manage;
+use crate::manage::users::{UserChanges, UserInput};
+use crate::manage::views::UserView;
+use crate::store::users;
 
 /// `user` subcommands.
 #[derive(Debug, Subcommand)]
@@ -63,4 +74,101 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+pub(super) fn user(settings: &Settings, cmd: UserCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        UserCmd::Add {
+            email,
+            name,
+            role,
+            account,
+            password_stdin,
+            permissions,
+            json,
+        } => {
+            let input = UserInput {
+                email,
+                name,
+                role: role.parse().map_err(|e: String| anyhow!(e))?,
+                account,
+                permissions: Some(permissions).filter(|p| !p.is_empty()),
+                password: if password_stdin {
+                    Some(read_password()?)
+                } else {
+                    None
+                },
+            };
+            let u = change(settings, |c| manage::users::add(c, input))?;
+            print_user(&u, json)
+        }
+        UserCmd::Update {
+            email,
+            role,
+            permissions,
+            disable,
+            enable,
+            password_stdin,
+            json,
+        } => {
+            let changes = UserChanges {
+                role: role
+                    .map(|r| r.parse())
+                    .transpose()
+                    .map_err(|e: String| anyhow!(e))?,
+                permissions: Some(permissions).filter(|p| !p.is_empty()),
+                disabled: if disable {
+                    Some(true)
+                } else if enable {
+                    Some(false)
+                } else {
+                    None
+                },
+                password: if password_stdin {
+                    Some(read_password()?)
+                } else {
+                    None
+                },
+                name: None,
+            };
+            let u = change(settings, |c| manage::users::update(c, &email, changes))?;
+            print_user(&u, json)
+        }
+        UserCmd::List { accounts, json } => {
+            let conn = open(settings)?;
+            let account_id = listed_account(&conn, &accounts, false)?;
+            let list: Vec<UserView> = users::list(&conn, account_id)?
+                .iter()
+                .map(UserView::from)
+                .collect();
+            if json {
+                output::json(&list)?
+            } else {
+                output::users(&list)
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_user(u: &users::User, json: bool) -> anyhow::Result<ExitCode> {
+    let view = UserView::from(u);
+    if json {
+        output::json(&view)?
+    } else {
+        output::users(&[view])
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("cannot read the password from standard input")?;
+    let pw = s.trim_end_matches(['\r', '\n']).to_owned();
+    if pw.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(pw)
 }

@@ -1,5 +1,5 @@
-//! The `webhook` commands: their flags, and the running of those beyond add/list/remove
-//! (deliveries, replay, enable/disable, secret rotation and test deliveries).
+//! The `webhook` commands: their flags, and running them (add/list/remove here; deliveries,
+//! replay, enable/disable, secret rotation and test deliveries in `run`).
 
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use super::commands::{change, listed_account, open};
 use super::output;
 use crate::clock;
 use crate::config::Settings;
+use crate::manage;
 use crate::manage::views::{DeliveryView, EndpointView};
 use crate::manage::webhooks;
 use crate::model::{AccountId, EndpointId};
@@ -122,6 +123,57 @@ pub enum WebhookCmd {
     },
 }
 
+pub(super) fn webhook(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        WebhookCmd::Add {
+            url,
+            events,
+            account,
+            description,
+            json,
+        } => {
+            let added = change(settings, |c| {
+                manage::webhooks::add(c, &account, &url, &events, description.as_deref())
+            })?;
+            let e = &added.endpoint;
+            if json {
+                output::json(&serde_json::json!({
+                    "id": e.id, "url": e.url, "events": e.events, "secret": e.secret,
+                    "description": e.description, "enabled": e.enabled,
+                }))?;
+            } else {
+                println!(
+                    "endpoint {} added; signing secret (shown once): {}",
+                    e.id, e.secret
+                );
+            }
+        }
+        WebhookCmd::List { accounts, json } => {
+            let conn = open(settings)?;
+            let account_id = listed_account(&conn, &accounts, false)?;
+            let list: Vec<EndpointView> = store::webhooks::list_endpoints(&conn, account_id)?
+                .iter()
+                .map(EndpointView::from)
+                .collect();
+            if json {
+                output::json(&list)?
+            } else {
+                output::endpoints(&list)
+            }
+        }
+        WebhookCmd::Remove { id, json } => {
+            change(settings, |c| manage::webhooks::remove(c, EndpointId(id)))?;
+            if json {
+                output::json(&serde_json::json!({ "id": id, "removed": true }))?
+            } else {
+                println!("endpoint {id} removed")
+            }
+        }
+        other => return run(settings, other),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Makes the deliveries of events the server has not made them for yet (it does so at its
 /// next claim, or was stopped first), so that the list has them: a transaction per `BATCH`
 /// events, which a running server's writes go between, up to `BEFORE_A_LIST` of them. Best
@@ -154,7 +206,7 @@ fn make_deliveries(
     }
 }
 
-/// Runs one of these commands (the others are handled in `commands`).
+/// Runs one of these commands beyond add/list/remove (those are handled in `webhook`).
 pub(super) fn run(settings: &Settings, cmd: WebhookCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         WebhookCmd::Deliveries {
