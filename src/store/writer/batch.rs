@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
-use super::{Counters, Job, micros_since};
+use super::thread::micros_since;
+use super::{Counters, Job};
 use crate::store::StoreError;
 
 impl<'c> Txn<'c> {

@@ -16,10 +16,10 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -28,26 +28,10 @@ use super::{StoreError, StoreResult};
 mod batch;
 mod crowding;
 pub use crowding::{CROWDED_AT, CROWDED_FOR};
+mod job;
+use job::{Job, Mode, make_job, once};
+mod thread;
 mod wal;
-use batch::Txn;
-
-/// A queued write.
-type Job = Box<dyn Write>;
-
-/// What the writer thread does with a queued write.
-trait Write: Send {
-    /// Runs the write in the open transaction; true when it succeeded.
-    fn run(&mut self, conn: &Connection) -> bool;
-    /// True when `run` may be called again once what it did has been undone: the answer is
-    /// then the last run's.
-    fn repeatable(&self) -> bool;
-    /// Answers the caller: with the write's own result when `batch` is `Ok`, else with the
-    /// batch's error. A write that never ran answers the error, or `WriterGone`.
-    fn answer(self: Box<Self>, batch: StoreResult<()>);
-    /// True while a caller waits for the answer `answer` gives once the write's transaction
-    /// ends: not for a write already answered when it ran, nor one whose caller is gone.
-    fn awaits_commit(&self) -> bool;
-}
 
 /// Writes waiting beyond this answer `Busy` at once: memory stays bounded under a flood.
 const QUEUE_CAPACITY: usize = 4096;
@@ -160,7 +144,7 @@ impl Writer {
         let (hook, counters) = (on_events.clone(), stats.clone());
         let thread = std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || run(conn, rx, defer, &hook, &counters))
+            .spawn(move || thread::run(conn, rx, defer, &hook, &counters))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Writer {
             inner: Arc::new(Inner {
@@ -366,224 +350,6 @@ impl Writer {
             let _ = h.join();
         }
     }
-}
-
-type Reply<R, E> = tokio::sync::oneshot::Receiver<Result<R, E>>;
-
-/// How a queued write is run and answered.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Runs once, in a savepoint of its own; answered once its batch has committed.
-    Once,
-    /// Runs once, in a savepoint of its own; answered as soon as it has run (see
-    /// `Writer::write_uncommitted`).
-    OnceAnsweredWhenRun,
-    /// May run more than once (see `Writer::write_repeatable`); answered once its batch has
-    /// committed.
-    Repeatable,
-}
-
-/// A write and what it answered when last run.
-struct Queued<F, R, E> {
-    f: F,
-    mode: Mode,
-    result: Option<Result<R, E>>,
-    reply: Option<tokio::sync::oneshot::Sender<Result<R, E>>>,
-}
-
-impl<F, R, E> Write for Queued<F, R, E>
-where
-    F: FnMut(&Connection) -> Result<R, E> + Send,
-    R: Send,
-    E: From<StoreError> + Send,
-{
-    fn run(&mut self, conn: &Connection) -> bool {
-        // Forget the last run's answer first: a run that panics leaves none, and the write
-        // must not answer for an earlier run that has since been undone.
-        self.result = None;
-        let result = (self.f)(conn);
-        let ok = result.is_ok();
-        match (self.mode, self.reply.take()) {
-            (Mode::OnceAnsweredWhenRun, Some(tx)) => {
-                let _ = tx.send(result);
-            }
-            (_, reply) => {
-                self.reply = reply;
-                self.result = Some(result);
-            }
-        }
-        ok
-    }
-
-    fn repeatable(&self) -> bool {
-        self.mode == Mode::Repeatable
-    }
-
-    fn awaits_commit(&self) -> bool {
-        self.reply.as_ref().is_some_and(|tx| !tx.is_closed())
-    }
-
-    fn answer(mut self: Box<Self>, batch: StoreResult<()>) {
-        let Some(tx) = self.reply.take() else { return };
-        let reply = match batch {
-            // The write itself may have succeeded, but nothing of it is durable.
-            Err(e) => Err(e.into()),
-            Ok(()) => self
-                .result
-                .take()
-                .unwrap_or(Err(StoreError::WriterGone.into())),
-        };
-        let _ = tx.send(reply);
-    }
-}
-
-/// A run-once write in the shape every queued write has; a second run (which the writer
-/// never asks of a write that is not repeatable) would answer `WriterGone`.
-fn once<R, E, F>(f: F) -> impl FnMut(&Connection) -> Result<R, E>
-where
-    F: FnOnce(&Connection) -> Result<R, E>,
-    E: From<StoreError>,
-{
-    let mut f = Some(f);
-    move |conn| match f.take() {
-        Some(f) => f(conn),
-        None => Err(StoreError::WriterGone.into()),
-    }
-}
-
-fn make_job<R, E, F>(f: F, mode: Mode) -> (Job, Reply<R, E>)
-where
-    F: FnMut(&Connection) -> Result<R, E> + Send + 'static,
-    R: Send + 'static,
-    E: From<StoreError> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let job = Queued {
-        f,
-        mode,
-        result: None,
-        reply: Some(tx),
-    };
-    (Box::new(job), rx)
-}
-
-fn run(
-    conn: Connection,
-    rx: Receiver<Job>,
-    defer: Duration,
-    on_events: &OnceLock<EventsHook>,
-    stats: &Counters,
-) {
-    // After `wal_autocheckpoint`, which replaces any WAL hook.
-    conn.wal_hook(Some(wal::note_pages));
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut restart_tries = 0;
-    let mut file_limit = wal::FileLimit::default();
-    // A transaction whose writes nobody waits on, left open for the next batches, and when
-    // it commits at the latest (see `DEFER`).
-    let mut deferred: Option<(Txn<'_>, Instant)> = None;
-    loop {
-        let next = match &deferred {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some((_, due)) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
-        };
-        let first = match next {
-            Ok(job) => job,
-            Err(RecvTimeoutError::Timeout) => {
-                if let Some((txn, _)) = deferred.take() {
-                    let started = Instant::now();
-                    commit(txn, on_events, stats, None);
-                    stats
-                        .busy_us
-                        .fetch_add(micros_since(started), Ordering::Relaxed);
-                }
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        let started = Instant::now();
-        if stats.finish_checkpoint.swap(false, Ordering::Relaxed) {
-            restart_tries = wal::RESTART_TRIES;
-        }
-        // Before the WAL can start over in this batch.
-        file_limit.update(&conn, stats, restart_tries);
-        let copied = if restart_tries > 0 {
-            // The copy runs outside any transaction.
-            if let Some((txn, _)) = deferred.take() {
-                commit(txn, on_events, stats, None);
-            }
-            restart_tries -= 1;
-            wal::copy_back(&conn)
-        } else {
-            None
-        };
-        wal::forget_pages();
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        stats
-            .queued
-            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        stats
-            .writes
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let (mut txn, due) = deferred
-            .take()
-            .unwrap_or_else(|| (Txn::begin(&conn), started + defer));
-        txn.run_batch(&mut batch);
-        // A batch after the checkpointer's request commits at once: whether it started the
-        // WAL over is read from the commit.
-        if copied.is_none() && !txn.awaited() && txn.is_open() && Instant::now() < due {
-            deferred = Some((txn, due));
-            stats
-                .busy_us
-                .fetch_add(micros_since(started), Ordering::Relaxed);
-            continue;
-        }
-        let restarted = commit(txn, on_events, stats, copied);
-        // Not started over, the next batch tries again while the checkpointer still wants it.
-        if restarted || !stats.restart_wanted.load(Ordering::Relaxed) {
-            restart_tries = 0;
-        }
-        stats
-            .busy_us
-            .fetch_add(micros_since(started), Ordering::Relaxed);
-    }
-    if let Some((txn, _)) = deferred.take() {
-        commit(txn, on_events, stats, None);
-    }
-}
-
-/// Commits a transaction and answers its writes; then wakes the delivery worker when one of
-/// them queued webhook events. `copied`: the pages `wal::copy_back` copied before the
-/// transaction, if it ran. Returns whether the commit started the WAL over.
-fn commit(
-    txn: Txn<'_>,
-    on_events: &OnceLock<EventsHook>,
-    stats: &Counters,
-    copied: Option<i64>,
-) -> bool {
-    let mut restarted = false;
-    let callers = txn.callers_waiting();
-    let committed = txn.commit(stats, || {
-        restarted = wal::note_commit(stats, copied);
-        stats.crowding.note_commit(callers);
-    });
-    if EVENTS_QUEUED.with(|q| q.replace(false))
-        && committed
-        && let Some(hook) = on_events.get()
-    {
-        hook();
-    }
-    restarted
-}
-
-fn micros_since(t: Instant) -> u64 {
-    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

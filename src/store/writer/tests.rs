@@ -1,3 +1,6 @@
+use std::time::Instant;
+
+use super::job::Reply;
 use super::*;
 
 /// A writer on a fresh database with one table `t (v INTEGER NOT NULL)`.
