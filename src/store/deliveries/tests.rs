@@ -1,3 +1,5 @@
+use super::claims::{NEXT_DUE, claim_sql};
+use super::prune::{PRUNE_DELIVERIES, PRUNE_EVENTS, window};
 use super::*;
 
 /// A migrated database with endpoint 1 (enabled) and 2 (disabled), and one event. The tests
