@@ -1,3 +1,10 @@
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params, params_from_iter};
+
+use super::insert::{NO_ACCOUNT, Range, store_ranges};
+use super::prune::{OLD_RUN_END, PRUNE};
+use super::query::{RANGES_OF_ACCOUNT, RANGES_OF_TOKEN, list_query};
 use super::*;
 
 fn entry(at: i64, token: Option<i64>, status: u16) -> AuditEntry {
