@@ -4,7 +4,6 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -16,15 +15,15 @@ use crate::auth::{AuthSettings, AuthState};
 use crate::background::Stop;
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::store::{SNAPSHOT_MAX_AGE, Store, StoreError, checkpoint, filing, generation};
+use crate::store::{SNAPSHOT_MAX_AGE, Store, StoreError, filing};
 use crate::webhooks::Notifier;
 use crate::{admin, api, ops, webhooks};
 
-/// How often the WAL is checkpointed.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+mod signals;
+mod threads;
 
-/// How often the server looks for changes made by other processes (the CLI).
-const GENERATION_POLL: Duration = Duration::from_millis(100);
+use signals::{StopSignals, listen_for_stop_signals, stop_on_signal};
+use threads::{poll_generation, run_checkpointer};
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -310,66 +309,6 @@ impl Application {
     }
 }
 
-/// Stops the server on the first signal that asks: gracefully on SIGTERM and SIGINT (the
-/// requests in flight are answered, for up to the shutdown timeout, and the call log is
-/// flushed), at once on SIGQUIT. actix-server's own handler stopped on SIGINT at once, and
-/// waited 300 ms more after any stop before it let the server's future end, with the workers
-/// already stopped: every restart spent them with the port closed.
-async fn stop_on_signal(handle: ServerHandle, mut signals: StopSignals) {
-    let Some((name, graceful)) = stop_signal(&mut signals).await else {
-        return;
-    };
-    tracing::info!(signal = name, graceful, "stopping");
-    handle.stop(graceful).await;
-}
-
-/// The signals that stop the server, each with its name and whether the stop is graceful.
-#[cfg(unix)]
-type StopSignals = Vec<(actix_web::rt::signal::unix::Signal, &'static str, bool)>;
-#[cfg(not(unix))]
-type StopSignals = ();
-
-/// Listens for the signals that stop the server: from before it accepts its first
-/// connection, so that none of them ends the process with its default action.
-#[cfg(unix)]
-fn listen_for_stop_signals() -> StopSignals {
-    use actix_web::rt::signal::unix::{SignalKind, signal};
-    let mut listening = Vec::new();
-    for (kind, name, graceful) in [
-        (SignalKind::terminate(), "SIGTERM", true),
-        (SignalKind::interrupt(), "SIGINT", true),
-        (SignalKind::quit(), "SIGQUIT", false),
-    ] {
-        match signal(kind) {
-            Ok(stream) => listening.push((stream, name, graceful)),
-            Err(e) => tracing::warn!(error = %e, signal = name, "cannot listen for a signal"),
-        }
-    }
-    listening
-}
-
-/// The first of them to come; None when the process listens for none.
-#[cfg(unix)]
-async fn stop_signal(signals: &mut StopSignals) -> Option<(&'static str, bool)> {
-    if signals.is_empty() {
-        return None;
-    }
-    let waits = signals.iter_mut().map(|(s, _, _)| Box::pin(s.recv()));
-    let (_, first, _) = futures_util::future::select_all(waits).await;
-    let (_, name, graceful) = signals[first];
-    Some((name, graceful))
-}
-
-#[cfg(not(unix))]
-fn listen_for_stop_signals() -> StopSignals {}
-
-/// Ctrl-C, elsewhere.
-#[cfg(not(unix))]
-async fn stop_signal(_: &mut StopSignals) -> Option<(&'static str, bool)> {
-    actix_web::rt::signal::ctrl_c().await.ok()?;
-    Some(("ctrl-c", true))
-}
-
 /// Starts, once per worker thread, the timer that ends read snapshots the worker no longer
 /// uses (see `store::inline`). It runs only while the worker holds one: an idle server's
 /// workers are not woken for it.
@@ -389,48 +328,4 @@ fn release_snapshots_on_this_worker() {
             actix_web::rt::time::sleep(SNAPSHOT_MAX_AGE).await;
         }
     });
-}
-
-/// Drops cached auth state whenever another process bumps the change generation.
-fn poll_generation(store: &Store, auth: &AuthState, stop: &Stop) {
-    let mut seen = store.read(generation::current).ok();
-    stop.repeat(|| {
-        match store.read(generation::current) {
-            Ok(now) if Some(now) != seen => {
-                auth.invalidate_all();
-                seen = Some(now);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read the change generation"),
-        }
-        GENERATION_POLL
-    });
-}
-
-/// Copies the WAL back into the database in the background (see `store::checkpoint`).
-fn run_checkpointer(path: &std::path::Path, writer: &crate::store::Writer, stop: &Stop) {
-    let checkpointer = match checkpoint::open_checkpointer(path) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "the WAL checkpointer could not open the database");
-            return;
-        }
-    };
-    let mut wait = CHECKPOINT_EVERY;
-    while !stop.wait(wait) {
-        wait = match checkpointer.pass(checkpoint::RESTART_ABOVE_PAGES, writer) {
-            Ok(c) => {
-                if c.restart_asked {
-                    // With the pass's length, bench/tools/tail.py finds the calls it slowed.
-                    let pass_ms = c.took.as_secs_f64() * 1000.0;
-                    tracing::debug!(wal_pages = c.wal_pages, pass_ms, "WAL to be started over");
-                }
-                checkpoint::next_wait(&c, CHECKPOINT_EVERY)
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                CHECKPOINT_EVERY
-            }
-        };
-    }
 }
