@@ -21,20 +21,23 @@
 //! senders only; with every thread, it shares the allocator's (for a few instructions at a
 //! time) and, when it logs an error (or a debug line, when those are on), the log's buffer.
 
-use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::allocation::{Allocation, Plan};
 use super::sender::{Sender, Sent};
 use super::worker::Notifier;
-use super::{WebhookSettings, outcome, priority};
-use crate::model::EndpointId;
+use super::{WebhookSettings, priority};
 use crate::store::Store;
 use crate::store::deliveries::Claimed;
+
+mod jobs;
+mod sender_thread;
+
+use jobs::Jobs;
+use sender_thread::{SenderCtx, record};
 
 /// How long shutdown waits for attempts in flight before abandoning them (their leases are
 /// released at the next start, so they are sent again then).
@@ -275,208 +278,9 @@ impl Pool {
     }
 }
 
-/// Claimed deliveries on their way to one lane's senders. A sender holds the lock only to
-/// take one, never while it waits: with the senders sharing a `Mutex<Receiver>`, the one
-/// holding it waited in `recv` and the others queued on the lock, and spinning on it was 7%
-/// of the server's CPU while a backlog drained. Never longer than the lane's senders are
-/// many: the worker claims only what its free senders can take.
-#[derive(Default)]
-struct Jobs {
-    queue: Mutex<Queue>,
-    ready: Condvar,
-    /// Jobs pushed and not yet done: waiting, or being sent.
-    in_flight: AtomicUsize,
-}
-
-#[derive(Default)]
-struct Queue {
-    waiting: VecDeque<Claimed>,
-    closed: bool,
-}
-
-impl Jobs {
-    fn push(&self, c: Claimed) {
-        // Counted before a sender can take it, and so before it can be done.
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .waiting
-            .push_back(c);
-        self.ready.notify_one();
-    }
-
-    /// A sender is done with a job it took.
-    fn done(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    /// Jobs pushed and not yet done.
-    fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
-    }
-
-    /// No more jobs: the senders finish what waits, then stop.
-    fn close(&self) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
-        self.ready.notify_all();
-    }
-
-    /// The next job; `None` once closed and empty.
-    fn take(&self) -> Option<Claimed> {
-        let guard = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let mut queue = self
-            .ready
-            .wait_while(guard, |q| q.waiting.is_empty() && !q.closed)
-            .unwrap_or_else(|p| p.into_inner());
-        queue.waiting.pop_front()
-    }
-}
-
-/// What a sender thread works with.
-struct SenderCtx<'a> {
-    store: &'a Store,
-    settings: &'a Arc<WebhookSettings>,
-    notifier: &'a Notifier,
-    jobs: &'a Jobs,
-    allocation: &'a Allocation,
-    sender: &'a Sender,
-    /// Its lane's count of attempts.
-    made: &'a AtomicU64,
-    /// Where its outcomes go for the worker to record (the yielding lane's), if not straight
-    /// to the writer.
-    relay: Option<&'a Mutex<Vec<Outcome>>>,
-}
-
-impl SenderCtx<'_> {
-    fn send_loop(&self) {
-        while let Some(c) = self.jobs.take() {
-            // Given back however the attempt ends.
-            let _slot = Slot {
-                ctx: self,
-                endpoint: c.endpoint_id,
-                delivery: c.id,
-            };
-            let id = c.id;
-            // A panic ends the attempt, not the thread: a lane that lost its threads would
-            // keep the jobs handed to it for ever. The delivery stays leased, and is sent
-            // again when the lease runs out.
-            if catch_unwind(AssertUnwindSafe(|| self.attempt(c))).is_err() {
-                tracing::error!(delivery = id, "a webhook attempt panicked");
-            }
-        }
-    }
-
-    fn attempt(&self, c: Claimed) {
-        self.allocation.begun(c.endpoint_id, c.id);
-        let sent = self.sender.send(&c);
-        self.made.fetch_add(1, Ordering::Relaxed);
-        self.allocation.judge(c.endpoint_id, sent.succeeded());
-        tracing::debug!(delivery = c.id, endpoint = %c.endpoint_id, status = ?sent.attempt.status,
-            latency_ms = sent.attempt.latency_ms, "webhook attempt");
-        // The outcome is queued, not waited for: the worker's next claim, queued after it,
-        // runs after it in the same transaction or a later one and so sees it, and the
-        // sender's slot is free a commit sooner. Until the outcome commits the delivery stays
-        // leased; a failure leaves it to be sent again when the lease runs out (or at the
-        // next start).
-        match self.relay {
-            Some(relay) => relay
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((c, sent)),
-            None => record(self.store, self.settings, c, sent),
-        }
-    }
-}
-
-/// Queues the writes that record an attempt's outcome, without waiting for their commit.
-fn record(store: &Store, settings: &Arc<WebhookSettings>, c: Claimed, sent: Sent) {
-    let (s, id) = (settings.clone(), c.id);
-    let queued = store.writer().submit(move |conn| {
-        let result = outcome::record(conn, &c, &sent, &s);
-        if let Err(e) = &result {
-            tracing::error!(delivery = id, error = %e, "could not record a webhook attempt");
-        }
-        result
-    });
-    if let Err(e) = queued {
-        tracing::error!(delivery = id, error = %e, "could not record a webhook attempt");
-    }
-}
-
-/// An attempt's place at its endpoint and in its lane, given back when the attempt ends;
-/// then the worker is told that a sender is free.
-struct Slot<'a, 'c> {
-    ctx: &'a SenderCtx<'c>,
-    endpoint: EndpointId,
-    delivery: i64,
-}
-
-impl Drop for Slot<'_, '_> {
-    fn drop(&mut self) {
-        self.ctx.allocation.done(self.endpoint, self.delivery);
-        self.ctx.jobs.done();
-        self.ctx.notifier.notify();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn job(id: i64) -> Claimed {
-        Claimed {
-            id,
-            event_id: id,
-            endpoint_id: EndpointId(1),
-            attempts_in_schedule: 0,
-            msg_id: format!("msg_{id}"),
-            payload: "{}".into(),
-            url: "http://127.0.0.1:9/".into(),
-            secret: "whsec_x".into(),
-            previous_secret: None,
-        }
-    }
-
-    /// Senders take jobs in order, one each, and count them done; closing wakes the idle ones
-    /// and lets the jobs still waiting be taken first.
-    #[test]
-    fn senders_take_jobs_in_order_and_stop_after_the_last_once_closed() {
-        let jobs = Arc::new(Jobs::default());
-        let takers: Vec<_> = (0..4)
-            .map(|_| {
-                let jobs = jobs.clone();
-                std::thread::spawn(move || {
-                    let mut got = Vec::new();
-                    while let Some(c) = jobs.take() {
-                        got.push(c.id);
-                        jobs.done();
-                    }
-                    got
-                })
-            })
-            .collect();
-        for id in 1..=100 {
-            jobs.push(job(id));
-        }
-        jobs.close();
-        let mut all: Vec<i64> = Vec::new();
-        for t in takers {
-            let got = t.join().unwrap();
-            assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
-            all.extend(got);
-        }
-        all.sort_unstable();
-        assert_eq!(all, (1..=100).collect::<Vec<_>>());
-        assert_eq!(jobs.in_flight(), 0, "every job taken was done");
-
-        let closed = Jobs::default();
-        closed.push(job(7));
-        assert_eq!(closed.in_flight(), 1, "counted from the push");
-        closed.close();
-        assert_eq!(closed.take().map(|c| c.id), Some(7));
-        assert!(closed.take().is_none());
-    }
 
     #[test]
     fn bursts_go_to_the_yielding_lane_a_long_crowd_or_none_to_the_steady_one() {
