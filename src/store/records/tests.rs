@@ -1,3 +1,4 @@
+use super::page::page_query;
 use super::*;
 use crate::resources::RESOURCES;
 
