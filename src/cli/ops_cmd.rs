@@ -123,34 +123,36 @@ pub fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCod
         limit: args.limit,
     };
     let rows = store::audit::list(&conn, &filter)?;
+    // Rows of several accounts are told apart by name, in the table and in JSON alike; a call
+    // no token was identified for has no account.
+    let names: std::collections::HashMap<_, _> = store::accounts::list(&conn)?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let account = |e: &store::audit::AuditEntry| {
+        e.account_id
+            .and_then(|id| names.get(&id))
+            .map(String::as_str)
+    };
     if args.json {
         let view: Vec<_> = rows
             .iter()
             .map(|e| {
                 serde_json::json!({
                     "id": e.id, "at": clock::format_ms(e.at), "token_prefix": e.token_prefix, "user_id": e.user_id,
-                    "account_id": e.account_id, "method": e.method, "path": e.path, "status": e.status,
+                    "account_id": e.account_id, "account": account(e), "method": e.method, "path": e.path, "status": e.status,
                     "code": e.code, "ip": e.ip, "latency_us": e.latency_us,
                 })
             })
             .collect();
         output::json(&view)?;
     } else {
-        // Rows of several accounts are told apart by name; a call no token was identified
-        // for has no account.
-        let names: std::collections::HashMap<_, _> = store::accounts::list(&conn)?
-            .into_iter()
-            .map(|a| (a.id, a.name))
-            .collect();
         let rows: Vec<Vec<String>> = rows
             .iter()
             .map(|e| {
                 vec![
                     clock::format_ms(e.at),
-                    e.account_id
-                        .and_then(|id| names.get(&id))
-                        .map_or("-", String::as_str)
-                        .to_owned(),
+                    account(e).unwrap_or("-").to_owned(),
                     e.token_prefix.as_deref().unwrap_or("-").to_owned(),
                     e.method.clone(),
                     e.path.clone(),

@@ -1003,6 +1003,8 @@ fn every_table_lines_up_its_columns() {
             [],
         )
         .unwrap();
+    let logged = run_json(&db, &["audit", "--all-accounts", "--json"]);
+    assert_eq!(logged[0]["account"], "default", "{logged}");
     let tables: &[(&[&str], &[&str])] = &[
         (
             &["account", "list"],
