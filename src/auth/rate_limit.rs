@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -163,6 +164,11 @@ impl fmt::Debug for Bucket {
 pub struct RateLimiter<K: Hash + Eq + Send + Sync + 'static> {
     buckets: Cache<K, Arc<Mutex<Buckets>>>,
     epoch: Instant,
+    /// No key refuses a call from this moment on (ns since `epoch`), unless a later check
+    /// moves it: raised, under the bucket's lock, whenever a bucket's windows are written.
+    /// [`blocked`](Self::blocked) is asked on every API call, for the caller's address, and
+    /// answers from this alone while no address has failed lately, without a cache look-up.
+    refuse_until: AtomicU64,
 }
 
 impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
@@ -176,6 +182,7 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
                 .time_to_idle(idle)
                 .build(),
             epoch: Instant::now(),
+            refuse_until: AtomicU64::new(0),
         }
     }
 
@@ -207,21 +214,34 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
 
     /// As [`check`](Self::check), on windows the caller holds (see [`Bucket`]).
     pub fn check_bucket(&self, bucket: &Bucket, limits: &Arc<[Limit]>) -> Verdict {
-        judge(bucket, limits, self.now_ns(), true)
+        judge(bucket, limits, self.now_ns(), true, &self.refuse_until)
     }
 
     /// As [`peek`](Self::peek), on windows the caller holds.
     pub fn peek_bucket(&self, bucket: &Bucket, limits: &Arc<[Limit]>) -> Verdict {
-        judge(bucket, limits, self.now_ns(), false)
+        judge(bucket, limits, self.now_ns(), false, &self.refuse_until)
     }
 
     fn check_at(&self, key: &K, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verdict {
-        judge(&self.bucket(key, limits), limits, now, charge)
+        judge(
+            &self.bucket(key, limits),
+            limits,
+            now,
+            charge,
+            &self.refuse_until,
+        )
     }
 
     /// When the key is tracked and a call now would be refused: whole seconds until one
-    /// can pass. Tracks nothing new (an address that never failed costs a look-up only).
+    /// can pass. Tracks nothing new; while no key could refuse, not even a look-up.
     pub fn blocked(&self, key: &K) -> Option<u64> {
+        self.blocked_at(key, self.now_ns())
+    }
+
+    fn blocked_at(&self, key: &K, now: u64) -> Option<u64> {
+        if now >= self.refuse_until.load(Ordering::Acquire) {
+            return None;
+        }
         let bucket = Bucket(self.buckets.get(key)?);
         let limits = bucket
             .0
@@ -229,7 +249,7 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
             .unwrap_or_else(|p| p.into_inner())
             .limits
             .clone();
-        let verdict = judge(&bucket, &limits, self.now_ns(), false);
+        let verdict = judge(&bucket, &limits, now, false, &self.refuse_until);
         (!verdict.allowed).then_some(verdict.retry_after_s)
     }
 
@@ -253,8 +273,15 @@ impl<K: Hash + Eq + Send + Sync + Clone + 'static> RateLimiter<K> {
 }
 
 /// Checks one call at `now` against every window of `bucket`; charges it when `charge` and
-/// every window has room.
-fn judge(bucket: &Bucket, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verdict {
+/// every window has room. Raises `refuse_until` past the last moment these windows, as they
+/// now stand, could refuse a call.
+fn judge(
+    bucket: &Bucket,
+    limits: &Arc<[Limit]>,
+    now: u64,
+    charge: bool,
+    refuse_until: &AtomicU64,
+) -> Verdict {
     let mut b = bucket.0.lock().unwrap_or_else(|p| p.into_inner());
     if *b.limits != **limits {
         // The token's limits changed. A window it keeps keeps the calls it has counted, so
@@ -282,6 +309,15 @@ fn judge(bucket: &Bucket, limits: &Arc<[Limit]>, now: u64, charge: bool) -> Verd
     if charged {
         b.tat.copy_from_slice(&next);
     }
+    // A window refuses at `t` while its arrival time, plus one interval, is more than the
+    // window ahead of `t`.
+    let last_refusal = limits
+        .iter()
+        .zip(&b.tat)
+        .map(|(l, &tat)| (tat + l.interval_ns()).saturating_sub(l.window_s * 1_000_000_000))
+        .max()
+        .unwrap_or(0);
+    refuse_until.fetch_max(last_refusal, Ordering::AcqRel);
     let windows = limits
         .iter()
         .zip(&b.tat)

@@ -135,6 +135,55 @@ fn blocked_looks_without_tracking_and_says_how_long() {
     assert!((1..=30).contains(&wait), "{wait}");
 }
 
+/// `blocked` answers from `refuse_until` alone once it has passed; it must agree with a
+/// look at every key's windows (under the limits each holds) whatever was charged, to which
+/// keys, under which limits (a quota lowered later too).
+#[test]
+fn blocked_without_a_look_up_agrees_with_looking() {
+    let l = limiter();
+    let limit_sets = [
+        limits(&["2/1s", "5/1m"]),
+        limits(&["1/10s"]),
+        limits(&["3/1s"]),
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let looked = |k: u32, at: u64| {
+        l.buckets.get(&k).is_some_and(|b| {
+            let lim = b.lock().unwrap().limits.clone();
+            !judge(&Bucket(b), &lim, at, false, &AtomicU64::new(0)).allowed
+        })
+    };
+    let (mut t, mut refusals) = (SEC, 0);
+    for _ in 0..3_000 {
+        t += next() % (SEC / 3);
+        let key = (next() % 5) as u32;
+        let lim = &limit_sets[(next() % 3) as usize];
+        l.check_at(&key, lim, t, next() % 4 != 0);
+        for at in [t, t + SEC / 2, t + 2 * SEC, t + 11 * SEC, t + 61 * SEC] {
+            for k in 0..6 {
+                let refused = looked(k, at);
+                refusals += u32::from(refused);
+                assert_eq!(l.blocked_at(&k, at).is_some(), refused, "key {k} at {at}");
+            }
+        }
+    }
+    assert!(
+        refusals > 1_000,
+        "the run refused too rarely to test much: {refusals}"
+    );
+    assert!(
+        l.blocked_at(&0, t + 3_600 * SEC).is_none()
+            && t + 3_600 * SEC >= l.refuse_until.load(Ordering::Acquire),
+        "an hour after the last call no key refuses, and the limiter knows it"
+    );
+}
+
 #[test]
 fn a_refusal_in_one_window_charges_no_other_window() {
     let l = limiter();
