@@ -165,7 +165,8 @@ pub struct RateLimiter<K: Hash + Eq + Send + Sync + 'static> {
     buckets: Cache<K, Arc<Mutex<Buckets>>>,
     epoch: Instant,
     /// No key refuses a call from this moment on (ns since `epoch`), unless a later check
-    /// moves it: raised, under the bucket's lock, whenever a bucket's windows are written.
+    /// moves it: raised, under the bucket's lock, whenever a check leaves a bucket's windows
+    /// able to refuse a call after it.
     /// [`blocked`](Self::blocked) is asked on every API call, for the caller's address, and
     /// answers from this alone while no address has failed lately, without a cache look-up.
     refuse_until: AtomicU64,
@@ -310,14 +311,17 @@ fn judge(
         b.tat.copy_from_slice(&next);
     }
     // A window refuses at `t` while its arrival time, plus one interval, is more than the
-    // window ahead of `t`.
+    // window ahead of `t`. Only windows that could refuse from now on move the bound: a
+    // token's calls well within its limits leave the shared atomic alone.
     let last_refusal = limits
         .iter()
         .zip(&b.tat)
         .map(|(l, &tat)| (tat + l.interval_ns()).saturating_sub(l.window_s * 1_000_000_000))
         .max()
         .unwrap_or(0);
-    refuse_until.fetch_max(last_refusal, Ordering::AcqRel);
+    if last_refusal > now {
+        refuse_until.fetch_max(last_refusal, Ordering::AcqRel);
+    }
     let windows = limits
         .iter()
         .zip(&b.tat)
