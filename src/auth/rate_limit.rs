@@ -61,8 +61,12 @@ impl Limit {
         Ok(out)
     }
 
+    fn window_ns(&self) -> u64 {
+        self.window_s * 1_000_000_000
+    }
+
     fn interval_ns(&self) -> u64 {
-        self.window_s * 1_000_000_000 / u64::from(self.quota)
+        self.window_ns() / u64::from(self.quota)
     }
 }
 
@@ -166,9 +170,9 @@ pub struct RateLimiter<K: Hash + Eq + Send + Sync + 'static> {
     epoch: Instant,
     /// No key refuses a call from this moment on (ns since `epoch`), unless a later check
     /// moves it: raised, under the bucket's lock, whenever a check leaves a bucket's windows
-    /// able to refuse a call after it.
-    /// [`blocked`](Self::blocked) is asked on every API call, for the caller's address, and
-    /// answers from this alone while no address has failed lately, without a cache look-up.
+    /// able to refuse a call after it. [`blocked`](Self::blocked) is asked on every API call,
+    /// for the caller's address, and answers from this alone while no address has failed
+    /// lately, without a cache look-up.
     refuse_until: AtomicU64,
 }
 
@@ -298,7 +302,7 @@ fn judge(
     let mut wait_ns = 0u64;
     let mut next = Vec::with_capacity(limits.len());
     for (l, &tat) in limits.iter().zip(&b.tat) {
-        let window_ns = l.window_s * 1_000_000_000;
+        let window_ns = l.window_ns();
         let new_tat = tat.max(now) + l.interval_ns();
         if new_tat - now > window_ns {
             allowed = false;
@@ -316,7 +320,7 @@ fn judge(
     let last_refusal = limits
         .iter()
         .zip(&b.tat)
-        .map(|(l, &tat)| (tat + l.interval_ns()).saturating_sub(l.window_s * 1_000_000_000))
+        .map(|(l, &tat)| (tat + l.interval_ns()).saturating_sub(l.window_ns()))
         .max()
         .unwrap_or(0);
     if last_refusal > now {
@@ -326,7 +330,7 @@ fn judge(
         .iter()
         .zip(&b.tat)
         .map(|(l, &tat)| {
-            let window_ns = l.window_s * 1_000_000_000;
+            let window_ns = l.window_ns();
             let used = tat.saturating_sub(now);
             let remaining = window_ns.saturating_sub(used) / l.interval_ns();
             WindowState {
