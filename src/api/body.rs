@@ -32,10 +32,26 @@ fn is_json(req: &HttpRequest, allow_merge_patch: bool) -> bool {
 /// Reads and parses a JSON body of at most `limit` bytes.
 pub async fn read_json(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
     allow_merge_patch: bool,
 ) -> Result<Value, ApiError> {
+    let body = read_body(req, payload, limit, allow_merge_patch).await?;
+    serde_json::from_slice(&body).map_err(invalid_json)
+}
+
+/// The body's JSON syntax error, as the client is told it.
+pub fn invalid_json(e: serde_json::Error) -> ApiError {
+    ApiError::InvalidJson(e.to_string())
+}
+
+/// Reads a JSON body of at most `limit` bytes, not empty, for the caller to parse.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    allow_merge_patch: bool,
+) -> Result<web::BytesMut, ApiError> {
     if !is_json(req, allow_merge_patch) {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -65,5 +81,5 @@ pub async fn read_json(
     if body.is_empty() {
         return Err(ApiError::InvalidJson("the body is empty".into()));
     }
-    serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))
+    Ok(body)
 }

@@ -14,6 +14,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::body::invalid_json;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::ApiError;
@@ -112,7 +113,7 @@ impl PendingKey {
 pub async fn begin(
     req: &HttpRequest,
     caller: &Caller,
-    body: &Value,
+    body: &[u8],
     store: &web::Data<Store>,
     in_flight: &web::Data<InFlightKeys>,
 ) -> Result<Begin, ApiError> {
@@ -120,7 +121,7 @@ pub async fn begin(
         return Ok(Begin::Proceed(KeyGuard { claim: None }));
     };
     let (account, user) = (caller.token.account_id, caller.token.user_id);
-    let hash = request_hash(req, body);
+    let hash = request_hash(req, body)?;
     {
         let mut keys = in_flight.keys.lock().unwrap_or_else(|p| p.into_inner());
         if keys.contains(&(account, key.clone())) {
@@ -187,15 +188,17 @@ fn parse_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// SHA-256 of the method, the path and the body (as parsed, so whitespace does not matter).
-fn request_hash(req: &HttpRequest, body: &Value) -> Vec<u8> {
+/// SHA-256 of the method, the path and the body (as parsed, so whitespace and the order of
+/// keys do not matter). Only a request with a key parses its body into a `Value` for this.
+fn request_hash(req: &HttpRequest, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let body: Value = serde_json::from_slice(body).map_err(invalid_json)?;
     let mut h = Sha256::new();
     h.update(req.method().as_str().as_bytes());
     h.update(b"\n");
     h.update(req.path().as_bytes());
     h.update(b"\n");
     h.update(body.to_string().as_bytes());
-    h.finalize().to_vec()
+    Ok(h.finalize().to_vec())
 }
 
 fn replay(answer: &StoredAnswer) -> HttpResponse {

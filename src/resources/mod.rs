@@ -2,6 +2,7 @@
 //! One generic validator and serializer serve them all. No I/O here.
 
 mod catalog;
+mod parse;
 mod validate;
 
 use std::sync::LazyLock;

@@ -1,5 +1,7 @@
 //! Validation of client bodies against a resource's description, with a message per field.
 
+use std::borrow::Cow;
+
 use rusqlite::types::Value;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -33,11 +35,28 @@ impl Resource {
     /// `at` prefixes field names in errors (`records[3].`).
     pub fn validate_create(&self, body: &Json, at: &str) -> Result<Vec<Value>, Vec<FieldError>> {
         let obj = as_object(body, at)?;
-        let mut errors = unknown_fields(self, obj, at);
+        let given = self
+            .fields
+            .iter()
+            .map(|f| obj.get(f.name).map(Scalar::from))
+            .collect();
+        self.create_values(given, obj.keys().map(String::as_str), at)
+    }
+
+    /// The column values of a create from what was given for each field (`None`: absent),
+    /// and the body's keys in order (for the unknown ones). Shared by `validate_create` and
+    /// `parse_create`, which reads the body straight into `given`.
+    pub(super) fn create_values<'k>(
+        &self,
+        given: Vec<Option<Scalar<'_>>>,
+        keys: impl Iterator<Item = &'k str>,
+        at: &str,
+    ) -> Result<Vec<Value>, Vec<FieldError>> {
+        let mut errors = unknown_fields(self, keys, at);
         let mut values = Vec::with_capacity(self.fields.len());
-        for field in self.fields {
-            let value = match obj.get(field.name) {
-                None | Some(Json::Null) if field.required => {
+        for (field, given) in self.fields.iter().zip(given) {
+            let value = match given {
+                None | Some(Scalar::Null) if field.required => {
                     errors.push(FieldError::new(
                         format!("{at}{}", field.name),
                         "is required",
@@ -46,10 +65,10 @@ impl Resource {
                 }
                 // `null` means "not given": a field with a default gets it (a NULL status
                 // would break the NOT NULL column and answer 500).
-                None | Some(Json::Null) => field
+                None | Some(Scalar::Null) => field
                     .default
                     .map_or(Value::Null, |d| Value::Text(d.to_owned())),
-                Some(v) => convert(field, v).unwrap_or_else(|msg| {
+                Some(v) => convert(field, &v).unwrap_or_else(|msg| {
                     errors.push(FieldError::new(format!("{at}{}", field.name), msg));
                     Value::Null
                 }),
@@ -64,11 +83,16 @@ impl Resource {
         }
     }
 
+    /// The position of the field called `name`.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
     /// Validates a PATCH body (JSON merge patch): the changed columns by index.
     /// `null` clears an optional field and is refused for a required one.
     pub fn validate_patch(&self, body: &Json) -> Result<Vec<(usize, Value)>, Vec<FieldError>> {
         let obj = as_object(body, "")?;
-        let mut errors = unknown_fields(self, obj, "");
+        let mut errors = unknown_fields(self, obj.keys().map(String::as_str), "");
         let mut changes = Vec::new();
         for (i, field) in self.fields.iter().enumerate() {
             match obj.get(field.name) {
@@ -80,7 +104,7 @@ impl Resource {
                     ));
                 }
                 Some(Json::Null) => changes.push((i, Value::Null)),
-                Some(v) => match convert(field, v) {
+                Some(v) => match convert(field, &Scalar::from(v)) {
                     Ok(value) => changes.push((i, value)),
                     Err(msg) => errors.push(FieldError::new(field.name, msg)),
                 },
@@ -95,12 +119,7 @@ impl Resource {
 
     /// Rules across fields, checked on the whole record (after a patch is applied).
     pub fn check_consistency(&self, values: &[Value], at: &str) -> Result<(), Vec<FieldError>> {
-        let get = |name: &str| {
-            self.fields
-                .iter()
-                .position(|f| f.name == name)
-                .and_then(|i| values.get(i))
-        };
+        let get = |name: &str| self.field_index(name).and_then(|i| values.get(i));
         if let (Some(Value::Integer(start)), Some(Value::Integer(end))) =
             (get("starts_at"), get("ends_at"))
             && end < start
@@ -148,22 +167,49 @@ impl Resource {
     }
 }
 
-fn as_object<'a>(body: &'a Json, at: &str) -> Result<&'a Map<String, Json>, Vec<FieldError>> {
-    body.as_object().ok_or_else(|| {
-        let field = if at.is_empty() {
-            "(body)".to_owned()
-        } else {
-            at.trim_end_matches('.').to_owned()
-        };
-        vec![FieldError::new(field, "must be a JSON object")]
-    })
+/// A field's value as validation sees it: a string, a number (as a whole number, when it is
+/// one that fits), `null`, or something else (a boolean, an array, an object).
+#[derive(Debug, Clone)]
+pub(super) enum Scalar<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Number(Option<i64>),
+    Other,
 }
 
-fn unknown_fields(resource: &Resource, obj: &Map<String, Json>, at: &str) -> Vec<FieldError> {
-    obj.keys()
-        .filter(|k| !resource.fields.iter().any(|f| f.name == k.as_str()))
+impl<'a> From<&'a Json> for Scalar<'a> {
+    fn from(v: &'a Json) -> Scalar<'a> {
+        match v {
+            Json::Null => Scalar::Null,
+            Json::String(s) => Scalar::Str(Cow::Borrowed(s)),
+            Json::Number(n) => Scalar::Number(n.as_i64()),
+            _ => Scalar::Other,
+        }
+    }
+}
+
+fn as_object<'a>(body: &'a Json, at: &str) -> Result<&'a Map<String, Json>, Vec<FieldError>> {
+    body.as_object().ok_or_else(|| not_an_object(at))
+}
+
+/// The error for a body (or a batch's record) that is not a JSON object.
+pub(super) fn not_an_object(at: &str) -> Vec<FieldError> {
+    let field = if at.is_empty() {
+        "(body)".to_owned()
+    } else {
+        at.trim_end_matches('.').to_owned()
+    };
+    vec![FieldError::new(field, "must be a JSON object")]
+}
+
+fn unknown_fields<'k>(
+    resource: &Resource,
+    keys: impl Iterator<Item = &'k str>,
+    at: &str,
+) -> Vec<FieldError> {
+    keys.filter(|k| resource.field_index(k).is_none())
         .map(|k| {
-            let msg = if SERVER_OWNED.contains(&k.as_str()) {
+            let msg = if SERVER_OWNED.contains(&k) {
                 "is set by the server and cannot be written"
             } else {
                 "is not a field of this resource"
@@ -180,11 +226,21 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-fn text(v: &Json) -> Result<&str, String> {
-    v.as_str().ok_or_else(|| "must be a string".to_owned())
+fn text<'v>(v: &'v Scalar<'_>) -> Result<&'v str, String> {
+    match v {
+        Scalar::Str(s) => Ok(s),
+        _ => Err("must be a string".to_owned()),
+    }
 }
 
-fn convert(field: &Field, v: &Json) -> Result<Value, String> {
+fn whole_number(v: &Scalar<'_>) -> Option<i64> {
+    match v {
+        Scalar::Number(n) => *n,
+        _ => None,
+    }
+}
+
+fn convert(field: &Field, v: &Scalar<'_>) -> Result<Value, String> {
     match field.kind {
         FieldKind::Text { max } => {
             let s = text(v)?;
@@ -239,7 +295,7 @@ fn convert(field: &Field, v: &Json) -> Result<Value, String> {
                 Err(format!("must be one of: {}", values.join(", ")))
             }
         }
-        FieldKind::Integer { min, max } => match v.as_i64() {
+        FieldKind::Integer { min, max } => match whole_number(v) {
             Some(n) if (min..=max).contains(&n) => Ok(Value::Integer(n)),
             Some(_) => Err(format!("must be between {min} and {max}")),
             None => Err("must be a whole number".into()),
@@ -261,7 +317,7 @@ fn convert(field: &Field, v: &Json) -> Result<Value, String> {
                 Err("must be a three-letter currency code like EUR".into())
             }
         }
-        FieldKind::Reference(target) => match v.as_i64() {
+        FieldKind::Reference(target) => match whole_number(v) {
             Some(n) if n > 0 => Ok(Value::Integer(n)),
             _ => Err(format!("must be the id of a {}", target.singular)),
         },

@@ -8,7 +8,7 @@ use futures_util::future::{Ready, ready};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use super::body::{RECORD_BODY_LIMIT, read_json};
+use super::body::{RECORD_BODY_LIMIT, invalid_json, read_body, read_json};
 use super::idempotency::{self, Begin, InFlightKeys};
 use super::pagination::{ListParams, encode_cursor};
 use crate::auth::Caller;
@@ -182,14 +182,14 @@ pub async fn create_record(
     keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let (res, reach) = target.authorize(&caller, true)?;
-    let body = read_json(&req, payload, RECORD_BODY_LIMIT, false).await?;
+    let body = read_body(&req, payload, RECORD_BODY_LIMIT, false).await?;
+    // A syntax error answers before the key is looked at; an invalid record after.
+    let values = res.parse_create(&body).map_err(invalid_json)?;
     let guard = match idempotency::begin(&req, &caller, &body, &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
     };
-    let values = res
-        .validate_create(&body, "")
-        .map_err(ApiError::Validation)?;
+    let values = values.map_err(ApiError::Validation)?;
     let (owner, key) = (caller.token.user_id, guard.pending());
     let (location, json) = store
         .writer()
