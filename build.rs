@@ -10,8 +10,8 @@ fn main() {
 }
 
 /// Writes `$OUT_DIR/migrations.rs`: every `migrations/V<version>__<name>.sql`, oldest first, as
-/// `(version, name, file stem, SQL)`. `store::migrate` hands them to refinery's runner, and
-/// checks an up-to-date file's history against them without it (see there).
+/// an `Embedded` (version, name, file stem, SQL). `store::migrate` hands them to refinery's
+/// runner, and checks an up-to-date file's history against them without it (see there).
 fn embed_migrations() {
     let dir = Path::new(&env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("migrations");
     let mut found: Vec<(i32, String, String)> = Vec::new();
@@ -57,5 +57,8 @@ fn parse_stem(stem: &str) -> Option<(i32, &str)> {
     let valid_version = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit());
     let valid_name =
         !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    (valid_version && valid_name).then(|| Some((version.parse().ok()?, name)))?
+    if !(valid_version && valid_name) {
+        return None;
+    }
+    Some((version.parse().ok()?, name))
 }

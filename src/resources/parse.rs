@@ -1,8 +1,8 @@
 //! A create body read straight into its columns, without a `serde_json::Value` on the way:
 //! the value of a known field is kept as a `Scalar` (borrowing the body's text where it has
 //! no escapes), an unknown field's is skipped, and the validation is `validate_create`'s.
-//! Parsing the body into a tree of maps and strings and dropping it was ~1.5 µs of a create's
-//! ~40 µs of CPU (BENCHMARKS.md).
+//! Building a tree of maps and strings from the body and dropping it cost a create ~1 µs of
+//! its ~35 µs of CPU (BENCHMARKS.md).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

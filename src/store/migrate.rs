@@ -32,7 +32,7 @@ pub static SCHEMA_VERSION: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|
 });
 
 /// refinery's runner over the embedded migrations. Building it compiles the regex refinery
-/// parses migration names with, which then stays in memory for good (~0.6 MB, see
+/// parses migration names with, which then stays in memory for good (640 KB of heap, see
 /// `history_is_current`).
 fn runner() -> Runner {
     let migrations: Vec<Migration> = EMBEDDED
@@ -89,8 +89,8 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<Vec<Applied>> {
 /// True when the file's history lists exactly the embedded migrations, each with refinery's
 /// checksum of it: the file is up to date, and the runner would apply nothing and find
 /// nothing to refuse. Every start of the server but the first after an upgrade comes here,
-/// so it skips building the runner, whose regex took ~0.35 MB of the idle RSS (budget 15 MB)
-/// and ~1 ms of the start (BENCHMARKS.md). Anything else (a newer migration, an edited or
+/// so it skips building the runner, whose regex kept 640 KB of heap (the idle RSS's budget is
+/// 15 MB) and took ~1 ms of the start (BENCHMARKS.md). Anything else (a newer migration, an edited or
 /// missing one) goes to the runner, which applies or refuses as before.
 fn history_is_current(conn: &Connection) -> StoreResult<bool> {
     let mut stmt = conn
