@@ -189,7 +189,7 @@ fn failed_authentication(auth: &AuthState, ip: IpAddr, e: ApiError) -> ApiError 
 /// Credentials -> checksum -> hash -> cache (or one lookup) -> revoked/rotated/disabled/expired.
 fn identify(auth: &AuthState, headers: &HeaderMap) -> Result<Arc<CachedToken>, ApiError> {
     let presented = credentials(headers)?;
-    let parsed = token::parse(&presented).ok_or(ApiError::InvalidToken)?;
+    let parsed = token::parse(presented).ok_or(ApiError::InvalidToken)?;
     let hash = token::hash(parsed.whole);
     let entry = match auth.cached(&hash) {
         Some(hit) => hit,
@@ -212,25 +212,18 @@ fn identify(auth: &AuthState, headers: &HeaderMap) -> Result<Arc<CachedToken>, A
 
 /// The token from `Authorization: Bearer` (scheme case-insensitive) or `x-api-key`.
 /// Another scheme counts as no credentials; two different tokens are refused.
-fn credentials(headers: &HeaderMap) -> Result<String, ApiError> {
+fn credentials(headers: &HeaderMap) -> Result<&str, ApiError> {
     let bearer = match headers.get(AUTHORIZATION) {
         None => None,
         Some(v) => {
             let v = v.to_str().map_err(|_| ApiError::InvalidToken)?.trim();
             let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_owned())
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         }
     };
     let api_key = match headers.get("x-api-key") {
         None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::InvalidToken)?
-                .trim()
-                .to_owned(),
-        ),
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::InvalidToken)?.trim()),
     };
     match (bearer, api_key) {
         (None, None) => Err(ApiError::MissingToken),
@@ -296,12 +289,9 @@ mod tests {
             ),
         ];
         for (h, expected, why) in cases {
-            let got = credentials(&headers(h)).map_err(|e| e.code());
-            assert_eq!(
-                got.as_ref().map(String::as_str).map_err(|e| *e),
-                *expected,
-                "{why}"
-            );
+            let headers = headers(h);
+            let got = credentials(&headers).map_err(|e| e.code());
+            assert_eq!(got, *expected, "{why}");
         }
     }
 }

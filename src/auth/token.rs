@@ -48,7 +48,9 @@ pub struct ParsedToken<'a> {
 pub fn generate() -> NewToken {
     let prefix = random::base62(PREFIX_LEN);
     let body = format!("sb_{prefix}_{}", random::base62(RANDOM_LEN));
-    let plaintext = format!("{body}{}", checksum(&body));
+    let mut plaintext = body;
+    let sum = checksum(&plaintext);
+    plaintext.extend(sum.iter().map(|&b| char::from(b)));
     NewToken {
         hash: hash(&plaintext),
         prefix,
@@ -69,7 +71,7 @@ pub fn parse(s: &str) -> Option<ParsedToken<'_>> {
         return None;
     }
     let (body, sum) = s.split_at(TOKEN_LEN - CHECKSUM_LEN);
-    (checksum(body) == sum).then_some(ParsedToken { prefix, whole: s })
+    (checksum(body) == sum.as_bytes()).then_some(ParsedToken { prefix, whole: s })
 }
 
 /// SHA-256 of the whole token.
@@ -77,15 +79,16 @@ pub fn hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// CRC32 (IEEE) of `body`, in base62, zero-padded to six characters.
-fn checksum(body: &str) -> String {
+/// CRC32 (IEEE) of `body`, in base62, zero-padded to six characters (ASCII). Every call
+/// checks one, so it is compared as bytes, not made a `String`.
+fn checksum(body: &str) -> [u8; CHECKSUM_LEN] {
     let mut n = crc32fast::hash(body.as_bytes());
     let mut digits = [b'0'; CHECKSUM_LEN];
     for d in digits.iter_mut().rev() {
         *d = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    String::from_utf8_lossy(&digits).into_owned()
+    digits
 }
 
 /// True when `s` has the shape of a prefix (8 base62 characters): lets commands accept
