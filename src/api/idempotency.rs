@@ -108,12 +108,21 @@ impl PendingKey {
     }
 }
 
+/// The request's body as its handler has it, for the hash a key is stored with.
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    /// Not parsed into a `Value` (a single create reads its columns straight from it).
+    Raw(&'a [u8]),
+    /// Parsed already (a batch): not parsed again.
+    Parsed(&'a Value),
+}
+
 /// Reads the key (quoted or bare), claims it, and looks for a stored answer to a request of
 /// the caller's user in the caller's account.
 pub async fn begin(
     req: &HttpRequest,
     caller: &Caller,
-    body: &[u8],
+    body: Body<'_>,
     store: &web::Data<Store>,
     in_flight: &web::Data<InFlightKeys>,
 ) -> Result<Begin, ApiError> {
@@ -189,15 +198,20 @@ fn parse_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 }
 
 /// SHA-256 of the method, the path and the body (as parsed, so whitespace and the order of
-/// keys do not matter). Only a request with a key parses its body into a `Value` for this.
-fn request_hash(req: &HttpRequest, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let body: Value = serde_json::from_slice(body).map_err(invalid_json)?;
+/// keys do not matter). A raw body is parsed for it only here, when a key was sent.
+fn request_hash(req: &HttpRequest, body: Body<'_>) -> Result<Vec<u8>, ApiError> {
+    let canonical = match body {
+        Body::Raw(bytes) => serde_json::from_slice::<Value>(bytes)
+            .map_err(invalid_json)?
+            .to_string(),
+        Body::Parsed(value) => value.to_string(),
+    };
     let mut h = Sha256::new();
     h.update(req.method().as_str().as_bytes());
     h.update(b"\n");
     h.update(req.path().as_bytes());
     h.update(b"\n");
-    h.update(body.to_string().as_bytes());
+    h.update(canonical.as_bytes());
     Ok(h.finalize().to_vec())
 }
 

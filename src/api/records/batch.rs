@@ -5,8 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use rusqlite::types::Value;
 
 use super::{Target, check_references, internal};
-use crate::api::body::{BATCH_BODY_LIMIT, invalid_json, read_body};
-use crate::api::idempotency::{self, Begin, InFlightKeys};
+use crate::api::body::{BATCH_BODY_LIMIT, read_json};
+use crate::api::idempotency::{self, Begin, Body, InFlightKeys};
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::ApiError;
@@ -28,9 +28,8 @@ pub async fn create_batch(
     keys: web::Data<InFlightKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let (res, reach) = target.authorize(&caller, true)?;
-    let raw = read_body(&req, payload, BATCH_BODY_LIMIT, false).await?;
-    let body: serde_json::Value = serde_json::from_slice(&raw).map_err(invalid_json)?;
-    let guard = match idempotency::begin(&req, &caller, &raw, &store, &keys).await? {
+    let body = read_json(&req, payload, BATCH_BODY_LIMIT, false).await?;
+    let guard = match idempotency::begin(&req, &caller, Body::Parsed(&body), &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
     };

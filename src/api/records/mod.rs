@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::body::{RECORD_BODY_LIMIT, invalid_json, read_body, read_json};
-use super::idempotency::{self, Begin, InFlightKeys};
+use super::idempotency::{self, Begin, Body, InFlightKeys};
 use super::pagination::{ListParams, encode_cursor};
 use crate::auth::Caller;
 use crate::clock;
@@ -185,7 +185,7 @@ pub async fn create_record(
     let body = read_body(&req, payload, RECORD_BODY_LIMIT, false).await?;
     // A syntax error answers before the key is looked at; an invalid record after.
     let values = res.parse_create(&body).map_err(invalid_json)?;
-    let guard = match idempotency::begin(&req, &caller, &body, &store, &keys).await? {
+    let guard = match idempotency::begin(&req, &caller, Body::Raw(&body), &store, &keys).await? {
         Begin::Replay(answer) => return Ok(answer),
         Begin::Proceed(guard) => guard,
     };
