@@ -21,6 +21,21 @@ fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -
     )
 }
 
+/// `post_keyed` with the body's exact bytes.
+fn post_keyed_raw(app: &TestApp, path: &str, token: &str, key: &str, body: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    app.send(
+        "POST",
+        path,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ],
+        Some(body.as_bytes()),
+    )
+}
+
 fn count(app: &TestApp, table: &str) -> i64 {
     app.query(|c| c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)))
 }
@@ -42,6 +57,35 @@ fn a_retry_with_the_same_key_returns_the_first_answer_and_creates_nothing() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(count(&app, "leads"), 1);
     assert_eq!(count(&app, "webhook_events"), 1, "no second webhook");
+}
+
+/// The key's body is compared as parsed: a retry whose client spaced or ordered the same
+/// JSON differently is the same request (a single create hashes its raw body, a batch its
+/// parsed one).
+#[test]
+fn a_retry_of_the_same_json_written_differently_is_replayed() {
+    let app = spawn_app();
+    let t = app.admin_token();
+    for (path, first, again) in [
+        (
+            "/api/v1/leads",
+            r#"{"name":"Ada","email":"ada@example.com"}"#,
+            "{ \"email\" : \"ada@example.com\",\n  \"name\": \"Ada\" }",
+        ),
+        (
+            "/api/v1/leads/batch",
+            r#"{"records":[{"name":"B","source":"web"}]}"#,
+            "{\"records\": [ {\"source\":\"web\", \"name\":\"B\"} ]}",
+        ),
+    ] {
+        let a = post_keyed_raw(&app, path, &t, path, first);
+        assert_eq!(a.status, 201, "{path}: {}", a.text);
+        let b = post_keyed_raw(&app, path, &t, path, again);
+        assert_eq!(b.status, 201, "{path}: {}", b.text);
+        assert_eq!(b.header("idempotent-replayed"), Some("true"), "{path}");
+        assert_eq!(b.text, a.text, "{path}");
+    }
+    assert_eq!(count(&app, "leads"), 2);
 }
 
 #[test]
