@@ -207,6 +207,13 @@ pub fn run_flusher(store: &Store, records: &Records, stats: &RecorderStats, stop
 /// thousands under load, never holds a create back for the tens of milliseconds one large
 /// write would take), of `IDLE_WRITE_CHUNK` when none does, and what the batch adds up to
 /// (`Tally`) once, with the last of them.
+///
+/// Only the last write is waited for until it commits; the others only until they have run.
+/// So a batch's writes share one commit unless something else commits between them (a write
+/// someone waits for, or the writer's `DEFER` running out). Under 8 s of point reads, a
+/// commit per write of 1,024 rows kept the writer busy 1.22-1.32 s, 0.71-0.83 s of it
+/// committing; sharing them, 0.97-1.08 s and 0.33-0.43 s. Should the transaction be lost
+/// before it commits, the writer logs it, as it would for the last write.
 fn flush(
     store: &Store,
     batch: Vec<CallRecord>,
@@ -225,10 +232,15 @@ fn flush(
         let last = entries.len() == 0;
         let with = if last { tally.take() } else { None };
         let n = chunk.len() as u64;
-        let result = store.writer().write_blocking(move |tx| {
+        let write = move |tx: &Connection| {
             audit::insert_many(tx, &chunk)?;
             with.map_or(Ok(0), |t| t.write(tx))
-        });
+        };
+        let result = if last {
+            store.writer().write_blocking(write)
+        } else {
+            store.writer().write_uncommitted(write)
+        };
         match result {
             Ok(stamps) => {
                 stats.flushes.fetch_add(1, Ordering::Relaxed);

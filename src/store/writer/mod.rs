@@ -262,7 +262,9 @@ impl Writer {
     /// worker's lease on what it is about to send (leases are void after a restart anyway, and
     /// sending is at least once), and the deliveries it makes from committed events (made
     /// again from them if lost; an attempt is recorded only on the delivery it was made for,
-    /// `deliveries::record_attempt`). Writes queued after this one still see it.
+    /// `deliveries::record_attempt`); and the audit rows of a flush but its last write, which
+    /// is waited for and commits them all (`activity::recorder::flush`: telemetry, whose loss
+    /// with a lost transaction the writer logs). Writes queued after this one still see it.
     pub fn write_uncommitted<R, E, F>(&self, f: F) -> Result<R, E>
     where
         F: FnOnce(&Connection) -> Result<R, E> + Send + 'static,
