@@ -85,12 +85,12 @@ pub fn id(n: usize) -> String {
     out
 }
 
-/// A time-ordered identifier: the milliseconds since the epoch as 8 base62 characters
-/// (fixed width, so text order is time order until the year 8800), then `n` random ones.
+/// Appends a time-ordered identifier to `out`: the milliseconds since the epoch as 8 base62
+/// characters (fixed width, so text order is time order until the year 8800), then `n`
+/// random ones.
 /// Unique indexes on such ids take each new key at their right edge instead of a random
 /// page, which keeps a busy writer's commits small.
-pub fn ordered_id(unix_ms: i64, n: usize) -> String {
-    let mut out = String::with_capacity(8 + n);
+pub fn push_ordered_id(out: &mut String, unix_ms: i64, n: usize) {
     let mut t = u64::try_from(unix_ms).unwrap_or(0);
     let mut digits = [b'0'; 8];
     for d in digits.iter_mut().rev() {
@@ -98,8 +98,7 @@ pub fn ordered_id(unix_ms: i64, n: usize) -> String {
         t /= 62;
     }
     out.extend(digits.iter().map(|&b| b as char));
-    push_base62(&mut out, n, fill_ahead);
-    out
+    push_base62(out, n, fill_ahead);
 }
 
 #[cfg(test)]
@@ -142,7 +141,12 @@ mod tests {
             1_764_000_000_001,
             99_999_999_999_999,
         ];
-        let ids: Vec<String> = times.iter().map(|&t| ordered_id(t, 19)).collect();
+        let ordered_id = |t| {
+            let mut id = String::new();
+            push_ordered_id(&mut id, t, 19);
+            id
+        };
+        let ids: Vec<String> = times.iter().map(|&t| ordered_id(t)).collect();
         for pair in ids.windows(2) {
             assert!(pair[0][..8] < pair[1][..8], "{pair:?}");
         }

@@ -28,9 +28,7 @@ pub const TOKEN_EVENTS: [&str; 5] = [
 pub fn event_types() -> Vec<String> {
     let mut out = Vec::new();
     for r in RESOURCES {
-        for verb in ["created", "updated", "deleted"] {
-            out.push(format!("{}.{verb}", r.singular));
-        }
+        out.extend(r.events.iter().map(|e| (*e).to_owned()));
     }
     out.extend(TOKEN_EVENTS.iter().map(|s| (*s).to_owned()));
     out

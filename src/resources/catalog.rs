@@ -46,6 +46,7 @@ fn table(name: &'static str, fields: &'static [Field]) -> Table {
 pub static LEADS: Resource = Resource {
     plural: "leads",
     singular: "lead",
+    events: ["lead.created", "lead.updated", "lead.deleted"],
     fields: &[
         required("name", Text { max: 200 }),
         field("email", Email),
@@ -63,6 +64,7 @@ pub static LEADS: Resource = Resource {
 pub static JOBS: Resource = Resource {
     plural: "jobs",
     singular: "job",
+    events: ["job.created", "job.updated", "job.deleted"],
     fields: &[
         required("title", Text { max: 200 }),
         field("lead_id", Reference(&LEADS)),
@@ -80,6 +82,7 @@ pub static JOBS: Resource = Resource {
 pub static INVOICES: Resource = Resource {
     plural: "invoices",
     singular: "invoice",
+    events: ["invoice.created", "invoice.updated", "invoice.deleted"],
     fields: &[
         field("number", Text { max: 50 }),
         field("job_id", Reference(&JOBS)),
@@ -97,6 +100,11 @@ pub static INVOICES: Resource = Resource {
 pub static APPOINTMENTS: Resource = Resource {
     plural: "appointments",
     singular: "appointment",
+    events: [
+        "appointment.created",
+        "appointment.updated",
+        "appointment.deleted",
+    ],
     fields: &[
         required("starts_at", Instant),
         field("ends_at", Instant),
@@ -112,3 +120,23 @@ pub static APPOINTMENTS: Resource = Resource {
 
 /// All four, in path order.
 pub static RESOURCES: [&Resource; 4] = [&LEADS, &JOBS, &INVOICES, &APPOINTMENTS];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Change;
+
+    /// Each resource's event types are its singular name and the change, in `Change`'s order.
+    #[test]
+    fn event_types_name_the_resource_and_the_change() {
+        for r in RESOURCES {
+            for (change, verb) in [
+                (Change::Created, "created"),
+                (Change::Updated, "updated"),
+                (Change::Deleted, "deleted"),
+            ] {
+                assert_eq!(r.event_type(change), format!("{}.{verb}", r.singular));
+            }
+        }
+    }
+}

@@ -56,8 +56,16 @@ pub struct FanOut {
 
 /// The endpoints of an event as stored: a JSON array of ids.
 pub fn endpoint_list(endpoints: &[EndpointId]) -> String {
-    let ids: Vec<String> = endpoints.iter().map(|e| e.0.to_string()).collect();
-    format!("[{}]", ids.join(","))
+    let mut out = String::with_capacity(2 + 8 * endpoints.len());
+    out.push('[');
+    for (i, e) in endpoints.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(itoa::Buffer::new().format(e.0));
+    }
+    out.push(']');
+    out
 }
 
 fn parse_list(event: i64, text: Option<&str>) -> StoreResult<Vec<i64>> {

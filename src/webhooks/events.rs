@@ -11,9 +11,12 @@ use crate::resources::{Change, Resource};
 use crate::store::{StoreResult, webhooks};
 
 /// A new message id, `msg_` + 27 base62 characters (8 of time, 19 random: see
-/// `random::ordered_id`): the `webhook-id`, stable across retries.
+/// `random::push_ordered_id`): the `webhook-id`, stable across retries.
 pub fn new_message_id() -> String {
-    format!("msg_{}", random::ordered_id(clock::now_ms(), 19))
+    let mut id = String::with_capacity(4 + 8 + 19);
+    id.push_str("msg_");
+    random::push_ordered_id(&mut id, clock::now_ms(), 19);
+    id
 }
 
 /// Queues `type` with `data` for every endpoint of the account subscribed to it.
@@ -55,9 +58,9 @@ pub fn record_changed(
     record: &str,
 ) -> StoreResult<()> {
     let kind = resource.event_type(change);
-    let endpoints = webhooks::subscribed_endpoints(conn, account, &kind)?;
+    let endpoints = webhooks::subscribed_endpoints(conn, account, kind)?;
     if !endpoints.is_empty() {
-        enqueue_json(conn, account, &kind, record, &endpoints)?;
+        enqueue_json(conn, account, kind, record, &endpoints)?;
     }
     Ok(())
 }
@@ -85,7 +88,7 @@ fn enqueue_json(
 /// The body every delivery carries, per Standard Webhooks: `{"type", "timestamp", "data"}`,
 /// around `data`, which is already JSON.
 fn envelope(kind: &str, now: i64, data: &str) -> String {
-    let kind = serde_json::Value::from(kind).to_string();
+    let kind = webhooks::json_quoted(kind);
     let timestamp = clock::format_ms(now);
     let mut out = String::with_capacity(data.len() + kind.len() + timestamp.len() + 36);
     out.push_str("{\"type\":");

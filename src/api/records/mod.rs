@@ -164,8 +164,8 @@ pub async fn get_record(
     let id = target.id();
     // A primary-key read: inline on this worker's connection (see `Store::read_inline`),
     // the answer written from the statement's row.
-    let json =
-        store.read_inline(|c| records::view_by_id(c, &res.table, reach, id, |r| res.json(r)))?;
+    let json = store
+        .read_inline(|c| records::view_by_id(c, &res.table, reach, id, |r| res.json_bytes(r)))?;
     let json = json.ok_or(ApiError::NotFound)?.map_err(internal)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
