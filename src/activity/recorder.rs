@@ -3,7 +3,9 @@
 //! token costs one stamp per flush, not one per call. The records are telemetry: a SIGKILL
 //! may lose the last second of them, a graceful stop flushes them.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use serde_json::json;
 
+use crate::auth::client_ip::ip_text;
 use crate::background::Stop;
 use crate::clock;
 use crate::model::{AccountId, TokenId, UserId};
@@ -51,7 +54,7 @@ pub struct CallRecord {
     /// Whether the token's own rate limit refused it.
     pub rate_limited: bool,
     /// Method.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Path, without the query string.
     pub path: String,
     /// Answer status.
@@ -59,7 +62,7 @@ pub struct CallRecord {
     /// Problem code of an error answer.
     pub code: Option<&'static str>,
     /// Caller address.
-    pub ip: String,
+    pub ip: Option<IpAddr>,
     /// Time to answer (µs).
     pub latency_us: i64,
 }
@@ -271,9 +274,14 @@ fn audit_entry(r: CallRecord) -> AuditEntry {
         path: r.path,
         status: r.status,
         code: r.code.map(str::to_owned),
-        ip: r.ip,
+        ip: ip_string(r.ip),
         latency_us: r.latency_us,
     }
+}
+
+/// An address as the audit and the stamps store it: empty when none was known.
+fn ip_string(ip: Option<IpAddr>) -> String {
+    ip.map(ip_text).unwrap_or_default()
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -286,9 +294,9 @@ struct Tally {
     /// (token, UTC day number) -> (requests, errors, rate limited)
     usage: HashMap<(TokenId, i64), (i64, i64, i64)>,
     /// token -> (latest admitted call, its address)
-    last_used: HashMap<TokenId, (i64, String)>,
+    last_used: HashMap<TokenId, (i64, Option<IpAddr>)>,
     /// (token, address) -> (first admitted call from there, account)
-    seen: HashMap<(TokenId, String), (i64, AccountId)>,
+    seen: HashMap<(TokenId, Option<IpAddr>), (i64, AccountId)>,
     /// Tokens whose limit refused a call and that were not announced within the hour.
     limited: Vec<(TokenId, AccountId, String)>,
 }
@@ -309,15 +317,13 @@ impl Tally {
             }
             if r.admitted {
                 match t.last_used.get_mut(id) {
-                    Some(e) if r.at >= e.0 => *e = (r.at, r.ip.clone()),
+                    Some(e) if r.at >= e.0 => *e = (r.at, r.ip),
                     Some(_) => {}
                     None => {
-                        t.last_used.insert(*id, (r.at, r.ip.clone()));
+                        t.last_used.insert(*id, (r.at, r.ip));
                     }
                 }
-                t.seen
-                    .entry((*id, r.ip.clone()))
-                    .or_insert((r.at, *account));
+                t.seen.entry((*id, r.ip)).or_insert((r.at, *account));
             }
             if r.rate_limited
                 && limited_notified
@@ -338,7 +344,8 @@ impl Tally {
             audit::add_usage(tx, *id, day, *n, *errors, *limited)?;
         }
         for ((id, ip), (at, account)) in &self.seen {
-            if audit::note_ip(tx, *id, ip, *at, NEW_IP_WINDOW_MS)? {
+            let ip = ip_string(*ip);
+            if audit::note_ip(tx, *id, &ip, *at, NEW_IP_WINDOW_MS)? {
                 let token = tokens::find_by_id(tx, *id)?;
                 let prefix = token.as_ref().map(|t| t.prefix.clone());
                 events::enqueue(
@@ -351,7 +358,7 @@ impl Tally {
             }
         }
         for (id, (at, ip)) in &self.last_used {
-            tokens::stamp_last_used(tx, *id, *at, ip)?;
+            tokens::stamp_last_used(tx, *id, *at, &ip_string(*ip))?;
         }
         for (id, account, prefix) in &self.limited {
             events::enqueue(

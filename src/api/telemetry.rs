@@ -2,17 +2,18 @@
 //! limiter, and one record for the audit log, usage counters and last-used stamp (sent
 //! to the recorder without waiting).
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::http::header::HeaderName;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 
 use crate::activity::{CallRecord, Recorder};
 use crate::auth::CallContext;
-use crate::auth::client_ip::ip_text;
 use crate::clock;
 use crate::error::ApiError;
 
@@ -24,7 +25,7 @@ pub async fn record_call(
     let started = Instant::now();
     let at = clock::now_ms();
     let recorder = req.app_data::<web::Data<Recorder>>().cloned();
-    let method = req.method().as_str().to_owned();
+    let method = method_name(req.method());
     let path = req.path().to_owned();
     let peer = req.peer_addr().map(|a| a.ip().to_canonical());
     let mut res = next.call(req).await?;
@@ -49,7 +50,7 @@ pub async fn record_call(
     if let Some((policy, rate)) = rate_fields {
         let headers = res.headers_mut();
         headers.insert(HeaderName::from_static("ratelimit-policy"), policy);
-        if let Some(v) = rate.and_then(|h| HeaderValue::from_str(&h).ok()) {
+        if let Some(v) = rate {
             headers.insert(HeaderName::from_static("ratelimit"), v);
         }
     }
@@ -65,9 +66,21 @@ pub async fn record_call(
             path,
             status,
             code,
-            ip: ip.map(ip_text).unwrap_or_default(),
+            ip,
             latency_us: started.elapsed().as_micros() as i64,
         });
     }
     Ok(res)
+}
+
+/// A method's name for the audit: a standard method's is not copied.
+fn method_name(method: &Method) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    let name = method.as_str();
+    match STANDARD.iter().find(|s| **s == name) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(name.to_owned()),
+    }
 }

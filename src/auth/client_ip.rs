@@ -1,6 +1,7 @@
 //! Who is calling: the TCP peer, unless the peer is a trusted proxy; only then is the
 //! right-most untrusted `X-Forwarded-For` entry believed.
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 
 use actix_web::HttpRequest;
@@ -39,20 +40,59 @@ fn from_forwarded_for(header: &str, trusted: &[IpNet]) -> Option<IpAddr> {
     last_trusted
 }
 
-/// `ip` as `Display` writes it. Each call's address is written twice, for its audit row and
-/// its log line: an IPv4 address, nearly every caller's, without the formatting machinery.
-pub fn ip_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
-    let mut out = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
+/// `ip` as `Display` writes it, held on the stack: each call's address is written for its
+/// log line and, once per flush and address, for the audit's stamps. An IPv4 address, nearly
+/// every caller's, is written without the formatting machinery.
+pub struct IpText {
+    buf: [u8; IP_TEXT_MAX],
+    len: usize,
+}
+
+/// The longest text `Display` writes for an address (`ffff:...:ffff` is 39, an IPv4-mapped
+/// one at most 22).
+const IP_TEXT_MAX: usize = 45;
+
+impl IpText {
+    /// `ip`'s text.
+    pub fn new(ip: IpAddr) -> IpText {
+        let mut text = IpText {
+            buf: [0; IP_TEXT_MAX],
+            len: 0,
+        };
+        match ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text.push(b".");
+                    }
+                    text.push(itoa::Buffer::new().format(octet).as_bytes());
+                }
+            }
+            IpAddr::V6(v6) => {
+                let mut cursor = std::io::Cursor::new(&mut text.buf[..]);
+                // Never longer than the buffer (see `IP_TEXT_MAX`).
+                let _ = write!(cursor, "{v6}");
+                text.len = cursor.position() as usize;
+            }
         }
-        out.push_str(itoa::Buffer::new().format(octet));
+        text
     }
-    out
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Digits, dots, colons and hex letters only.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// `ip` as `Display` writes it.
+pub fn ip_text(ip: IpAddr) -> String {
+    IpText::new(ip).as_str().to_owned()
 }
 
 #[cfg(test)]
@@ -80,6 +120,9 @@ mod tests {
             "255.255.255.255",
             "::1",
             "2001:db8::8a2e:370:7334",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "::ffff:255.255.255.255",
+            "fe80::1234:5678:9abc:def0",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(ip_text(ip), ip.to_string());

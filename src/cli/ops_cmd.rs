@@ -154,7 +154,7 @@ pub fn audit_log(settings: &Settings, args: AuditArgs) -> anyhow::Result<ExitCod
                     clock::format_ms(e.at),
                     account(e).unwrap_or("-").to_owned(),
                     e.token_prefix.as_deref().unwrap_or("-").to_owned(),
-                    e.method.clone(),
+                    e.method.to_string(),
                     e.path.clone(),
                     e.status.to_string(),
                     e.code.as_deref().unwrap_or("-").to_owned(),

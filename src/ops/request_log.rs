@@ -10,21 +10,18 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
 use super::metrics::Metrics;
-use crate::auth::client_ip::{client_ip, ip_text};
+use crate::auth::client_ip::{IpText, client_ip};
 use crate::auth::{AuthState, CallContext};
 use crate::error::ApiError;
 use crate::telemetry::{self, RequestLine};
 
 /// The response header (and accepted request header) carrying the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The id of the request being served, in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// Middleware: request id, log line, metrics.
 pub async fn log_request(
@@ -33,7 +30,6 @@ pub async fn log_request(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
     let id = incoming_id(&req).unwrap_or_else(new_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = truncate(req.path(), 200).to_owned();
     // Lines logged while the call is served carry its id.
@@ -57,8 +53,7 @@ pub async fn log_request(
                 let auth = res.request().app_data::<web::Data<AuthState>>()?;
                 Some(client_ip(res.request(), &auth.settings().trusted_proxies))
             })
-            .map(ip_text)
-            .unwrap_or_default();
+            .map(IpText::new);
         let prefix = call
             .and_then(|c| c.token.as_deref())
             .map(|t| t.prefix.as_str());
@@ -69,12 +64,13 @@ pub async fn log_request(
             route: &route,
             status,
             latency: elapsed,
-            ip: &ip,
+            ip: ip.as_ref().map_or("", IpText::as_str),
             token_prefix: prefix.unwrap_or("-"),
             code: code.unwrap_or("-"),
         });
     }
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    // The id's own bytes, not a copy (a plain id is a valid value, see `incoming_id`).
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(id)) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
     Ok(res)

@@ -1,6 +1,8 @@
 //! The audit log and per-token daily usage counters. Written in batches by the telemetry
 //! flusher, read by the admin page and the CLI.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::model::{AccountId, TokenId, UserId};
@@ -30,8 +32,8 @@ pub struct AuditEntry {
     pub token_prefix: Option<String>,
     /// Its user.
     pub user_id: Option<UserId>,
-    /// HTTP method.
-    pub method: String,
+    /// HTTP method (a standard one's name is not copied for each call).
+    pub method: Cow<'static, str>,
     /// Path (no query string: it could carry anything).
     pub path: String,
     /// Answer status.

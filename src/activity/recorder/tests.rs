@@ -10,7 +10,7 @@ fn call(n: i64) -> CallRecord {
         path: "/api/v1/leads".into(),
         status: 401,
         code: Some("missing_token"),
-        ip: "127.0.0.1".into(),
+        ip: Some(IpAddr::from([127, 0, 0, 1])),
         latency_us: 1,
     }
 }
@@ -18,6 +18,7 @@ fn call(n: i64) -> CallRecord {
 #[test]
 fn a_flush_adds_up_each_token_once_whatever_its_size() {
     let token = |id: i64| Some((TokenId(id), format!("pfx{id}"), UserId(1), AccountId(1)));
+    let (ip1, ip2) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
     // 1,000 calls of two tokens over two UTC days, from two addresses; some refused.
     let batch: Vec<CallRecord> = (0..1_000i64)
         .map(|n| CallRecord {
@@ -33,7 +34,7 @@ fn a_flush_adds_up_each_token_once_whatever_its_size() {
                 200
             },
             code: None,
-            ip: if n < 500 { "10.0.0.1" } else { "10.0.0.2" }.into(),
+            ip: Some(if n < 500 { ip1 } else { ip2 }),
             ..call(n)
         })
         .collect();
@@ -48,14 +49,11 @@ fn a_flush_adds_up_each_token_once_whatever_its_size() {
     assert_eq!(sum(|c| c.1), errors);
     // One stamp per token: its latest admitted call.
     assert_eq!(t.last_used.len(), 2);
-    assert_eq!(
-        t.last_used[&TokenId(1)],
-        (DAY_MS - 500 + 999, "10.0.0.2".into())
-    );
+    assert_eq!(t.last_used[&TokenId(1)], (DAY_MS - 500 + 999, Some(ip2)));
     assert_eq!(t.last_used[&TokenId(0)].0, DAY_MS - 500 + 998);
     // Each address once per token, at its first admitted call.
     assert_eq!(t.seen.len(), 4);
-    assert_eq!(t.seen[&(TokenId(0), "10.0.0.1".into())].0, DAY_MS - 500 + 2);
+    assert_eq!(t.seen[&(TokenId(0), Some(ip1))].0, DAY_MS - 500 + 2);
     // One rate-limit event per token, and none again within the hour.
     assert_eq!(t.limited.len(), 1);
     assert!(Tally::of(&batch, &mut notified).limited.is_empty());

@@ -1,6 +1,8 @@
 //! Reading the audit log a page at a time, newest first, through the id ranges of a token,
 //! an account or a time window.
 
+use std::borrow::Cow;
+
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::AuditEntry;
@@ -118,7 +120,7 @@ fn page(conn: &Connection, f: &AuditFilter, from_id: Option<i64>) -> StoreResult
                 token_id: r.get(3)?,
                 token_prefix: r.get(4)?,
                 user_id: r.get(5)?,
-                method: r.get(6)?,
+                method: Cow::Owned(r.get(6)?),
                 path: r.get(7)?,
                 status: r.get(8)?,
                 code: r.get(9)?,
