@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::pagination::MAX_LIMIT;
 use super::records::MAX_BATCH;
+use crate::api::JSON;
 use crate::auth::scope::ScopeSet;
 use crate::resources::{Field, FieldKind, RESOURCES, Resource};
 
@@ -23,7 +24,7 @@ static DOCUMENT_BYTES: LazyLock<Vec<u8>> =
 /// `GET /api/v1/openapi.json` (no token needed).
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("application/json")
+        .content_type(JSON)
         .insert_header(("cache-control", "public, max-age=300"))
         .body(DOCUMENT_BYTES.as_slice())
 }

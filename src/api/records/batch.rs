@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use rusqlite::types::Value;
 
 use super::{Target, check_references, internal};
+use crate::api::JSON;
 use crate::api::body::{BATCH_BODY_LIMIT, read_json};
 use crate::api::idempotency::{self, Begin, Body, InFlightKeys};
 use crate::auth::Caller;
@@ -71,9 +72,7 @@ pub async fn create_batch(
             Ok::<_, ApiError>(json)
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .content_type("application/json")
-        .body(json))
+    Ok(HttpResponse::Created().content_type(JSON).body(json))
 }
 
 /// Each record of a batch, validated: its values, or what is wrong with it.

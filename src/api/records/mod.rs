@@ -11,6 +11,7 @@ use rusqlite::types::Value;
 use super::body::{RECORD_BODY_LIMIT, invalid_json, read_body, read_json};
 use super::idempotency::{self, Begin, Body, InFlightKeys};
 use super::pagination::{ListParams, encode_cursor};
+use crate::api::JSON;
 use crate::auth::Caller;
 use crate::clock;
 use crate::error::ApiError;
@@ -103,9 +104,7 @@ pub async fn list_records(
             web::block(move || store.read(|c| write_page(c, res, reach, &query))).await??
         }
     };
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(page))
+    Ok(HttpResponse::Ok().content_type(JSON).body(page))
 }
 
 /// A page as its JSON body, `{"data": [...], "next_cursor": ...}`, written while the rows are
@@ -167,9 +166,7 @@ pub async fn get_record(
     let json = store
         .read_inline(|c| records::view_by_id(c, &res.table, reach, id, |r| res.json_bytes(r)))?;
     let json = json.ok_or(ApiError::NotFound)?.map_err(internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(json))
+    Ok(HttpResponse::Ok().content_type(JSON).body(json))
 }
 
 /// `POST /api/v1/{resource}`
@@ -209,7 +206,7 @@ pub async fn create_record(
         .await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, location))
-        .content_type("application/json")
+        .content_type(JSON)
         .body(json))
 }
 
@@ -265,9 +262,7 @@ pub async fn update_record(
             Ok::<_, ApiError>(json)
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(json))
+    Ok(HttpResponse::Ok().content_type(JSON).body(json))
 }
 
 /// `DELETE /api/v1/{resource}/{id}`
