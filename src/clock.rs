@@ -42,6 +42,15 @@ impl serde::Serialize for Stamp {
     }
 }
 
+/// Appends `format_ms`'s text to `out`.
+pub(crate) fn push_ms(out: &mut String, ms: Millis) {
+    let mut buf = [0; 24];
+    match write_ms(ms, &mut buf) {
+        Some(text) => out.push_str(text),
+        None => out.push_str(&format_ms_general(ms)),
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf`; `None` outside years 0000-9999.
 pub(crate) fn write_ms(ms: Millis, buf: &mut [u8; 24]) -> Option<&str> {
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));

@@ -2,20 +2,17 @@
 //! One generic validator and serializer serve them all. No I/O here.
 
 mod catalog;
+mod json;
 mod parse;
 mod validate;
 
 use std::sync::LazyLock;
 
-use rusqlite::types::ValueRef;
-use serde::ser::{Error as _, Serialize, SerializeMap, Serializer};
-
 pub use catalog::{APPOINTMENTS, INVOICES, JOBS, LEADS, RESOURCES};
 pub use validate::FieldError;
 
 use crate::auth::scope::Scope;
-use crate::clock;
-use crate::store::records::{Columns, Row, Table};
+use crate::store::records::{Columns, Table};
 
 /// What a field holds, and so how it is validated, stored and shown.
 #[derive(Debug, Clone, Copy)]
@@ -119,55 +116,22 @@ impl Resource {
     /// A stored row as the API shows it, as JSON text: the answer to a write and its event's
     /// `data` are this one text.
     pub fn json<C: Columns>(&'static self, row: &C) -> Result<String, serde_json::Error> {
-        serde_json::to_string(&self.view(row))
-    }
-
-    /// `json`'s text as bytes, for an answer body: written into room for a typical record
-    /// (serde_json starts at 128 bytes and grows, and a lead is ~240).
-    pub fn json_bytes<C: Columns>(&'static self, row: &C) -> Result<Vec<u8>, serde_json::Error> {
-        let mut out = Vec::with_capacity(RECORD_JSON_CAPACITY);
-        serde_json::to_writer(&mut out, &self.view(row))?;
+        let mut out = String::with_capacity(RECORD_JSON_CAPACITY);
+        self.write_json(row, &mut out)?;
         Ok(out)
     }
 
-    /// A serializable view of a stored row, in the public field order.
-    pub fn view<'a, C: Columns>(&'static self, row: &'a C) -> RecordView<'a, C> {
-        RecordView {
-            resource: self,
-            row,
-        }
+    /// `json`'s text as bytes, for an answer body.
+    pub fn json_bytes<C: Columns>(&'static self, row: &C) -> Result<Vec<u8>, serde_json::Error> {
+        self.json(row).map(String::into_bytes)
     }
-}
 
-/// A record as clients see it: `id`, `owner_id`, the fields, `created_at`, `updated_at`.
-pub struct RecordView<'a, C = Row> {
-    resource: &'static Resource,
-    row: &'a C,
-}
-
-impl<C: Columns> Serialize for RecordView<'_, C> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let stored = |e: rusqlite::Error| S::Error::custom(format!("stored record: {e}"));
-        let (id, owner_id, created_at, updated_at) = self.row.common().map_err(stored)?;
-        let mut map = s.serialize_map(Some(self.resource.fields.len() + 4))?;
-        map.serialize_entry("id", &id)?;
-        map.serialize_entry("owner_id", &owner_id)?;
-        for (i, field) in self.resource.fields.iter().enumerate() {
-            match (field.kind, self.row.field(i).map_err(stored)?) {
-                (_, ValueRef::Null | ValueRef::Blob(_)) => map.serialize_entry(field.name, &())?,
-                (FieldKind::Instant, ValueRef::Integer(ms)) => {
-                    map.serialize_entry(field.name, &clock::Stamp(ms))?
-                }
-                (_, ValueRef::Integer(n)) => map.serialize_entry(field.name, &n)?,
-                (_, ValueRef::Real(f)) => map.serialize_entry(field.name, &f)?,
-                (_, ValueRef::Text(t)) => {
-                    let t = std::str::from_utf8(t).map_err(S::Error::custom)?;
-                    map.serialize_entry(field.name, t)?
-                }
-            }
-        }
-        map.serialize_entry("created_at", &clock::Stamp(created_at))?;
-        map.serialize_entry("updated_at", &clock::Stamp(updated_at))?;
-        map.end()
+    /// Appends `json`'s text to `out` (a page's records, one after another).
+    pub fn write_json<C: Columns>(
+        &'static self,
+        row: &C,
+        out: &mut String,
+    ) -> Result<(), serde_json::Error> {
+        json::write_record(self, row, out)
     }
 }

@@ -121,8 +121,8 @@ fn write_page(
         limit: query.limit + 1,
         ..query.clone()
     };
-    let mut out = Vec::with_capacity(512 * limit + 64);
-    out.extend_from_slice(b"{\"data\":[");
+    let mut out = String::with_capacity(512 * limit + 64);
+    out.push_str("{\"data\":[");
     let (mut shown, mut last, mut more) = (0, None, false);
     records::list_page(conn, &res.table, reach, &query, |row| {
         if shown == limit {
@@ -130,27 +130,27 @@ fn write_page(
             return Ok(());
         }
         if shown > 0 {
-            out.push(b',');
+            out.push(',');
         }
-        serde_json::to_writer(&mut out, &res.view(row))
+        res.write_json(row, &mut out)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (id, _, _, updated_at) = row.common()?;
         last = Some((updated_at, id));
         shown += 1;
         Ok(())
     })?;
-    out.extend_from_slice(b"],\"next_cursor\":");
+    out.push_str("],\"next_cursor\":");
     match last.filter(|_| more) {
         Some((updated_at, id)) => {
             let cursor = encode_cursor(updated_at, id, query.updated_since.is_some());
-            out.push(b'"');
-            out.extend_from_slice(cursor.as_bytes()); // base64url: nothing to escape
-            out.push(b'"');
+            out.push('"');
+            out.push_str(&cursor); // base64url: nothing to escape
+            out.push('"');
         }
-        None => out.extend_from_slice(b"null"),
+        None => out.push_str("null"),
     }
-    out.push(b'}');
-    Ok(out)
+    out.push('}');
+    Ok(out.into_bytes())
 }
 
 /// `GET /api/v1/{resource}/{id}`
