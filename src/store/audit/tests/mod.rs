@@ -4,11 +4,9 @@ mod prune;
 mod query;
 mod ranges;
 
-use std::collections::HashMap;
-
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::insert::{NO_ACCOUNT, Range, store_ranges};
+use super::insert::{NO_ACCOUNT, Range, Ranges, store_ranges};
 use super::prune::{OLD_RUN_END, PRUNE};
 use super::query::{RANGES_OF_ACCOUNT, RANGES_OF_TOKEN, list_query};
 use super::*;
@@ -53,7 +51,7 @@ fn skip_ids_to(conn: &Connection, id: i64) {
         )
         .unwrap();
     if has_ranges {
-        let mut range = HashMap::new();
+        let mut range = Ranges::default();
         Range::extend(&mut range, (id >> BLOCK_BITS, NO_ACCOUNT), id, 0);
         store_ranges(conn, "audit_account_ranges", "account_id", range).unwrap();
     }
