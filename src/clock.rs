@@ -51,41 +51,44 @@ pub(crate) fn push_ms(out: &mut String, ms: Millis) {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf`; `None` outside years 0000-9999.
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` into `buf`; `None` outside years 0000-9999. Two digits at a
+/// time from a table: every record shown carries two of these, and every log line one.
 pub(crate) fn write_ms(ms: Millis, buf: &mut [u8; 24]) -> Option<&str> {
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
         return None;
     }
-    let parts = [
-        (0..4, year),
-        (5..7, month),
-        (8..10, day),
-        (11..13, ms_of_day / 3_600_000),
-        (14..16, ms_of_day / 60_000 % 60),
-        (17..19, ms_of_day / 1_000 % 60),
-        (20..23, ms_of_day % 1_000),
-    ];
-    for (range, mut n) in parts {
-        for b in buf[range].iter_mut().rev() {
-            *b = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    }
-    for (i, sep) in [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (23, b'Z'),
+    *buf = *b"0000-00-00T00:00:00.000Z";
+    for (at, n) in [
+        (0, year / 100),
+        (2, year % 100),
+        (5, month),
+        (8, day),
+        (11, ms_of_day / 3_600_000),
+        (14, ms_of_day / 60_000 % 60),
+        (17, ms_of_day / 1_000 % 60),
+        (21, ms_of_day % 100),
     ] {
-        buf[i] = sep;
+        // Every `n` is in 0..100.
+        let pair = 2 * n as usize;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
     }
+    buf[20] = b'0' + (ms_of_day % 1_000 / 100) as u8;
     std::str::from_utf8(buf).ok()
 }
+
+/// `00`, `01`, ... `99`, one after another.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
 
 /// (year, month, day) of the proleptic Gregorian calendar, `days` after 1970-01-01
 /// (H. Hinnant's `civil_from_days`).
