@@ -66,33 +66,60 @@ fn stamp(out: &mut String, ms: i64) {
 /// DEL and non-ASCII included, as it is.
 fn string(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut plain_from = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let named = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
+    while let Some(found) = first_to_escape(&bytes[plain_from..]) {
+        let i = plain_from + found;
         // An ASCII byte is a whole character: `i` is a character boundary.
         out.push_str(&s[plain_from..i]);
-        if named.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        } else {
-            out.push_str(named);
+        let b = bytes[i];
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
         }
         plain_from = i + 1;
     }
     out.push_str(&s[plain_from..]);
     out.push('"');
+}
+
+fn must_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Where the first byte JSON escapes is, looked for eight bytes at a time: most text has
+/// none, and a byte-by-byte look was most of the cost of writing a record.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte of the result is set for a byte below `n` (n <= 0x80); any
+    // byte set means some byte of `w` is below `n` (the classic "has less" test).
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let w = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
+        if below(w, 0x20) | below(w ^ (ONES * 0x22), 1) | below(w ^ (ONES * 0x5c), 1) != 0
+            && let Some(i) = chunk.iter().position(|&b| must_escape(b))
+        {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| must_escape(b))
+        .map(|i| at + i)
 }
 
 #[cfg(test)]
@@ -209,7 +236,8 @@ mod tests {
             any::<i64>().prop_map(Value::Integer),
             any::<f64>().prop_map(Value::Real),
             any::<String>().prop_map(Value::Text),
-            "[\\x00-\\x7f]{0,12}".prop_map(Value::Text),
+            "[\\x00-\\x7f]{0,40}".prop_map(Value::Text),
+            "[a-z\"\\\\\\x00-\\x1f\\x7f-\\u{ff}]{0,40}".prop_map(Value::Text),
             proptest::collection::vec(any::<u8>(), 0..4).prop_map(Value::Blob),
         ]
     }
