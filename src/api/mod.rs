@@ -86,10 +86,8 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
 pub fn allow_only(allow: &'static str) -> actix_web::Route {
     web::to(move || async move {
         let mut res = HttpResponse::from_error(ApiError::MethodNotAllowed);
-        res.headers_mut().insert(
-            ALLOW,
-            actix_web::http::header::HeaderValue::from_static(allow),
-        );
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
         res
     })
 }
