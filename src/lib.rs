@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod json_string;
 pub mod manage;
 pub mod model;
 pub mod notice;

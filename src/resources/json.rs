@@ -3,14 +3,16 @@
 //!
 //! Written by hand rather than through serde: the keys are the catalog's plain names, copied
 //! as they are, where serde_json's map serializer escaped each key and value through its
-//! state machine (the record's JSON was a sixth of a point read's own CPU). The text is
-//! byte for byte what serde_json writes for the same record; the tests pin that.
+//! state machine (the record's JSON was a sixth of a point read's own CPU); strings go through
+//! `json_string`. The text is byte for byte what serde_json writes for the same record; the
+//! tests pin that.
 
 use rusqlite::types::ValueRef;
 use serde::ser::Error as _;
 
 use super::{FieldKind, Resource};
 use crate::clock;
+use crate::json_string;
 use crate::store::records::Columns;
 
 /// Appends the record in `row` to `out`.
@@ -33,7 +35,7 @@ pub(super) fn write_record<C: Columns>(
             (_, ValueRef::Integer(n)) => out.push_str(itoa::Buffer::new().format(n)),
             // No field holds one; as serde_json writes it (`null` when not finite).
             (_, ValueRef::Real(f)) => out.push_str(&serde_json::to_string(&f)?),
-            (_, ValueRef::Text(t)) => string(
+            (_, ValueRef::Text(t)) => json_string::push(
                 out,
                 std::str::from_utf8(t).map_err(serde_json::Error::custom)?,
             ),
@@ -59,67 +61,6 @@ fn stamp(out: &mut String, ms: i64) {
     out.push('"');
     clock::push_ms(out, ms);
     out.push('"');
-}
-
-/// `s` as a JSON string, escaped as serde_json escapes it: `"` and `\`, and the control
-/// characters below U+0020 (`\b \t \n \f \r` by name, the others as `\u00XX`); the rest,
-/// DEL and non-ASCII included, as it is.
-fn string(out: &mut String, s: &str) {
-    out.push('"');
-    let bytes = s.as_bytes();
-    let mut plain_from = 0;
-    while let Some(found) = first_to_escape(&bytes[plain_from..]) {
-        let i = plain_from + found;
-        // An ASCII byte is a whole character: `i` is a character boundary.
-        out.push_str(&s[plain_from..i]);
-        let b = bytes[i];
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
-            }
-        }
-        plain_from = i + 1;
-    }
-    out.push_str(&s[plain_from..]);
-    out.push('"');
-}
-
-fn must_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// Where the first byte JSON escapes is, looked for eight bytes at a time: most text has
-/// none, and a byte-by-byte look was most of the cost of writing a record.
-fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The high bit of each byte of the result is set for a byte below `n` (n <= 0x80); any
-    // byte set means some byte of `w` is below `n` (the classic "has less" test).
-    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH;
-    let mut at = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let w = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
-        if below(w, 0x20) | below(w ^ (ONES * 0x22), 1) | below(w ^ (ONES * 0x5c), 1) != 0
-            && let Some(i) = chunk.iter().position(|&b| must_escape(b))
-        {
-            return Some(at + i);
-        }
-        at += 8;
-    }
-    bytes[at..]
-        .iter()
-        .position(|&b| must_escape(b))
-        .map(|i| at + i)
 }
 
 #[cfg(test)]

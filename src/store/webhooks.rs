@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreResult, parse_string_list, string_list};
+use crate::json_string;
 use crate::model::{AccountId, EndpointId};
 
 /// An endpoint as stored (secrets included: callers decide what to show).
@@ -132,25 +133,9 @@ pub fn subscribed_endpoints(
     )?;
     // The name as `string_list` writes an item: `"lead.created"`.
     let rows = stmt
-        .query_map(params![account, json_quoted(kind)], |r| r.get(0))?
+        .query_map(params![account, json_string::quoted(kind)], |r| r.get(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
-}
-
-/// `s` as a JSON string, as serde_json writes it. An event type (words, dots, underscores)
-/// has nothing to escape: it is only put between quotes, on the writer at every change.
-pub fn json_quoted(s: &str) -> String {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-*".contains(&b))
-    {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-        out
-    } else {
-        serde_json::Value::from(s).to_string()
-    }
 }
 
 /// An event's insert. Its id is above the fan-out's mark (`webhook_fanout.upto`), whatever a
@@ -319,23 +304,6 @@ mod tests {
         // Names JSON escapes are looked up escaped, as `string_list` stored them.
         assert_eq!(ids(found("x\"lead.created")), vec![2, 4]);
         assert_eq!(ids(found("\"*")), vec![2, 4]);
-    }
-
-    /// A name is quoted as serde_json quotes it, whether or not it has anything to escape.
-    #[test]
-    fn names_are_quoted_as_json() {
-        for s in [
-            "lead.created",
-            "token.new_ip",
-            "*",
-            "",
-            "a\"b",
-            "back\\slash",
-            "tab\t",
-            "é.x",
-        ] {
-            assert_eq!(json_quoted(s), serde_json::to_string(s).unwrap(), "{s:?}");
-        }
     }
 
     /// Only the first of several disables (attempts in flight that each came back 410) takes:

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::auth::random;
 use crate::clock;
+use crate::json_string;
 use crate::model::{AccountId, EndpointId};
 use crate::resources::{Change, Resource};
 use crate::store::{StoreResult, webhooks};
@@ -88,13 +89,12 @@ fn enqueue_json(
 /// The body every delivery carries, per Standard Webhooks: `{"type", "timestamp", "data"}`,
 /// around `data`, which is already JSON.
 fn envelope(kind: &str, now: i64, data: &str) -> String {
-    let kind = webhooks::json_quoted(kind);
-    let timestamp = clock::format_ms(now);
-    let mut out = String::with_capacity(data.len() + kind.len() + timestamp.len() + 36);
+    // 24 bytes of stamp, 36 of keys and punctuation, and the type's quotes.
+    let mut out = String::with_capacity(data.len() + kind.len() + 24 + 38);
     out.push_str("{\"type\":");
-    out.push_str(&kind);
+    json_string::push(&mut out, kind);
     out.push_str(",\"timestamp\":\"");
-    out.push_str(&timestamp);
+    clock::push_ms(&mut out, now);
     out.push_str("\",\"data\":");
     out.push_str(data);
     out.push('}');
