@@ -7,18 +7,7 @@ use switchboard::model::Role;
 use crate::helpers::{Reply, TestApp, spawn_app};
 
 fn post_keyed(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Reply {
-    let auth = format!("Bearer {token}");
-    let bytes = serde_json::to_vec(body).unwrap();
-    app.send(
-        "POST",
-        path,
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-            ("idempotency-key", key),
-        ],
-        Some(&bytes),
-    )
+    post_keyed_raw(app, path, token, key, &body.to_string())
 }
 
 /// `post_keyed` with the body's exact bytes.
