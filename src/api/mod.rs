@@ -9,6 +9,8 @@ mod pagination;
 mod records;
 mod telemetry;
 
+use std::sync::LazyLock;
+
 use actix_web::guard::{Guard, GuardContext};
 use actix_web::http::Method;
 use actix_web::http::header::{ALLOW, HeaderValue};
@@ -16,7 +18,11 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
+use crate::ops::request_log::RouteLabel;
 use crate::resources::RESOURCES;
+
+/// Where the Developer API is served.
+const SCOPE: &str = "/api/v1";
 
 /// The content type of a JSON answer, made once: a `&str` would be copied into each answer.
 pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -27,7 +33,7 @@ pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json"
 /// of the other methods so that those find their route first.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/api/v1")
+        web::scope(SCOPE)
             .wrap(from_fn(telemetry::record_call))
             // Answers are per caller and may hold personal data: never cached, never sniffed.
             .wrap(
@@ -45,28 +51,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Each resource's routes under its own static path (`/leads`, `/leads/batch`,
 /// `/leads/{id}`), the resource riding along as route data: the router compares strings for
 /// the collection routes and runs one pattern for an item, where `/{resource}/...` cost three
-/// pattern matches per call (5% of a point read's CPU).
+/// pattern matches per call (5% of a point read's CPU). Each route also carries its full
+/// pattern, the label of its metrics and log lines (`RouteLabel`).
 fn record_routes(cfg: &mut web::ServiceConfig) {
-    for res in RESOURCES {
-        let base = format!("/{}", res.plural);
+    for (res, [collection, batch, item]) in RESOURCES.iter().zip(RECORD_PATHS.iter()) {
         let this = records::RouteResource(res);
         cfg.service(
-            web::resource(base.clone())
+            web::resource(collection.path())
                 .app_data(this)
+                .app_data(collection.label())
                 .route(on(Method::GET).to(records::list_records))
                 .route(on(Method::POST).to(records::create_record))
                 .route(on(Method::HEAD).to(records::list_records))
                 .default_service(allow_only("GET, HEAD, POST")),
         )
         .service(
-            web::resource(format!("{base}/batch"))
+            web::resource(batch.path())
                 .app_data(this)
+                .app_data(batch.label())
                 .route(on(Method::POST).to(records::create_batch))
                 .default_service(allow_only("POST")),
         )
         .service(
-            web::resource(format!("{base}/{{id}}"))
+            web::resource(item.path())
                 .app_data(this)
+                .app_data(item.label())
                 .route(on(Method::GET).to(records::get_record))
                 .route(on(Method::PATCH).to(records::update_record))
                 .route(on(Method::DELETE).to(records::delete_record))
@@ -75,6 +84,39 @@ fn record_routes(cfg: &mut web::ServiceConfig) {
         );
     }
 }
+
+/// A route's full pattern, `/api/v1/leads/{id}`; its path within the scope follows `SCOPE`.
+struct RecordPath(String);
+
+impl RecordPath {
+    fn new(within: String) -> RecordPath {
+        RecordPath(format!("{SCOPE}{within}"))
+    }
+
+    fn path(&'static self) -> &'static str {
+        &self.0[SCOPE.len()..]
+    }
+
+    fn label(&'static self) -> RouteLabel {
+        RouteLabel(&self.0)
+    }
+}
+
+/// Each resource's collection, batch and item patterns, in `RESOURCES`' order: made once,
+/// so that a route's label is a `&'static str`.
+static RECORD_PATHS: LazyLock<Vec<[RecordPath; 3]>> = LazyLock::new(|| {
+    RESOURCES
+        .iter()
+        .map(|res| {
+            let base = format!("/{}", res.plural);
+            [
+                RecordPath::new(base.clone()),
+                RecordPath::new(format!("{base}/batch")),
+                RecordPath::new(format!("{base}/{{id}}")),
+            ]
+        })
+        .collect()
+});
 
 /// Any path nobody serves.
 pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
@@ -118,5 +160,46 @@ struct MethodIs(Method);
 impl Guard for MethodIs {
     fn check(&self, ctx: &GuardContext<'_>) -> bool {
         ctx.head().method == self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use actix_web::{App, rt};
+
+    use super::*;
+
+    /// A record route's label (`RouteLabel`) is the pattern actix matched the call by, for
+    /// every method its resource answers and for one it refuses (405). Calls the API's
+    /// routing with nothing behind it: the handlers fail, the routing is what is looked at.
+    #[test]
+    fn a_record_route_is_labelled_with_the_pattern_it_matched() {
+        rt::System::new().block_on(async {
+            let app = init_service(App::new().configure(configure)).await;
+            let mut checked = 0;
+            for res in RESOURCES {
+                let base = format!("/api/v1/{}", res.plural);
+                for path in [base.clone(), format!("{base}/batch"), format!("{base}/7")] {
+                    for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+                        let req = TestRequest::default()
+                            .method(method.clone())
+                            .uri(&path)
+                            .to_request();
+                        let answer = call_service(&app, req).await;
+                        let label = answer.request().app_data::<RouteLabel>().map(|l| l.0);
+                        let matched = answer.request().match_pattern();
+                        assert!(label.is_some(), "{method} {path} has no label");
+                        assert_eq!(label, matched.as_deref(), "{method} {path}");
+                        checked += 1;
+                    }
+                }
+            }
+            assert_eq!(checked, RESOURCES.len() * 3 * 4);
+            // Elsewhere the label is left to actix (`request_log::route_label`).
+            let req = TestRequest::get().uri("/api/v1/me").to_request();
+            let answer = call_service(&app, req).await;
+            assert!(answer.request().app_data::<RouteLabel>().is_none());
+        });
     }
 }
