@@ -13,6 +13,7 @@ use moka::sync::Cache;
 
 use super::allow_list;
 use super::rate_limit::{Bucket, LONGEST_WINDOW, Limit, RateLimiter, policy_header};
+use super::recent;
 use super::scope::ScopeSet;
 use super::token::TokenHash;
 use crate::model::{AccountId, Plan, Role, SubscriptionStatus, TokenId, UserId};
@@ -137,6 +138,16 @@ pub struct AuthState {
     pub(super) settings: AuthSettings,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Moved on by `invalidate_all`: the workers' look-asides (`recent`) keep only tokens of
+    /// the current epoch. Drawn from `EPOCHS`, so no two states in a process share one.
+    epoch: AtomicU64,
+}
+
+/// Where every `AuthState`'s epochs come from (see `AuthState::epoch`).
+static EPOCHS: AtomicU64 = AtomicU64::new(1);
+
+fn next_epoch() -> u64 {
+    EPOCHS.fetch_add(1, Ordering::Relaxed)
 }
 
 // Capacities keep the process within its memory budget (about 40 MB under load) whatever a
@@ -175,12 +186,22 @@ impl AuthState {
             settings,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            epoch: AtomicU64::new(next_epoch()),
         }
     }
 
-    /// The cached entry for a hash, if warm. `Some(None)`: known not to exist.
-    pub(super) fn cached(&self, hash: &TokenHash) -> Option<Option<Arc<CachedToken>>> {
+    /// The cached entry for a hash, if warm: from this worker's look-aside, else from the
+    /// shared cache. `Some(None)`: known not to exist.
+    pub(super) fn cached(&self, hash: &TokenHash, now_ms: i64) -> Option<Option<Arc<CachedToken>>> {
+        // Read before the shared cache: an entry taken from it is kept under the epoch it
+        // was taken in, and an `invalidate_all` meanwhile makes that one old.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if let Some(t) = recent::get(epoch, hash, now_ms) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Some(t));
+        }
         if let Some(t) = self.tokens.get(hash) {
+            recent::put(epoch, hash, &t, now_ms);
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Some(Some(t));
         }
@@ -219,6 +240,8 @@ impl AuthState {
     pub fn invalidate_all(&self) {
         self.tokens.invalidate_all();
         self.unknown.invalidate_all();
+        // After the shared caches: a worker that reads the new epoch finds them emptied.
+        self.epoch.store(next_epoch(), Ordering::Release);
     }
 
     /// The settings in force.

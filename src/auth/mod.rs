@@ -8,6 +8,7 @@ mod guard;
 pub mod password;
 pub mod random;
 pub mod rate_limit;
+mod recent;
 pub mod scope;
 pub mod token;
 

@@ -19,7 +19,11 @@ fn a_token_made_on_the_admin_api_works_and_dies_on_the_next_call_after_revoke() 
     assert!(token.starts_with(&format!("sb_{}_", created["prefix"].as_str().unwrap())));
     assert_eq!(created["user"], "boss@example.com");
     assert_eq!(created["scopes"], json!(["leads:read"]));
-    assert_eq!(app.get("/api/v1/leads", &token).status, 200);
+    // Used often enough that each server worker has it at hand, in the shared cache and in
+    // its own look-aside (each call is a new connection; the workers take them in turn).
+    for _ in 0..6 {
+        assert_eq!(app.get("/api/v1/leads", &token).status, 200);
+    }
 
     let listed = b.get("/admin/api/tokens").json();
     assert_eq!(listed[0]["prefix"], created["prefix"]);
@@ -33,11 +37,9 @@ fn a_token_made_on_the_admin_api_works_and_dies_on_the_next_call_after_revoke() 
     let r = b.post(&format!("/admin/api/tokens/{id}/revoke"), &json!({}));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["status"], "revoked");
-    assert_eq!(
-        app.get("/api/v1/leads", &token).status,
-        401,
-        "the very next call"
-    );
+    for call in ["the very next call", "and the next, on the other worker"] {
+        assert_eq!(app.get("/api/v1/leads", &token).status, 401, "{call}");
+    }
     let again = b.post(&format!("/admin/api/tokens/{id}/revoke"), &json!({}));
     assert_eq!(again.status, 409);
 }
