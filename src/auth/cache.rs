@@ -129,8 +129,10 @@ pub struct AuthSettings {
 /// Shared auth state: caches, limiters, settings.
 pub struct AuthState {
     pub(super) store: Store,
-    tokens: Cache<TokenHash, Arc<CachedToken>>,
-    unknown: Cache<TokenHash, ()>,
+    /// Each entry with the epoch its row was read in (see `load`).
+    tokens: Cache<TokenHash, (u64, Arc<CachedToken>)>,
+    /// Hashes no token has, with the epoch they were looked up in.
+    unknown: Cache<TokenHash, u64>,
     pub(super) limiter: RateLimiter<TokenId>,
     pub(super) failed: RateLimiter<IpAddr>,
     pub(super) failed_limits: Arc<[Limit]>,
@@ -138,8 +140,9 @@ pub struct AuthState {
     pub(super) settings: AuthSettings,
     hits: AtomicU64,
     misses: AtomicU64,
-    /// Moved on by `invalidate_all`: the workers' look-asides (`recent`) keep only tokens of
-    /// the current epoch. Drawn from `EPOCHS`, so no two states in a process share one.
+    /// Moved on by `invalidate_all`. A cached answer counts only if it was read in the
+    /// current epoch (or a later one): the workers' look-asides (`recent`) and the shared
+    /// caches alike. Drawn from `EPOCHS`, so no two states in a process share one.
     epoch: AtomicU64,
 }
 
@@ -193,19 +196,25 @@ impl AuthState {
     /// The cached entry for a hash, if warm: from this worker's look-aside, else from the
     /// shared cache. `Some(None)`: known not to exist.
     pub(super) fn cached(&self, hash: &TokenHash, now_ms: i64) -> Option<Option<Arc<CachedToken>>> {
-        // Read before the shared cache: an entry taken from it is kept under the epoch it
-        // was taken in, and an `invalidate_all` meanwhile makes that one old.
+        // Read before the shared cache, never after: an entry taken from it is kept under
+        // the epoch it was taken in, and an `invalidate_all` meanwhile makes that one old.
         let epoch = self.epoch.load(Ordering::Acquire);
         if let Some(t) = recent::get(epoch, hash, now_ms) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Some(Some(t));
         }
-        if let Some(t) = self.tokens.get(hash) {
+        if let Some((read_in, t)) = self.tokens.get(hash)
+            && read_in >= epoch
+        {
             recent::put(epoch, hash, &t, now_ms);
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Some(Some(t));
         }
-        if self.unknown.contains_key(hash) {
+        if self
+            .unknown
+            .get(hash)
+            .is_some_and(|read_in| read_in >= epoch)
+        {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Some(None);
         }
@@ -216,9 +225,23 @@ impl AuthState {
     /// caches.
     pub(super) fn load(&self, hash: &TokenHash) -> Result<Option<Arc<CachedToken>>, StoreError> {
         self.misses.fetch_add(1, Ordering::Relaxed);
+        // Before the read. A change that commits after it, and the `invalidate_all` that
+        // follows, may come before this entry is cached: it then carries the old epoch, and
+        // `cached` does not take it, where it used to outlive the change (up to the TTL).
+        let epoch = self.epoch.load(Ordering::Acquire);
         let row = self
             .store
             .read(|c| crate::store::tokens::find_auth_by_hash(c, hash))?;
+        self.fill(hash, row, epoch)
+    }
+
+    /// Caches what a look-up read in `epoch`, and returns it.
+    fn fill(
+        &self,
+        hash: &TokenHash,
+        row: Option<AuthRow>,
+        epoch: u64,
+    ) -> Result<Option<Arc<CachedToken>>, StoreError> {
         match row {
             Some(row) => {
                 let entry = Arc::new(CachedToken::from_row(
@@ -226,11 +249,11 @@ impl AuthState {
                     &self.default_limits,
                     &self.limiter,
                 )?);
-                self.tokens.insert(*hash, entry.clone());
+                self.tokens.insert(*hash, (epoch, entry.clone()));
                 Ok(Some(entry))
             }
             None => {
-                self.unknown.insert(*hash, ());
+                self.unknown.insert(*hash, epoch);
                 Ok(None)
             }
         }
@@ -240,8 +263,9 @@ impl AuthState {
     pub fn invalidate_all(&self) {
         self.tokens.invalidate_all();
         self.unknown.invalidate_all();
-        // After the shared caches: a worker that reads the new epoch finds them emptied.
-        self.epoch.store(next_epoch(), Ordering::Release);
+        // After the shared caches: a worker that reads the new epoch finds them emptied. The
+        // largest wins when two changes race, so the epoch never goes back.
+        self.epoch.fetch_max(next_epoch(), Ordering::Release);
     }
 
     /// The settings in force.
@@ -281,5 +305,127 @@ impl AuthState {
     /// share the limiter's windows).
     pub fn forget_rate_state(&self, id: TokenId) {
         self.limiter.forget(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock;
+    use crate::manage::tokens::{Expiry, TokenInput};
+    use crate::manage::users::UserInput;
+    use crate::manage::{self, ManageError};
+    use crate::store::{self, tokens::find_auth_by_hash};
+    use rusqlite::Connection;
+
+    /// A change made the way the CLI and the admin API make one.
+    fn change<R>(auth: &AuthState, f: impl FnOnce(&Connection) -> Result<R, ManageError>) -> R {
+        let mut conn = store::open_connection(auth.store.path()).unwrap();
+        store::with_management_tx(&mut conn, f).unwrap()
+    }
+
+    /// An `AuthState` over a fresh database holding one account, its admin and a token;
+    /// and the token's hash and prefix.
+    fn auth_with_token() -> (tempfile::TempDir, AuthState, TokenHash, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("auth.db"), 1, None).unwrap();
+        let limits = Limit::parse_list(&["100/1s"]).unwrap();
+        let auth = AuthState::new(
+            store,
+            AuthSettings {
+                default_limits: limits.clone(),
+                trusted_proxies: Vec::new(),
+                rate_limit_exempt: Vec::new(),
+                failed_auth_limit: limits[0],
+            },
+        );
+        let created = change(&auth, |c| {
+            manage::accounts::create(c, "acme", Plan::Pro, SubscriptionStatus::Active)?;
+            manage::users::add(
+                c,
+                UserInput {
+                    email: "boss@acme.test".into(),
+                    name: None,
+                    role: Role::Admin,
+                    account: "acme".into(),
+                    permissions: None,
+                    password: None,
+                },
+            )?;
+            manage::tokens::create(
+                c,
+                TokenInput {
+                    user_email: "boss@acme.test".into(),
+                    name: "import".into(),
+                    scopes: vec!["leads:read".into()],
+                    expiry: Expiry::Never,
+                    allow_ips: Vec::new(),
+                    limits: None,
+                },
+            )
+        });
+        let hash = super::super::token::hash(&created.plaintext);
+        (dir, auth, hash, created.token.prefix)
+    }
+
+    fn revoke(auth: &AuthState, prefix: &str) {
+        change(auth, |c| manage::tokens::revoke(c, prefix, "manual"));
+    }
+
+    #[test]
+    fn after_a_change_no_cache_answers_with_what_came_before() {
+        let (_dir, auth, hash, prefix) = auth_with_token();
+        let now = clock::now_ms();
+        assert!(auth.cached(&hash, now).is_none(), "cold");
+        assert!(auth.load(&hash).unwrap().unwrap().revoked_at.is_none());
+        // The shared cache answers and fills this thread's look-aside, which answers next.
+        for _ in 0..2 {
+            assert!(auth.cached(&hash, now).unwrap().is_some());
+        }
+        revoke(&auth, &prefix);
+        auth.invalidate_all();
+        assert!(auth.cached(&hash, now).is_none(), "looked up again");
+        assert!(auth.load(&hash).unwrap().unwrap().revoked_at.is_some());
+        assert!(
+            auth.cached(&hash, now)
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_look_up_read_before_a_change_and_cached_after_it_is_not_taken() {
+        let (_dir, auth, hash, prefix) = auth_with_token();
+        let now = clock::now_ms();
+        // A slow miss: its epoch and its row are read before the change commits...
+        let epoch = auth.epoch.load(Ordering::Acquire);
+        let before = auth.store.read(|c| find_auth_by_hash(c, &hash)).unwrap();
+        let unknown = [7; 32];
+        let nothing = auth.store.read(|c| find_auth_by_hash(c, &unknown)).unwrap();
+        revoke(&auth, &prefix);
+        auth.invalidate_all();
+        // ...and reach the caches after the change's `invalidate_all`.
+        assert!(auth.fill(&hash, before, epoch).unwrap().is_some());
+        assert!(auth.fill(&unknown, nothing, epoch).unwrap().is_none());
+        assert!(auth.cached(&hash, now).is_none(), "the row read before");
+        assert!(auth.cached(&unknown, now).is_none(), "the miss read before");
+        assert!(auth.load(&hash).unwrap().unwrap().revoked_at.is_some());
+    }
+
+    #[test]
+    fn two_states_in_one_thread_never_answer_with_each_other_s_tokens() {
+        let (_a_dir, a, hash, _) = auth_with_token();
+        let (_b_dir, b, _, _) = auth_with_token();
+        let now = clock::now_ms();
+        a.load(&hash).unwrap();
+        assert!(
+            a.cached(&hash, now).unwrap().is_some(),
+            "in this thread's look-aside"
+        );
+        assert!(b.cached(&hash, now).is_none(), "b has no such token");
+        assert!(b.load(&hash).unwrap().is_none());
+        assert!(a.cached(&hash, now).unwrap().is_some());
     }
 }

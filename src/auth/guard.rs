@@ -191,6 +191,8 @@ fn identify(auth: &AuthState, headers: &HeaderMap) -> Result<Arc<CachedToken>, A
     let presented = credentials(headers)?;
     let parsed = token::parse(presented).ok_or(ApiError::InvalidToken)?;
     let hash = token::hash(parsed.whole);
+    // One reading for the look-aside's age and the checks below. On a miss the checks run
+    // against the time before the look-up: a call concurrent with an expiry, either way.
     let now = clock::now_ms();
     let entry = match auth.cached(&hash, now) {
         Some(hit) => hit,

@@ -7,7 +7,8 @@
 //! It never answers with what the shared cache would no longer give:
 //! - every entry carries the epoch of the `AuthState` it came from, and `invalidate_all`
 //!   moves that epoch on once the shared caches are emptied, so the first call after any
-//!   change to tokens, users or accounts goes back to the shared cache;
+//!   change to tokens, users or accounts goes back to the shared cache (and from there, for
+//!   an entry read before the change, to the database: see `AuthState::load`);
 //! - an entry is taken from the shared cache again after `MAX_AGE_MS`, so the shared cache's
 //!   TTL and eviction still decide how long a token stays cached.
 //!
@@ -45,9 +46,18 @@ impl<T: Clone> Recent<T> {
     }
 
     /// The token with `hash`, if taken from the shared cache of `epoch` less than
-    /// `MAX_AGE_MS` before `now_ms`.
-    pub(super) fn get(&self, epoch: u64, hash: &TokenHash, now_ms: i64) -> Option<T> {
+    /// `MAX_AGE_MS` before `now_ms`. A newer epoch empties the look-aside at once, so that
+    /// an idle worker does not hold old tokens until its next `put`.
+    pub(super) fn get(&mut self, epoch: u64, hash: &TokenHash, now_ms: i64) -> Option<T> {
         if self.epoch != epoch {
+            if epoch > self.epoch {
+                self.entries.clear();
+                self.epoch = epoch;
+            }
+            return None;
+        }
+        // A clock before 1970 reads as 0 (`clock::now_ms`), where entries would never age.
+        if now_ms <= 0 {
             return None;
         }
         let (token, taken_ms) = self.entries.get(hash)?;
@@ -86,7 +96,7 @@ thread_local! {
 
 /// This worker's `Recent::get`.
 pub(super) fn get(epoch: u64, hash: &TokenHash, now_ms: i64) -> Option<Arc<CachedToken>> {
-    RECENT.with_borrow(|r| r.get(epoch, hash, now_ms))
+    RECENT.with_borrow_mut(|r| r.get(epoch, hash, now_ms))
 }
 
 /// This worker's `Recent::put`.
@@ -113,35 +123,51 @@ mod tests {
         assert_eq!(r.get(5, &hash(1), 10_000 + MAX_AGE_MS), None, "too old");
         assert_eq!(r.get(5, &hash(1), 9_999), None, "the clock went back");
         assert_eq!(r.get(5, &hash(2), 10_000), None, "another token");
+        assert_eq!(r.get(4, &hash(1), 10_000), None, "an older epoch");
+        assert_eq!(
+            r.get(5, &hash(1), 10_000),
+            Some("a"),
+            "kept by an older one"
+        );
         assert_eq!(r.get(6, &hash(1), 10_000), None, "the epoch moved on");
+        assert_eq!(r.len(), 0, "and took the entries with it");
+        assert_eq!(r.get(5, &hash(1), 10_000), None);
+    }
+
+    #[test]
+    fn a_clock_before_1970_finds_nothing() {
+        let mut r = Recent::new();
+        r.put(1, &hash(1), "a", 0);
+        assert_eq!(r.get(1, &hash(1), 0), None);
+        assert_eq!(r.get(1, &hash(1), -5), None);
     }
 
     #[test]
     fn a_newer_epoch_empties_it_and_an_older_one_keeps_nothing() {
         let mut r = Recent::new();
-        r.put(5, &hash(1), "a", 0);
-        r.put(6, &hash(2), "b", 0);
+        r.put(5, &hash(1), "a", 1);
+        r.put(6, &hash(2), "b", 1);
         assert_eq!(r.len(), 1, "epoch 5's token went with its epoch");
-        assert_eq!(r.get(6, &hash(2), 0), Some("b"));
+        assert_eq!(r.get(6, &hash(2), 1), Some("b"));
         // Taken under epoch 5, before the change that made epoch 6: maybe stale.
-        r.put(5, &hash(1), "a", 0);
-        assert_eq!(r.get(5, &hash(1), 0), None);
-        assert_eq!(r.get(6, &hash(1), 0), None);
-        assert_eq!(r.get(6, &hash(2), 0), Some("b"));
+        r.put(5, &hash(1), "a", 1);
+        assert_eq!(r.get(5, &hash(1), 1), None);
+        assert_eq!(r.get(6, &hash(1), 1), None);
+        assert_eq!(r.get(6, &hash(2), 1), Some("b"));
     }
 
     #[test]
     fn it_holds_at_most_its_capacity() {
         let mut r = Recent::new();
         for n in 0..(CAPACITY as u16 * 3) {
-            r.put(1, &hash(n), n, 0);
+            r.put(1, &hash(n), n, 1);
             assert!(r.len() <= CAPACITY);
-            assert_eq!(r.get(1, &hash(n), 0), Some(n), "the newest is kept");
+            assert_eq!(r.get(1, &hash(n), 1), Some(n), "the newest is kept");
         }
         // Taken again, a token it holds does not empty it.
         let full = r.len();
         let last = CAPACITY as u16 * 3 - 1;
-        r.put(1, &hash(last), last, 1);
+        r.put(1, &hash(last), last, 2);
         assert_eq!(r.len(), full);
     }
 }
