@@ -94,7 +94,7 @@ fn new_id() -> String {
 
 /// The route pattern (each resource has its own, so metrics tell leads from invoices), a
 /// bounded set: clients cannot mint labels. A route that names itself (`RouteLabel`) is
-/// taken at its word; for the others actix matches the path against every route again.
+/// taken at its word; for the others actix puts the pattern together from its route tree.
 fn route_label(req: &actix_web::HttpRequest) -> Cow<'static, str> {
     match req.app_data::<RouteLabel>() {
         Some(label) => Cow::Borrowed(label.0),
@@ -105,9 +105,10 @@ fn route_label(req: &actix_web::HttpRequest) -> Cow<'static, str> {
 }
 
 /// A resource's full pattern (`/api/v1/leads/{id}`), set as the resource's data by routes
-/// served on every call: their label then costs neither a second match of the path against
-/// every route (`match_pattern`, a regex for a pattern with a parameter) nor a `String`.
-/// Must equal what `match_pattern` would say (a test of `api` compares them).
+/// served on every call: their label is then read in place, where `match_pattern` walks
+/// actix's route tree to the matched resource and joins the patterns on the way into a new
+/// `String` at every call. Must equal what `match_pattern` would say (a test of `api`
+/// compares them).
 #[derive(Debug, Clone, Copy)]
 pub struct RouteLabel(pub &'static str);
 
