@@ -27,10 +27,10 @@ use super::token::TokenHash;
 const CAPACITY: usize = 256;
 
 /// How long (ms) an entry serves before it is taken from the shared cache again.
-pub(super) const MAX_AGE_MS: i64 = 1_000;
+const MAX_AGE_MS: i64 = 1_000;
 
 /// One worker's entries: the logic, apart from the thread-local it lives in.
-pub(super) struct Recent<T> {
+struct Recent<T> {
     /// The epoch the entries belong to.
     epoch: u64,
     /// Each token and when it was taken from the shared cache (ms, wall clock).
@@ -38,22 +38,28 @@ pub(super) struct Recent<T> {
 }
 
 impl<T: Clone> Recent<T> {
-    pub(super) fn new() -> Recent<T> {
+    fn new() -> Recent<T> {
         Recent {
             epoch: 0,
             entries: HashMap::default(),
         }
     }
 
+    /// Moves on to `epoch` if it is newer, emptying the look-aside; true when `epoch` is
+    /// then the current one (an older one is a caller's reading from before a change).
+    fn catch_up(&mut self, epoch: u64) -> bool {
+        if epoch > self.epoch {
+            self.entries.clear();
+            self.epoch = epoch;
+        }
+        epoch == self.epoch
+    }
+
     /// The token with `hash`, if taken from the shared cache of `epoch` less than
     /// `MAX_AGE_MS` before `now_ms`. A newer epoch empties the look-aside at once, so that
     /// an idle worker does not hold old tokens until its next `put`.
-    pub(super) fn get(&mut self, epoch: u64, hash: &TokenHash, now_ms: i64) -> Option<T> {
-        if self.epoch != epoch {
-            if epoch > self.epoch {
-                self.entries.clear();
-                self.epoch = epoch;
-            }
+    fn get(&mut self, epoch: u64, hash: &TokenHash, now_ms: i64) -> Option<T> {
+        if !self.catch_up(epoch) {
             return None;
         }
         // A clock before 1970 reads as 0 (`clock::now_ms`), where entries would never age.
@@ -70,13 +76,9 @@ impl<T: Clone> Recent<T> {
     /// Keeps `token`, just taken from the shared cache of `epoch` (read before the shared
     /// cache was): a newer epoch empties the look-aside first; an older one keeps nothing,
     /// since the token may predate the change that moved the epoch on.
-    pub(super) fn put(&mut self, epoch: u64, hash: &TokenHash, token: T, now_ms: i64) {
-        if self.epoch != epoch {
-            if epoch < self.epoch {
-                return;
-            }
-            self.entries.clear();
-            self.epoch = epoch;
+    fn put(&mut self, epoch: u64, hash: &TokenHash, token: T, now_ms: i64) {
+        if !self.catch_up(epoch) {
+            return;
         }
         if self.entries.len() >= CAPACITY && !self.entries.contains_key(hash) {
             self.entries.clear();
