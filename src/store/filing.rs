@@ -1,12 +1,13 @@
-//! Files new records under their owners, in the background (migration V11 says why). A
-//! record is created unfiled: it goes into a small index of unfiled rows in id order, where a
-//! commit of many agents' creates changes a leaf or two, instead of into its owner index,
-//! where it changed a leaf per agent. This pass moves unfiled rows into the owner index,
-//! `CHUNK` rows a write, many of them to a leaf.
+//! Files new records under their owners, in the background (migrations V11 and V17 say why).
+//! A record is created unfiled: it goes into a small index of unfiled rows in id order, where
+//! a commit of many agents' creates changes a leaf or two, instead of into its owner index,
+//! where it changed a leaf per agent, and its account index, one b-tree more a create. This
+//! pass moves unfiled rows into both, `CHUNK` rows a write, many of them to a leaf.
 //!
-//! Until then an agent's page in id order finds them through the unfiled index
-//! (`records::page_query`), and pays for them: one whose owner has no unfiled row past the
-//! page's cursor reads past all of the account's (72 ns a row on the benchmark's machine).
+//! Until then a page in id order finds them through the unfiled index
+//! (`records::page_query`), and an agent's pays for them: one whose owner has no unfiled row
+//! past the page's cursor reads past all of the account's (72 ns a row on the benchmark's
+//! machine).
 //! So the pass runs often, and the backlog stays small, but while callers crowd the writer
 //! (`Writer::crowded_for`): each of the pass's writes holds up the API writes queued behind
 //! it, 2-3 ms for a chunk, and the creates it held up were a burst's slowest. In a crowd the

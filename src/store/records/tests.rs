@@ -74,11 +74,10 @@ fn sample_body(res: &crate::resources::Resource, refs: &[(&str, i64)]) -> serde_
     serde_json::Value::Object(body)
 }
 
-/// An agent's pages hold the same rows in the same order whichever of them are filed
-/// under their owner yet: none filed, some, all. The reference reads the table without
-/// an index, so it cannot miss a row either kind of index misses.
-#[test]
-fn an_agents_pages_are_the_same_before_and_after_filing() {
+/// Leads of two accounts, 120 in all, none filed: account 101's of its three agents (10, 11,
+/// 12), ids interleaved across owners and accounts, account 102's of an owner 10 it has no
+/// user for. A third of them `won`, the others `new`.
+fn leads_none_filed() -> Connection {
     let mut conn = Connection::open_in_memory().unwrap();
     crate::store::migrate::migrate(&mut conn).unwrap();
     conn.execute_batch(
@@ -92,7 +91,6 @@ fn an_agents_pages_are_the_same_before_and_after_filing() {
     .unwrap();
     let table = &*crate::resources::LEADS.table;
     let status = table.columns.iter().position(|c| *c == "status").unwrap();
-    // Two accounts, three owners; ids interleave across owners and accounts.
     for i in 0..120_i64 {
         let (account, owner) = match i % 4 {
             0 | 1 => (101, 10 + i % 2),
@@ -104,65 +102,84 @@ fn an_agents_pages_are_the_same_before_and_after_filing() {
         values[status] = Value::Text(["new", "won"][(i % 3 == 0) as usize].into());
         insert(&conn, table, AccountId(account), UserId(owner), values, i).unwrap();
     }
-    let pages = |conn: &Connection, reach: Reach, status: Option<&str>| {
-        let mut all = Vec::new();
-        let mut after = None;
-        loop {
-            let q = PageQuery {
-                status: status.map(str::to_owned),
-                updated_since: None,
-                after,
-                limit: 7,
-            };
-            let mut page = Vec::new();
-            list_page(conn, table, reach, &q, |r| {
-                page.push(r.common()?.0);
-                Ok(())
-            })
-            .unwrap();
-            let Some(&last) = page.last() else { break };
-            after = Some((0, last));
-            all.extend(page);
+    conn
+}
+
+fn leads_reach(account: i64, owner: Option<i64>) -> Reach {
+    Reach {
+        account_id: AccountId(account),
+        owner: owner.map(UserId),
+    }
+}
+
+/// The ids of every lead `reach` reaches, page after page of `limit`.
+fn lead_pages(conn: &Connection, reach: Reach, status: Option<&str>, limit: u32) -> Vec<i64> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let q = PageQuery {
+            status: status.map(str::to_owned),
+            updated_since: None,
+            after,
+            limit,
+        };
+        let mut page = Vec::new();
+        list_page(conn, &crate::resources::LEADS.table, reach, &q, |r| {
+            page.push(r.common()?.0);
+            Ok(())
+        })
+        .unwrap();
+        let Some(&last) = page.last() else { break };
+        after = Some((0, last));
+        all.extend(page);
+    }
+    all
+}
+
+/// The ids of the leads `reach` reaches, in id order, read without an index: it cannot miss
+/// a row either kind of index misses.
+fn leads_reached(conn: &Connection, reach: Reach, status: Option<&str>) -> Vec<i64> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id FROM leads NOT INDEXED WHERE account_id = ?1 \
+               AND (?2 IS NULL OR owner_id = ?2) AND (?3 IS NULL OR status = ?3) ORDER BY id",
+        )
+        .unwrap();
+    let owner = reach.owner.map(|o| o.0);
+    stmt.query_map(params![reach.account_id.0, owner, status], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Every agent's and admin's pages hold the same rows as the reference, in the same order,
+/// with or without a status filter.
+fn check_lead_pages(conn: &Connection, stage: &str) {
+    let reaches = [
+        (101, Some(10)),
+        (101, Some(11)),
+        (101, Some(12)),
+        (102, Some(10)),
+        (102, Some(11)),
+        (101, None),
+        (102, None),
+    ];
+    for (account, owner) in reaches {
+        let reach = leads_reach(account, owner);
+        for status in [None, Some("won"), Some("new")] {
+            assert_eq!(
+                lead_pages(conn, reach, status, 7),
+                leads_reached(conn, reach, status),
+                "{stage}: account {account}, owner {owner:?}, status {status:?}"
+            );
         }
-        all
-    };
-    let reference = |conn: &Connection, reach: Reach, status: Option<&str>| {
-        let mut stmt = conn
-            .prepare(
-                "SELECT id FROM leads NOT INDEXED WHERE account_id = ?1 AND owner_id = ?2 \
-                   AND (?3 IS NULL OR status = ?3) ORDER BY id",
-            )
-            .unwrap();
-        let owner = reach.owner.unwrap().0;
-        stmt.query_map(params![reach.account_id.0, owner, status], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect::<Vec<i64>>()
-    };
-    let check = |conn: &Connection, stage: &str| {
-        for (account, owner) in [(101, 10), (101, 11), (101, 12), (102, 10), (102, 11)] {
-            let reach = Reach {
-                account_id: AccountId(account),
-                owner: Some(UserId(owner)),
-            };
-            for status in [None, Some("won"), Some("new")] {
-                assert_eq!(
-                    pages(conn, reach, status),
-                    reference(conn, reach, status),
-                    "{stage}: account {account}, owner {owner}, status {status:?}"
-                );
-            }
-        }
-    };
-    assert!(unfiled_state(&conn, table).unwrap().1);
-    check(&conn, "none filed");
-    // Rows filed between two pages of one walk, just past its cursor (the agent's next
-    // among them: its rows are every 4th), move from one index to the other: the next
-    // page holds both kinds.
-    let reach = Reach {
-        account_id: AccountId(101),
-        owner: Some(UserId(10)),
-    };
+    }
+}
+
+/// Walks `reach`'s leads four a page, filing the `file` unfiled rows just past the cursor
+/// after each page (the next page's among them), so that rows move from one index to the
+/// other during the walk. Returns the ids walked and how many pages held both kinds of row.
+fn walk_while_filing(conn: &Connection, reach: Reach, file: i64) -> (Vec<i64>, usize) {
     let filed_of = |id: i64| -> i64 {
         conn.query_row("SELECT filed FROM leads WHERE id = ?1", [id], |r| r.get(0))
             .unwrap()
@@ -176,7 +193,7 @@ fn an_agents_pages_are_the_same_before_and_after_filing() {
             ..PageQuery::default()
         };
         let mut page = Vec::new();
-        list_page(&conn, table, reach, &q, |r| {
+        list_page(conn, &crate::resources::LEADS.table, reach, &q, |r| {
             page.push(r.common()?.0);
             Ok(())
         })
@@ -188,21 +205,56 @@ fn an_agents_pages_are_the_same_before_and_after_filing() {
         walked.extend(page);
         conn.execute(
             "UPDATE leads SET filed = 1 WHERE id IN \
-               (SELECT id FROM leads WHERE filed = 0 AND id > ?1 ORDER BY id LIMIT 6)",
-            [last],
+               (SELECT id FROM leads WHERE filed = 0 AND id > ?1 ORDER BY id LIMIT ?2)",
+            [last, file],
         )
         .unwrap();
     }
-    assert_eq!(walked, reference(&conn, reach, None), "filed while walked");
+    (walked, mixed)
+}
+
+/// An agent's and an admin's pages hold the same rows in the same order whichever of them
+/// are filed yet (under their owner, and in the account index): none filed, some, all.
+#[test]
+fn pages_are_the_same_before_and_after_filing() {
+    let conn = leads_none_filed();
+    let table = &*crate::resources::LEADS.table;
+    assert!(unfiled_state(&conn, table).unwrap().1);
+    check_lead_pages(&conn, "none filed");
+    // The agent's rows are every 4th: rows filed just past its cursor between two pages
+    // give the next page both kinds.
+    let reach = leads_reach(101, Some(10));
+    let (walked, mixed) = walk_while_filing(&conn, reach, 6);
+    assert_eq!(
+        walked,
+        leads_reached(&conn, reach, None),
+        "filed while walked"
+    );
     assert_eq!(walked.len(), 30);
     assert!(mixed >= 5, "{mixed} of 8 pages held both kinds");
     // 6 rows filed after each of 7 pages, the last 3 after the 8th: 75 of 120 left.
     assert_eq!(file_unfiled(&conn, table, 45).unwrap(), 45);
-    check(&conn, "some filed");
+    check_lead_pages(&conn, "some filed");
     assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 30);
     assert_eq!(unfiled_state(&conn, table).unwrap(), (120, false));
-    check(&conn, "all filed");
+    check_lead_pages(&conn, "all filed");
     assert_eq!(file_unfiled(&conn, table, 1_000).unwrap(), 0);
+}
+
+/// An admin's walk through the whole account, with rows filed into the account index
+/// between its pages, misses none and repeats none.
+#[test]
+fn an_admins_walk_sees_every_row_while_rows_are_filed() {
+    let conn = leads_none_filed();
+    let reach = leads_reach(101, None);
+    let (walked, mixed) = walk_while_filing(&conn, reach, 2);
+    assert_eq!(
+        walked,
+        leads_reached(&conn, reach, None),
+        "filed while walked"
+    );
+    assert_eq!(walked.len(), 90);
+    assert!(mixed >= 20, "{mixed} of 23 pages held both kinds");
 }
 
 /// Every page shape of every resource walks an index in page order and stops after the
@@ -246,9 +298,14 @@ fn no_page_sorts_the_account() {
                     .join("; ");
                 assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
                 assert!(plan.contains("INDEX"), "{sql}: {plan}");
-                if reach.owner.is_some() && updated_since.is_none() {
+                if updated_since.is_none() {
                     let name = res.table.name;
-                    for index in [format!("{name}_owner "), format!("{name}_unfiled ")] {
+                    let filed = if reach.owner.is_some() {
+                        format!("{name}_owner ")
+                    } else {
+                        format!("{name}_account ")
+                    };
+                    for index in [filed, format!("{name}_unfiled ")] {
                         assert!(plan.contains(&index), "{sql}: {plan}");
                     }
                 }
