@@ -6,6 +6,8 @@ use super::{StoreResult, parse_string_list, string_list};
 use crate::json_string;
 use crate::model::{AccountId, EndpointId};
 
+mod subscriptions;
+
 /// An endpoint as stored (secrets included: callers decide what to show).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -82,6 +84,7 @@ pub fn insert_endpoint(
         ),
         params![account, url, description, string_list(events), secret, now],
     )?;
+    subscriptions::changed();
     Ok(EndpointId(conn.last_insert_rowid()))
 }
 
@@ -110,7 +113,9 @@ pub fn list_endpoints(conn: &Connection, account: Option<AccountId>) -> StoreRes
 
 /// Deletes an endpoint and its deliveries.
 pub fn delete_endpoint(conn: &Connection, id: EndpointId) -> StoreResult<bool> {
-    Ok(conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])? == 1)
+    let deleted = conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])? == 1;
+    subscriptions::changed();
+    Ok(deleted)
 }
 
 /// The ids of the account's endpoints subscribed to `kind`, enabled or not (a disabled
@@ -121,7 +126,19 @@ pub fn delete_endpoint(conn: &Connection, id: EndpointId) -> StoreResult<bool> {
 /// and a quote inside an item follows `\`; so `[` or `,` then the quoted name is found
 /// exactly when the name is an item, whatever the items hold. `json_each` parsed each
 /// endpoint's list at every write (5% of the writer's time in a burst of creates).
+///
+/// On the writer the answer is kept between writes, as long as it holds (`subscriptions`).
 pub fn subscribed_endpoints(
+    conn: &Connection,
+    account: AccountId,
+    kind: &str,
+) -> StoreResult<Vec<EndpointId>> {
+    subscriptions::subscribed(conn, account, kind, || {
+        query_subscribed(conn, account, kind)
+    })
+}
+
+fn query_subscribed(
     conn: &Connection,
     account: AccountId,
     kind: &str,

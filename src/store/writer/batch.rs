@@ -277,8 +277,9 @@ fn undone(ran: &mut Vec<(bool, Job)>) {
 /// Opens a batch's transaction, logging a failure (every write of the batch then fails).
 fn begin(conn: &Connection) -> rusqlite::Result<()> {
     let begun = run_cached(conn, "BEGIN IMMEDIATE");
-    if let Err(e) = &begun {
-        tracing::error!(error = %e, "writer could not begin a transaction");
+    match &begun {
+        Ok(()) => super::TRANSACTION.with(|n| n.set(n.get() + 1)),
+        Err(e) => tracing::error!(error = %e, "writer could not begin a transaction"),
     }
     begun
 }

@@ -130,6 +130,18 @@ pub(crate) fn note_events_queued() {
     EVENTS_QUEUED.with(|q| q.set(true));
 }
 
+thread_local! {
+    /// The writer thread's transactions begun so far: the number of the one its writes run in.
+    static TRANSACTION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// On the writer thread, the number of the transaction a write runs in: every `BEGIN` takes a
+/// new one. 0 on any other thread. What a write caches from what it read (the endpoints
+/// subscribed to an event, `store::webhooks`) is checked again in each new transaction.
+pub(crate) fn transaction() -> u64 {
+    TRANSACTION.with(Cell::get)
+}
+
 impl Writer {
     pub(super) fn start(conn: Connection) -> StoreResult<Writer> {
         Writer::start_deferring(conn, DEFER)
