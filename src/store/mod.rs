@@ -240,6 +240,7 @@ impl Store {
         }
         // Every statement of the server's writes runs here: keep them all prepared.
         writer_conn.set_prepared_statement_cache_capacity(128);
+        webhooks::watch_subscriptions(&writer_conn)?;
         let writer = Writer::start(writer_conn)?;
         Ok(Store {
             pool,

@@ -7,6 +7,7 @@ use crate::json_string;
 use crate::model::{AccountId, EndpointId};
 
 mod subscriptions;
+pub(super) use subscriptions::watch as watch_subscriptions;
 
 /// An endpoint as stored (secrets included: callers decide what to show).
 #[derive(Debug, Clone)]
@@ -84,7 +85,6 @@ pub fn insert_endpoint(
         ),
         params![account, url, description, string_list(events), secret, now],
     )?;
-    subscriptions::changed();
     Ok(EndpointId(conn.last_insert_rowid()))
 }
 
@@ -113,9 +113,7 @@ pub fn list_endpoints(conn: &Connection, account: Option<AccountId>) -> StoreRes
 
 /// Deletes an endpoint and its deliveries.
 pub fn delete_endpoint(conn: &Connection, id: EndpointId) -> StoreResult<bool> {
-    let deleted = conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])? == 1;
-    subscriptions::changed();
-    Ok(deleted)
+    Ok(conn.execute("DELETE FROM webhook_endpoints WHERE id = ?1", [id])? == 1)
 }
 
 /// The ids of the account's endpoints subscribed to `kind`, enabled or not (a disabled

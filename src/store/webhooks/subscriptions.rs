@@ -1,22 +1,24 @@
 //! The endpoints subscribed to each event type, as the writer thread last read them: every
 //! API write asks which endpoints its event goes to, and the answer changes only when an
-//! endpoint is added or removed (an endpoint's events and account are never updated).
+//! endpoint is added or removed, or its events or account change (which nothing does today).
 //!
 //! What the writer read stays true until:
 //! - another connection commits (the CLI adding an endpoint, or any other write): SQLite's
 //!   `data_version` on the writer's connection moves. The writer holds its transaction with
-//!   `BEGIN IMMEDIATE`, so nobody else commits while one runs: a look at the start of each is
-//!   enough;
-//! - the writer itself adds or removes one (`changed`, called by every statement of
-//!   `store::webhooks` that does). Until its transaction ends, nothing is kept (what it reads
-//!   may yet be undone with a failed write); the next one starts afresh.
+//!   `BEGIN IMMEDIATE`, so nobody else commits while one runs: a look at the first ask in
+//!   each transaction is enough;
+//! - the writer itself changes an endpoint: temporary triggers on its connection (`watch`)
+//!   tell, whatever statement did it. Until its transaction ends nothing is kept (what it
+//!   reads may yet be undone with a failed write); the next one starts afresh.
 //!
-//! Off the writer thread nothing is kept.
+//! Off the writer thread, on a connection not watched, or outside a transaction, nothing is
+//! kept.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
 
 use crate::model::{AccountId, EndpointId};
 use crate::store::{StoreResult, writer};
@@ -44,6 +46,42 @@ thread_local! {
     static KEPT: RefCell<Subscriptions> = RefCell::new(Subscriptions::default());
 }
 
+/// The function the triggers call, and the triggers: one a way an endpoint's subscriptions
+/// change.
+const CHANGED: &str = "switchboard_endpoints_changed";
+const TRIGGERS: [&str; 3] = [
+    "AFTER INSERT ON main.webhook_endpoints",
+    "AFTER DELETE ON main.webhook_endpoints",
+    "AFTER UPDATE OF account_id, events ON main.webhook_endpoints",
+];
+
+/// Makes the writer's connection tell when a statement changes an endpoint: a function, and
+/// temporary triggers (they live with the connection, not in the file) that call it.
+pub(in crate::store) fn watch(conn: &Connection) -> rusqlite::Result<()> {
+    // Direct only: no view or trigger stored in the file (which anyone may have written)
+    // can call it; a temporary trigger can.
+    conn.create_scalar_function(
+        CHANGED,
+        0,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        |_| {
+            changed();
+            Ok(0_i64)
+        },
+    )?;
+    for (i, when) in TRIGGERS.iter().enumerate() {
+        conn.execute_batch(&format!(
+            "CREATE TEMP TRIGGER {CHANGED}_{i} {when} BEGIN SELECT {CHANGED}(); END"
+        ))?;
+    }
+    Ok(())
+}
+
+/// The connection's `data_version`, and whether `watch` ran on it.
+const CHECK: &str = "SELECT (SELECT data_version FROM pragma_data_version()), \
+       (SELECT count(*) FROM temp.sqlite_master \
+          WHERE type = 'trigger' AND name GLOB 'switchboard_endpoints_changed_*')";
+
 /// The endpoints `query` finds for `account` and `kind`, from what the writer read before
 /// when that still holds.
 pub(super) fn subscribed(
@@ -53,7 +91,9 @@ pub(super) fn subscribed(
     query: impl FnOnce() -> StoreResult<Vec<EndpointId>>,
 ) -> StoreResult<Vec<EndpointId>> {
     let transaction = writer::transaction();
-    if transaction == 0 {
+    // In autocommit, SQLite having dropped the transaction midway, another process may commit
+    // between two statements.
+    if transaction == 0 || conn.is_autocommit() {
         return query();
     }
     KEPT.with(|kept| {
@@ -62,9 +102,13 @@ pub(super) fn subscribed(
             return query();
         }
         if kept.checked_in != transaction {
-            let version: i64 = conn
-                .prepare_cached("PRAGMA data_version")?
-                .query_row([], |r| r.get(0))?;
+            let (version, triggers): (i64, i64) = conn
+                .prepare_cached(CHECK)?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if triggers != TRIGGERS.len() as i64 {
+                kept.by_account.clear();
+                return query();
+            }
             if version != kept.data_version || kept.changed_in != 0 {
                 kept.by_account.clear();
             }
@@ -91,8 +135,9 @@ pub(super) fn subscribed(
     })
 }
 
-/// Called by every statement that adds or removes an endpoint, after it ran.
-pub(super) fn changed() {
+/// Called (through the triggers) by every statement that changes an endpoint's
+/// subscriptions, after each row it changed.
+fn changed() {
     let transaction = writer::transaction();
     if transaction != 0 {
         KEPT.with(|kept| {
@@ -113,9 +158,13 @@ mod tests {
 
     const ACCOUNT: AccountId = AccountId(7);
 
-    /// A writer on a migrated database with one account, and a second connection to it (the
-    /// CLI's, say).
+    /// A writer on a migrated database with one account, its connection watched as the
+    /// store's is, and a second connection to it (the CLI's, say).
     fn writer_and_other() -> (tempfile::TempDir, Writer, Connection) {
+        writer_and_other_watched(true)
+    }
+
+    fn writer_and_other_watched(watched: bool) -> (tempfile::TempDir, Writer, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut conn = Connection::open(&path).unwrap();
@@ -127,6 +176,9 @@ mod tests {
             [],
         )
         .unwrap();
+        if watched {
+            super::watch(&conn).unwrap();
+        }
         let other = Connection::open(&path).unwrap();
         (dir, Writer::start(conn).unwrap(), other)
     }
@@ -202,6 +254,54 @@ mod tests {
             .execute("DELETE FROM webhook_endpoints WHERE id = ?1", [a])
             .unwrap();
         assert_eq!(asked(&writer), [c], "removed by another connection");
+
+        // Whatever statement does it on the writer's connection.
+        let e = writer
+            .write_blocking(|conn| {
+                conn.execute(
+                    "INSERT INTO webhook_endpoints (account_id, url, events, secret, \
+                       created_at, updated_at) \
+                     VALUES (7, 'https://h.example/', '[\"lead.created\"]', 'whsec_x', 0, 0)",
+                    [],
+                )?;
+                Ok::<_, StoreError>(conn.last_insert_rowid())
+            })
+            .unwrap();
+        assert_eq!(asked(&writer), [c, e], "added by a statement of its own");
+        writer
+            .write_blocking(move |conn| {
+                conn.execute(
+                    "UPDATE webhook_endpoints SET events = '[\"job.created\"]' WHERE id = ?1",
+                    [c],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(asked(&writer), [e], "events changed");
+    }
+
+    /// A writer whose connection is not watched keeps nothing, and still sees every change.
+    #[test]
+    fn nothing_is_kept_on_a_connection_not_watched() {
+        let (_dir, writer, other) = writer_and_other_watched(false);
+        let a = add(&other, &["lead.created"]).unwrap().0;
+        assert_eq!(asked(&writer), [a]);
+        let b = writer
+            .write_blocking(|conn| {
+                conn.execute(
+                    "INSERT INTO webhook_endpoints (account_id, url, events, secret, \
+                       created_at, updated_at) \
+                     VALUES (7, 'https://h.example/', '[\"*\"]', 'whsec_x', 0, 0)",
+                    [],
+                )?;
+                Ok::<_, StoreError>(conn.last_insert_rowid())
+            })
+            .unwrap();
+        assert_eq!(asked(&writer), [a, b]);
+        let kept = writer
+            .write_blocking(|_| Ok::<_, StoreError>(KEPT.with(|k| k.borrow().by_account.len())))
+            .unwrap();
+        assert_eq!(kept, 0);
     }
 
     /// A write that asks again after its transaction's first answer is kept, and another
