@@ -1,7 +1,7 @@
 //! One generic module for the four resource tables. Callers describe a table by its name and
 //! its field columns; every table also has `id`, `account_id`, `owner_id`, `created_at`,
-//! `updated_at` and `filed` (whether the row is in its owner index yet, see `store::filing`).
-//! Table and column names come from static descriptions, never from input.
+//! `updated_at` and `filed` (whether the row is in its owner and account indexes yet, see
+//! `store::filing`). Table and column names come from static descriptions, never from input.
 
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -29,7 +29,7 @@ pub struct Table {
     /// (`store::ids`). Not `RETURNING` the row: SQLite gathers returned rows in a temporary
     /// table, which cost the writer more than building the row from what it inserted.
     insert: String,
-    /// Files a chunk of unfiled rows under their owners.
+    /// Files a chunk of unfiled rows under their owners and accounts.
     file: String,
     /// The largest id, and whether any row waits to be filed.
     unfiled_state: String,
@@ -184,8 +184,9 @@ pub fn insert(
     })
 }
 
-/// Files up to `limit` of the table's unfiled rows under their owners (see `store::filing`);
-/// returns how many it filed. Which rows does not matter: an agent's page reads both kinds.
+/// Files up to `limit` of the table's unfiled rows under their owners and accounts (see
+/// `store::filing`); returns how many it filed. Which rows does not matter: every page in id
+/// order reads both kinds.
 pub fn file_unfiled(conn: &Connection, table: &Table, limit: usize) -> StoreResult<usize> {
     let mut stmt = conn.prepare_cached(&table.file)?;
     Ok(stmt.execute([limit as i64])?)

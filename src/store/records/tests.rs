@@ -257,6 +257,39 @@ fn an_admins_walk_sees_every_row_while_rows_are_filed() {
     assert!(mixed >= 20, "{mixed} of 23 pages held both kinds");
 }
 
+/// A page of 51 in id order, its rows half filed and half not, takes well under the steps a
+/// page may take on the calling thread (`page_steps`), an admin's as an agent's.
+#[test]
+fn a_merged_page_fits_the_inline_budget() {
+    let conn = leads_none_filed();
+    conn.execute("UPDATE leads SET filed = 1 WHERE id % 2 = 0", [])
+        .unwrap();
+    let table = &*crate::resources::LEADS.table;
+    for reach in [leads_reach(101, None), leads_reach(101, Some(10))] {
+        for after in [None, Some((0, 20))] {
+            let q = PageQuery {
+                after,
+                limit: 51,
+                ..PageQuery::default()
+            };
+            let (sql, args) = page_query(table, reach, &q);
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let mut rows = stmt.query(params_from_iter(args)).unwrap();
+            let mut n = 0;
+            while rows.next().unwrap().is_some() {
+                n += 1;
+            }
+            drop(rows);
+            let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
+            assert!(n > 0);
+            assert!(
+                u32::try_from(steps).unwrap() * 2 < page_steps(&q),
+                "{reach:?} after {after:?}: {n} rows in {steps} steps"
+            );
+        }
+    }
+}
+
 /// Every page shape of every resource walks an index in page order and stops after the
 /// page: none reads the whole account to sort it (`TEMP B-TREE`), which an admin's page
 /// of a large account did before the `_account` indexes.
