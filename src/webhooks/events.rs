@@ -12,7 +12,8 @@ use crate::resources::{Change, Resource};
 use crate::store::{StoreResult, webhooks};
 
 /// A new message id, `msg_` + 27 base62 characters (8 of time, 19 random: see
-/// `random::push_ordered_id`): the `webhook-id`, stable across retries.
+/// `random::push_ordered_id`): the `webhook-id`, stable across retries. Unique by its 113
+/// random bits; no index checks it (migration V18).
 pub fn new_message_id() -> String {
     let mut id = String::with_capacity(4 + 8 + 19);
     id.push_str("msg_");

@@ -160,6 +160,80 @@ fn the_delivery_table_rebuild_keeps_every_delivery_and_attempt() {
     assert_eq!(count(&db, "webhook_attempts"), 1);
 }
 
+/// V18 copies the event table without its message-id index: every event keeps its row, its
+/// deliveries keep theirs and still go with it, and no index of the table is left.
+#[test]
+fn the_event_table_rebuild_keeps_every_event_and_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v17.db");
+    let mut c = store::open_connection(&db).unwrap();
+    store::migrate_to(&mut c, 17).unwrap();
+    c.execute_batch(
+        "INSERT INTO webhook_endpoints (id, account_id, url, events, secret, created_at, updated_at)
+             VALUES (1, 1, 'https://a.example/hook', '[\"*\"]', 'whsec_x', 0, 0);
+         INSERT INTO webhook_events (id, account_id, msg_id, type, payload, created_at, endpoint_ids)
+             VALUES (1, 1, 'msg_1', 'lead.created', '{\"a\":1}', 10, '[1]'),
+                    (2, 1, 'msg_2', 'lead.updated', '{}', 20, NULL),
+                    (7, 1, 'msg_7', 'job.deleted', '{\"b\":\"x\"}', 30, '[1]');
+         INSERT INTO webhook_deliveries (id, event_id, endpoint_id, status, next_attempt_at,
+                 created_at, updated_at)
+             VALUES (1, 1, 1, 'delivered', 10, 10, 11), (2, 2, 1, 'pending', 20, 20, 20),
+                    (3, 7, 1, 'failed', 99, 30, 40);
+         INSERT INTO webhook_attempts (delivery_id, attempted_at, status, error, latency_ms)
+             VALUES (1, 11, 200, NULL, 12), (3, 40, 500, 'HTTP 500', 30);",
+    )
+    .unwrap();
+    let rows = |c: &Connection| -> Vec<String> {
+        let mut s = c
+            .prepare("SELECT * FROM webhook_events ORDER BY id")
+            .unwrap();
+        let n = s.column_count();
+        s.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    let before = rows(&c);
+    assert_eq!(before.len(), 3);
+    drop(c);
+
+    let out = run(&db, &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let c = store::open_connection(&db).unwrap();
+    assert_eq!(rows(&c), before);
+    assert_eq!(count(&db, "webhook_deliveries"), 3);
+    assert_eq!(count(&db, "webhook_attempts"), 2);
+    let broken: i64 = c
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+    let indexes: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'webhook_events'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0);
+
+    // An event's deletion still takes its deliveries, and theirs their attempts.
+    c.execute("DELETE FROM webhook_events WHERE id = 7", [])
+        .unwrap();
+    assert_eq!(count(&db, "webhook_deliveries"), 2);
+    assert_eq!(count(&db, "webhook_attempts"), 1);
+}
+
 /// V11 files every record stored before it under its owner: an agent's records stay in the
 /// owner index, and none waits in the index of unfiled ones.
 #[test]
