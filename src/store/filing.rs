@@ -11,8 +11,8 @@
 //! So the pass runs often, and the backlog stays small, but while callers crowd the writer
 //! (`Writer::crowded_for`): each of the pass's writes holds up the API writes queued behind
 //! it, 2-3 ms for a chunk, and the creates it held up were a burst's slowest. In a crowd the
-//! pass lets rows pile up, to `DEFERRED_AT_MOST` a table, files what comes past that a chunk
-//! a write, and the rest after the burst.
+//! pass lets rows pile up, to `DEFERRED_AT_MOST` a table, files what comes past that in short
+//! writes (a quarter of a chunk, more as the excess grows), and the rest after the burst.
 
 use std::time::Duration;
 
@@ -33,10 +33,8 @@ pub const CHUNK: usize = 1024;
 
 /// The most unfiled rows of a table the pass leaves while callers crowd the writer: a page
 /// that reads past them all takes ~7 ms. At 20,000 creates a second that is 5 s of a burst.
-/// Past it, the pass files the excess a whole chunk a write, whatever the excess: shorter
-/// writes (a quarter of a chunk) held up fewer API writes each, but each changed nearly as
-/// many leaves of the owner index, a leaf an owner, for a quarter of the rows: a third of a
-/// burst's WAL frames. Batch creates from many callers at once, more than a chunk a commit,
+/// Past it, the pass files the excess, in writes of a quarter of a chunk while they keep up,
+/// a chunk at most: batch creates from many callers at once, more than a chunk a commit,
 /// outrun it, and it catches up after them.
 pub const DEFERRED_AT_MOST: u64 = 100_000;
 
@@ -91,8 +89,8 @@ impl Backlog {
 
 impl Filer {
     /// A pass over `tables`, `chunk` rows a write, that leaves at most `deferred_at_most`
-    /// rows of a table unfiled while told to step aside (a chunk fewer, at most, after a
-    /// write).
+    /// rows of a table unfiled while told to step aside, and then files a quarter of
+    /// `chunk` a write.
     pub fn new(tables: &[&'static Table], chunk: usize, deferred_at_most: u64) -> Filer {
         assert!(
             chunk > 0,
@@ -138,7 +136,15 @@ impl Filer {
                 if stop.is_stopped() || budget == 0 || (aside && excess == 0) {
                     break;
                 }
-                let chunk = self.chunk;
+                // In a crowd, short writes (a quarter of a chunk), each holding up the API
+                // writes queued behind it less; longer ones as the excess grows past what
+                // they keep up with (an eighth of it, a chunk at most).
+                let chunk = if aside {
+                    let excess = usize::try_from(excess / 8).unwrap_or(usize::MAX);
+                    excess.clamp((self.chunk / 4).max(1), self.chunk)
+                } else {
+                    self.chunk
+                };
                 let (n, max_id) = store.writer().write_repeatable_blocking(move |tx| {
                     Ok::<_, StoreError>((
                         records::file_unfiled(tx, table, chunk)?,
@@ -249,24 +255,23 @@ mod tests {
         assert_eq!(filer.pass(&store, || true, &stop).unwrap(), 0);
         assert_eq!(filer.pass(&store, || false, &stop).unwrap(), 0);
         assert_eq!(commits(&store), before, "stopped: no write");
-        // Stepping aside: down to the bound of 5 a table, a whole chunk (4) a write: 10,
-        // then 6, then 2 left.
-        assert_eq!(filer.pass(&store, || true, &go).unwrap(), 4 * 8);
-        assert_eq!(commits(&store) - before, 4 * 2);
-        assert_eq!(unfiled(&store), 4 * 2);
+        // Stepping aside: down to the bound of 5 a table, a quarter of a chunk (1) a write.
+        assert_eq!(filer.pass(&store, || true, &go).unwrap(), 4 * 5);
+        assert_eq!(commits(&store) - before, 4 * 5);
+        assert_eq!(unfiled(&store), 20);
         assert_eq!(filer.pass(&store, || true, &go).unwrap(), 0);
         let before = commits(&store);
-        assert_eq!(filer.pass(&store, || false, &go).unwrap(), 4 * 2);
+        assert_eq!(filer.pass(&store, || false, &go).unwrap(), 20);
         assert_eq!(unfiled(&store), 0);
-        assert_eq!(commits(&store) - before, 4, "the 2 left, in one write");
+        assert_eq!(commits(&store) - before, 4 * 2, "4 rows, then the last one");
 
         // The last writes found the tables clean: 7 new rows are 2 over the bound of 5.
         create(&store, 7);
         let before = commits(&store);
-        assert_eq!(filer.pass(&store, || true, &go).unwrap(), 4 * 4);
-        assert_eq!(commits(&store) - before, 4);
-        assert_eq!(unfiled(&store), 4 * 3);
-        assert_eq!(filer.pass(&store, || false, &go).unwrap(), 4 * 3);
+        assert_eq!(filer.pass(&store, || true, &go).unwrap(), 4 * 2);
+        assert_eq!(commits(&store) - before, 4 * 2);
+        assert_eq!(unfiled(&store), 20);
+        assert_eq!(filer.pass(&store, || false, &go).unwrap(), 20);
         let before = commits(&store);
         assert_eq!(filer.pass(&store, || false, &go).unwrap(), 0);
         assert_eq!(commits(&store), before);
