@@ -112,8 +112,15 @@ fn leads_reach(account: i64, owner: Option<i64>) -> Reach {
     }
 }
 
-/// The ids of every lead `reach` reaches, page after page of `limit`.
-fn lead_pages(conn: &Connection, reach: Reach, status: Option<&str>, limit: u32) -> Vec<i64> {
+/// The ids of every lead `reach` reaches, page after page of `limit`; `between` sees each
+/// page before the next is read.
+fn walk_leads(
+    conn: &Connection,
+    reach: Reach,
+    status: Option<&str>,
+    limit: u32,
+    mut between: impl FnMut(&[i64]),
+) -> Vec<i64> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
@@ -130,10 +137,15 @@ fn lead_pages(conn: &Connection, reach: Reach, status: Option<&str>, limit: u32)
         })
         .unwrap();
         let Some(&last) = page.last() else { break };
+        between(&page);
         after = Some((0, last));
         all.extend(page);
     }
     all
+}
+
+fn lead_pages(conn: &Connection, reach: Reach, status: Option<&str>, limit: u32) -> Vec<i64> {
+    walk_leads(conn, reach, status, limit, |_| {})
 }
 
 /// The ids of the leads `reach` reaches, in id order, read without an index: it cannot miss
@@ -184,32 +196,17 @@ fn walk_while_filing(conn: &Connection, reach: Reach, file: i64) -> (Vec<i64>, u
         conn.query_row("SELECT filed FROM leads WHERE id = ?1", [id], |r| r.get(0))
             .unwrap()
     };
-    let (mut walked, mut mixed) = (Vec::new(), 0);
-    let mut after = None;
-    loop {
-        let q = PageQuery {
-            limit: 4,
-            after,
-            ..PageQuery::default()
-        };
-        let mut page = Vec::new();
-        list_page(conn, &crate::resources::LEADS.table, reach, &q, |r| {
-            page.push(r.common()?.0);
-            Ok(())
-        })
-        .unwrap();
-        let Some(&last) = page.last() else { break };
+    let mut mixed = 0;
+    let walked = walk_leads(conn, reach, None, 4, |page| {
         let kinds: Vec<i64> = page.iter().map(|&id| filed_of(id)).collect();
         mixed += usize::from(kinds.contains(&0) && kinds.contains(&1));
-        after = Some((0, last));
-        walked.extend(page);
         conn.execute(
             "UPDATE leads SET filed = 1 WHERE id IN \
                (SELECT id FROM leads WHERE filed = 0 AND id > ?1 ORDER BY id LIMIT ?2)",
-            [last, file],
+            [page[page.len() - 1], file],
         )
         .unwrap();
-    }
+    });
     (walked, mixed)
 }
 

@@ -196,6 +196,22 @@ mod tests {
         )
     }
 
+    /// An endpoint of account 7 inserted through the writer by a statement of the test's own,
+    /// not `insert_endpoint`; its id.
+    fn insert_by_hand(writer: &Writer, events: &'static str) -> i64 {
+        writer
+            .write_blocking(move |conn| {
+                conn.execute(
+                    "INSERT INTO webhook_endpoints (account_id, url, events, secret, \
+                       created_at, updated_at) \
+                     VALUES (7, 'https://h.example/', ?1, 'whsec_x', 0, 0)",
+                    [events],
+                )?;
+                Ok::<_, StoreError>(conn.last_insert_rowid())
+            })
+            .unwrap()
+    }
+
     /// What a write on the writer finds subscribed to `lead.created`.
     fn asked(writer: &Writer) -> Vec<i64> {
         writer
@@ -256,17 +272,7 @@ mod tests {
         assert_eq!(asked(&writer), [c], "removed by another connection");
 
         // Whatever statement does it on the writer's connection.
-        let e = writer
-            .write_blocking(|conn| {
-                conn.execute(
-                    "INSERT INTO webhook_endpoints (account_id, url, events, secret, \
-                       created_at, updated_at) \
-                     VALUES (7, 'https://h.example/', '[\"lead.created\"]', 'whsec_x', 0, 0)",
-                    [],
-                )?;
-                Ok::<_, StoreError>(conn.last_insert_rowid())
-            })
-            .unwrap();
+        let e = insert_by_hand(&writer, r#"["lead.created"]"#);
         assert_eq!(asked(&writer), [c, e], "added by a statement of its own");
         writer
             .write_blocking(move |conn| {
@@ -286,17 +292,7 @@ mod tests {
         let (_dir, writer, other) = writer_and_other_watched(false);
         let a = add(&other, &["lead.created"]).unwrap().0;
         assert_eq!(asked(&writer), [a]);
-        let b = writer
-            .write_blocking(|conn| {
-                conn.execute(
-                    "INSERT INTO webhook_endpoints (account_id, url, events, secret, \
-                       created_at, updated_at) \
-                     VALUES (7, 'https://h.example/', '[\"*\"]', 'whsec_x', 0, 0)",
-                    [],
-                )?;
-                Ok::<_, StoreError>(conn.last_insert_rowid())
-            })
-            .unwrap();
+        let b = insert_by_hand(&writer, r#"["*"]"#);
         assert_eq!(asked(&writer), [a, b]);
         let kept = writer
             .write_blocking(|_| Ok::<_, StoreError>(KEPT.with(|k| k.borrow().by_account.len())))

@@ -96,39 +96,16 @@ fn the_delivery_table_rebuild_keeps_every_delivery_and_attempt() {
                     (2, 40, 500, 'HTTP 500', 30);",
     )
     .unwrap();
-    let rows = |c: &Connection| -> Vec<String> {
-        let mut s = c
-            .prepare("SELECT * FROM webhook_deliveries ORDER BY id")
-            .unwrap();
-        let n = s.column_count();
-        s.query_map([], |r| {
-            (0..n)
-                .map(|i| {
-                    r.get::<_, rusqlite::types::Value>(i)
-                        .map(|v| format!("{v:?}"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(|v| v.join("|"))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    };
-    let before = rows(&c);
+    let before = table_rows(&c, "webhook_deliveries");
     drop(c);
 
     let out = run(&db, &["migrate"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let c = store::open_connection(&db).unwrap();
-    assert_eq!(rows(&c), before);
+    assert_eq!(table_rows(&c, "webhook_deliveries"), before);
     assert_eq!(count(&db, "webhook_attempts"), 3);
-    let broken: i64 = c
-        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(broken, 0);
+    assert_eq!(foreign_key_problems(&c), 0);
     let due_index: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'webhook_deliveries_due'",
@@ -183,25 +160,7 @@ fn the_event_table_rebuild_keeps_every_event_and_delivery() {
              VALUES (1, 11, 200, NULL, 12), (3, 40, 500, 'HTTP 500', 30);",
     )
     .unwrap();
-    let rows = |c: &Connection| -> Vec<String> {
-        let mut s = c
-            .prepare("SELECT * FROM webhook_events ORDER BY id")
-            .unwrap();
-        let n = s.column_count();
-        s.query_map([], |r| {
-            (0..n)
-                .map(|i| {
-                    r.get::<_, rusqlite::types::Value>(i)
-                        .map(|v| format!("{v:?}"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(|v| v.join("|"))
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-    };
-    let before = rows(&c);
+    let before = table_rows(&c, "webhook_events");
     assert_eq!(before.len(), 3);
     drop(c);
 
@@ -209,15 +168,10 @@ fn the_event_table_rebuild_keeps_every_event_and_delivery() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let c = store::open_connection(&db).unwrap();
-    assert_eq!(rows(&c), before);
+    assert_eq!(table_rows(&c, "webhook_events"), before);
     assert_eq!(count(&db, "webhook_deliveries"), 3);
     assert_eq!(count(&db, "webhook_attempts"), 2);
-    let broken: i64 = c
-        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(broken, 0);
+    assert_eq!(foreign_key_problems(&c), 0);
     let indexes: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'webhook_events'",
@@ -364,4 +318,32 @@ fn another_applications_database_is_refused_untouched() {
         "an empty file is fine: {}",
         stderr(&out)
     );
+}
+
+/// Every row of `table` in id order, each as its columns' values: a table's copy keeps them.
+fn table_rows(c: &Connection, table: &str) -> Vec<String> {
+    let mut s = c
+        .prepare(&format!("SELECT * FROM {table} ORDER BY id"))
+        .unwrap();
+    let n = s.column_count();
+    s.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                r.get::<_, rusqlite::types::Value>(i)
+                    .map(|v| format!("{v:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join("|"))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+/// The rows whose foreign keys point nowhere.
+fn foreign_key_problems(c: &Connection) -> i64 {
+    c.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
