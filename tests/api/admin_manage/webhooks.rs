@@ -2,6 +2,10 @@
 
 use serde_json::json;
 
+use switchboard::manage;
+use switchboard::model::EndpointId;
+use switchboard::store;
+
 use crate::admin::admin;
 use crate::helpers::spawn_app;
 
@@ -66,6 +70,86 @@ fn the_deliveries_list_shows_the_delivery_of_a_change_made_just_before() {
             .json();
         assert_eq!(list.as_array().unwrap().len(), n, "after lead {n}: {list}");
     }
+}
+
+/// An endpoint added or removed between two changes, on the admin API (the server's writer)
+/// or as the CLI does (a connection of its own), decides where the next change's event goes:
+/// the server keeps the endpoints subscribed to each event, and what it kept never outlives
+/// such a change.
+#[test]
+fn an_endpoint_added_or_removed_between_two_leads_decides_where_the_next_goes() {
+    let app = spawn_app();
+    let b = admin(&app);
+    let token = app.admin_token();
+    let lead = |n: u32| {
+        let r = app.post(
+            "/api/v1/leads",
+            &token,
+            &json!({ "name": format!("Lead {n}") }),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+    };
+    let deliveries = |id: i64| {
+        b.get(&format!("/admin/api/deliveries?endpoint_id={id}"))
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // No endpoint yet: the answer kept is "none".
+    lead(1);
+    let a = b
+        .post(
+            "/admin/api/webhooks",
+            &json!({"url": "http://127.0.0.1:9/a", "events": ["lead.created"]}),
+        )
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    lead(2);
+    assert_eq!(deliveries(a), 1, "added on the admin API");
+
+    let c = app
+        .manage(|c| {
+            manage::webhooks::add(c, "default", "http://127.0.0.1:9/c", &["*".into()], None)
+        })
+        .endpoint
+        .id
+        .0;
+    lead(3);
+    assert_eq!(
+        (deliveries(a), deliveries(c)),
+        (2, 1),
+        "added as the CLI does"
+    );
+
+    app.manage(|conn| manage::webhooks::remove(conn, EndpointId(a)));
+    lead(4);
+    assert_eq!(deliveries(c), 2, "removed as the CLI does");
+    assert_eq!(
+        b.get("/admin/api/webhooks")
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert_eq!(
+        b.call("DELETE", &format!("/admin/api/webhooks/{c}"), None)
+            .status,
+        204
+    );
+    lead(5);
+    let events: i64 = store::open_connection(&app.db_path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM webhook_events WHERE type = 'lead.created'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(events, 3, "leads 2, 3 and 4 had an endpoint; 1 and 5 none");
 }
 
 #[test]
