@@ -32,8 +32,8 @@ struct Subscriptions {
     checked_in: u64,
     /// The connection's `data_version` then.
     data_version: i64,
-    /// The transaction in which the writer last added or removed an endpoint (0: none since
-    /// the map was last found current).
+    /// The transaction in which the writer last changed an endpoint's subscriptions (0: none
+    /// since the map was last found current).
     changed_in: u64,
     /// Each account's event types asked for, with their endpoints.
     by_account: HashMap<AccountId, Kinds>,

@@ -136,8 +136,9 @@ thread_local! {
 }
 
 /// On the writer thread, the number of the transaction a write runs in: every `BEGIN` that
-/// succeeds takes a new one. 0 on any other thread. What a write caches from what it read (the endpoints
-/// subscribed to an event, `store::webhooks`) is checked again in each new transaction.
+/// succeeds takes a new one. 0 on any other thread. What a write caches from what it read
+/// (the endpoints subscribed to an event, `store::webhooks`) is checked again in each new
+/// transaction.
 pub(crate) fn transaction() -> u64 {
     TRANSACTION.with(Cell::get)
 }

@@ -173,8 +173,8 @@ fn no_token_reaches_another_accounts_records() {
 }
 
 /// The server files new records under their owners in the background (`store::filing`):
-/// every one of them, soon; and an agent's pages hold the same records in the same order
-/// while they wait and after. (Which rows the first walk finds filed depends on the pass's
+/// every one of them, soon; and an agent's pages, and an admin's, hold the same records in
+/// the same order while they wait and after. (Which rows the first walk finds filed depends on the pass's
 /// timing; the unit tests in `store::records` walk each state in turn.)
 #[test]
 fn an_agents_records_are_filed_under_them_and_listed_the_same_before_and_after() {
@@ -183,7 +183,7 @@ fn an_agents_records_are_filed_under_them_and_listed_the_same_before_and_after()
     app.add_user("agent2@example.com", Role::Agent);
     let a1 = app.token_for("agent1@example.com", &ALL_SCOPES);
     let a2 = app.token_for("agent2@example.com", &ALL_SCOPES);
-    let mut mine = Vec::new();
+    let (mut mine, mut all): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
     for round in 0..4 {
         for (token, owner) in [(&a1, "a1"), (&a2, "a2")] {
             let records: Vec<Value> = (0..5)
@@ -191,23 +191,26 @@ fn an_agents_records_are_filed_under_them_and_listed_the_same_before_and_after()
                 .collect();
             let r = app.post("/api/v1/leads/batch", token, &json!({"records": records}));
             assert_eq!(r.status, 201);
+            let ids = r.json()["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect::<Vec<_>>();
             if owner == "a1" {
-                let ids = r.json()["data"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["id"].as_i64().unwrap())
-                    .collect::<Vec<_>>();
-                mine.extend(ids);
+                mine.extend(&ids);
             }
+            all.extend(ids);
         }
     }
     assert_eq!(
         app.post("/api/v1/jobs", &a1, &json!({"title": "t"})).status,
         201
     );
+    let admin = app.admin_token();
     let before = count_pages(&app, &a1, "/api/v1/leads?limit=3");
     assert_eq!(before, mine);
+    assert_eq!(count_pages(&app, &admin, "/api/v1/leads?limit=3"), all);
     let unfiled = || {
         app.query(|c| {
             c.query_row(
@@ -224,4 +227,5 @@ fn an_agents_records_are_filed_under_them_and_listed_the_same_before_and_after()
         unfiled()
     );
     assert_eq!(count_pages(&app, &a1, "/api/v1/leads?limit=3"), mine);
+    assert_eq!(count_pages(&app, &admin, "/api/v1/leads?limit=3"), all);
 }
